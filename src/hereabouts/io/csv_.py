@@ -1,0 +1,1 @@
+"""Reader module 'csv_' (not written yet)."""

@@ -1,0 +1,1 @@
+"""Reader module 'fit' (not written yet)."""

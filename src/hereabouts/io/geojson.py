@@ -1,0 +1,1 @@
+"""Reader module 'geojson' (not written yet)."""

@@ -1,0 +1,1 @@
+"""Reader module 'geolife' (not written yet)."""

@@ -1,0 +1,1 @@
+"""Reader module 'geoparquet' (not written yet)."""

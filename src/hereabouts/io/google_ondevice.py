@@ -1,0 +1,1 @@
+"""Reader module 'google_ondevice' (not written yet)."""

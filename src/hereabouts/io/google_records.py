@@ -1,0 +1,1 @@
+"""Reader module 'google_records' (not written yet)."""

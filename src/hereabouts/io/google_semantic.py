@@ -1,0 +1,1 @@
+"""Reader module 'google_semantic' (not written yet)."""

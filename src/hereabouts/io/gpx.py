@@ -1,0 +1,1 @@
+"""Reader module 'gpx' (not written yet)."""

@@ -1,0 +1,1 @@
+"""Reader module 'kml' (not written yet)."""

@@ -1,0 +1,1 @@
+"""Reader module 'owntracks' (not written yet)."""

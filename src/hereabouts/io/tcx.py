@@ -1,0 +1,1 @@
+"""Reader module 'tcx' (not written yet)."""
