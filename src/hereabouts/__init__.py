@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ._db import Database, ImportResult, open
 from ._version import __version__
+from ._versions import show_versions
 from .model.errors import (
     FormatError,
     HereaboutsError,
@@ -17,6 +19,10 @@ from .model.errors import (
 )
 
 __all__ = [
+    "Database",
+    "ImportResult",
+    "open",
+    "show_versions",
     "FormatError",
     "HereaboutsError",
     "InputError",

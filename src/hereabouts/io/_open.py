@@ -138,24 +138,67 @@ def _zip_members(
             yield Member(name, open_entry, info.file_size)
 
 
-def members(path: str | os.PathLike[str]) -> Iterator[Member | Refused]:
+class ByteCounter:
+    """Counts bytes read from the files under a path (for progress bars); read from another thread."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+class _Counting(io.RawIOBase):
+    def __init__(self, raw: IO[bytes], counter: ByteCounter) -> None:
+        self.raw = raw
+        self.counter = counter
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.counter.n += n
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def members(path: str | os.PathLike[str], counter: ByteCounter | None = None) -> Iterator[Member | Refused]:
     """The readable streams inside ``path``: itself, its gzip content, or its zip entries."""
     p = Path(path)
     label = str(path)
+
+    def _raw() -> IO[bytes]:
+        fh = open(p, "rb")
+        if counter is None:
+            return fh
+        return io.BufferedReader(_Counting(fh, counter), buffer_size=1 << 16)
+
     with open(p, "rb") as fh:
         magic = fh.read(4)
     if magic == ZIP_MAGIC:
-        yield from _zip_members(lambda: open(p, "rb"), label, 1)
+        yield from _zip_members(_raw, label, 1)
     elif magic[:2] == GZIP_MAGIC:
         size = p.stat().st_size
 
         def open_gz() -> IO[bytes]:
-            raw = gzip.open(p, "rb")
+            raw = gzip.open(_raw(), "rb")
             return io.BufferedReader(_LimitedReader(raw, max(size * MAX_RATIO, 1 << 26), label))  # type: ignore[arg-type]
 
         yield Member(label, open_gz, None)
     else:
-        yield Member(label, lambda: open(p, "rb"), p.stat().st_size)
+        yield Member(label, _raw, p.stat().st_size)
 
 
 def read_head(member: Member, n: int = HEAD_BYTES) -> bytes:

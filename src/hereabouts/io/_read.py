@@ -13,7 +13,7 @@ import pyarrow as pa
 from ..model.errors import HereaboutsError, UnknownFormatError
 from . import _detect
 from ._base import Counts, Format, MemoryWriter, ReadContext, ReadOptions, Sink, Writer
-from ._open import Member, Refused, members, read_head
+from ._open import ByteCounter, Member, Refused, members, read_head
 
 
 @dataclass
@@ -40,6 +40,7 @@ def read_members(
     *,
     format: str | None = None,
     on_member: Callable[[str], None] | None = None,
+    counter: ByteCounter | None = None,
 ) -> Iterator[MemberResult]:
     """Read every member of ``path`` into ``writer``; yield one result per member.
 
@@ -49,7 +50,7 @@ def read_members(
     forced: Format | None = _detect.get(format) if format else None
     any_read = False
     is_archive = False
-    for m in members(path):
+    for m in members(path, counter):
         if isinstance(m, Refused):
             is_archive = True
             sink = Sink(writer, member=m.name, options=options, unit="entry")

@@ -1,0 +1,301 @@
+"""The Python API: ``hb.open(path)`` returns a :class:`Database`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .io._base import Counts, ReadOptions
+from .io._open import ByteCounter
+from .io._read import MemberResult, default_device_name, read_members
+from .model.errors import InputError, NotFoundError
+from .store import DuckDBStore, Store
+
+ProgressFn = Callable[[str, int, int], None]
+"""Called as ``progress(path, bytes_done, bytes_total)`` while an import runs."""
+
+
+@dataclass
+class ImportResult:
+    """What one imported path gave: its source id, format(s), counts and the first rejects."""
+
+    path: str
+    source_id: int | None
+    kind: str
+    counts: Counts
+    skipped: bool = False
+    note: str | None = None
+    members: list[MemberResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def reject_samples(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for m in self.members:
+            out.extend(m.reject_samples)
+        return out[:20]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "source_id": self.source_id,
+            "kind": self.kind,
+            "skipped": self.skipped,
+            "note": self.note,
+            "counts": self.counts.as_dict(),
+            "members": [
+                {"member": m.member, "format": m.format, "counts": m.counts.as_dict(), "note": m.note}
+                for m in self.members
+            ],
+            "rejects": self.reject_samples,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def file_checksum(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+class Database:
+    """A hereabouts database: a store plus the operations on it.
+
+    >>> import hereabouts as hb
+    >>> db = hb.open(":memory:")
+    >>> db.entities().num_rows
+    0
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --------------------------------------------------------------- imports
+    def import_(
+        self,
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        *,
+        entity: str | None = None,
+        device: str | None = None,
+        format: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        tz: str | None = None,
+        progress: ProgressFn | None = None,
+        now_us: int | None = None,
+    ) -> list[ImportResult]:
+        """Import files (any supported format, zip and gzip included), each atomically.
+
+        Each path is one source and one transaction: if the import fails or the process dies, the store
+        is as it was before that path. A path already imported with the same options is skipped; fixes
+        already in the store (same device, time and position) are counted as duplicates, not added.
+        """
+        if isinstance(paths, str | os.PathLike):
+            paths = [paths]
+        results = []
+        for p in paths:
+            results.append(
+                self._import_one(
+                    p, entity=entity, device=device, format=format, columns=columns, tz=tz, progress=progress,
+                    now_us=now_us,
+                )
+            )
+        return results
+
+    def _import_one(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        entity: str | None,
+        device: str | None,
+        format: str | None,
+        columns: Mapping[str, str] | None,
+        tz: str | None,
+        progress: ProgressFn | None,
+        now_us: int | None,
+    ) -> ImportResult:
+        t0 = time.perf_counter()
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"{path}: no such file")
+        if p.is_dir():
+            raise InputError(f"{path}: is a folder; give the files in it (e.g. {path}/*.gpx) or a zip of it")
+        opts = {
+            "entity": entity,
+            "device": device,
+            "format": format,
+            "columns": dict(columns) if columns else None,
+            "tz": tz,
+        }
+        checksum = file_checksum(p)
+        existing = self.store.find_source(checksum, opts)
+        if existing is not None:
+            return ImportResult(
+                str(path), existing, "duplicate", Counts(), skipped=True,
+                note=f"already imported as source {existing} with the same options; nothing added",
+                seconds=time.perf_counter() - t0,
+            )
+        options = ReadOptions(
+            device=device, default_device=default_device_name(p), columns=columns, tz=tz, now_us=now_us
+        )
+        total = p.stat().st_size
+        counter = ByteCounter()
+        stop = threading.Event()
+        poller = None
+        if progress is not None:
+            progress(str(path), 0, total)
+
+            def poll() -> None:
+                while not stop.wait(0.2):
+                    progress(str(path), min(counter.n, total), total)
+
+            poller = threading.Thread(target=poll, daemon=True)
+            poller.start()
+        try:
+            with self.store.begin_import(origin=str(p.resolve()), checksum=checksum, options=opts, entity=entity) as txn:
+                members = list(read_members(p, txn, options, format=format, counter=counter))
+                counts = Counts()
+                for m in members:
+                    for k, v in m.counts.as_dict().items():
+                        setattr(counts, k, getattr(counts, k) + v)
+                kinds = sorted({m.format for m in members if m.format})
+                kind = ",".join(kinds) if kinds else "unknown"
+                txn.finish(counts.as_dict(), kind)
+                sid = txn.source_id
+        finally:
+            stop.set()
+            if poller is not None:
+                poller.join()
+        if progress is not None:
+            progress(str(path), total, total)
+        return ImportResult(str(path), sid, kind, counts, members=members, seconds=time.perf_counter() - t0)
+
+    # --------------------------------------------------------------- queries
+    def sources(self) -> pa.Table:
+        """Every import with its format and counts (read, fixes, duplicates, rejected...)."""
+        return self.store.sources()
+
+    def entities(self) -> pa.Table:
+        """Every entity with its devices, fix count and first/last fix time."""
+        return self.store.entities()
+
+    def devices(self) -> pa.Table:
+        return self.store.devices()
+
+    def fixes(
+        self,
+        entity: str | None = None,
+        *,
+        device: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pa.Table:
+        """Fixes of an entity (or a device), optionally in ``[start, end)``, ordered by device and time."""
+        return self.store.fixes(entity=entity, device=device, start=start, end=end)
+
+    def rejects(self, source_id: int | None = None, *, limit: int | None = None) -> pa.Table:
+        """Records refused by imports, with file, position, field and reason."""
+        return self.store.rejects(source_id=source_id, limit=limit)
+
+    def scans(self, entity: str | None = None) -> pa.Table:
+        return self.store.table("scan", entity=entity)
+
+    def reported_stays(self, entity: str | None = None) -> pa.Table:
+        return self.store.table("reported_stay", entity=entity)
+
+    def reported_trips(self, entity: str | None = None) -> pa.Table:
+        return self.store.table("reported_trip", entity=entity)
+
+    def events(self, entity: str | None = None) -> pa.Table:
+        return self.store.table("event", entity=entity)
+
+    def assign_device(self, device: str, entity: str) -> None:
+        """Move a device stream (and all its fixes) to ``entity``, creating the entity if needed."""
+        self.store.assign_device(device, entity)
+
+    # --------------------------------------------------------------- exports
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        entity: str | None = None,
+        device: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> int:
+        """Write fixes to ``path`` as GeoParquet, GeoJSON, GPX, CSV or OwnTracks .rec; returns rows written.
+
+        The format comes from ``format`` or the file extension.
+        """
+        from .io.writers import WRITERS
+
+        fmt = format or _format_from_extension(str(path))
+        if fmt not in WRITERS:
+            raise InputError(
+                f"cannot export to format {fmt!r}; expected one of: {', '.join(sorted(WRITERS))}",
+                hint="name it with --format or use an extension .parquet, .geojson, .gpx, .csv or .rec",
+            )
+        if entity is not None and device is None:
+            self._require_entity(entity)
+        batches = self.store.iter_fixes(entity=entity, device=device, start=start, end=end)
+        return int(WRITERS[fmt](batches, path))
+
+    def _require_entity(self, entity: str) -> None:
+        names = set(self.entities().column("entity").to_pylist())
+        if entity not in names:
+            aliases = {a for lst in self.entities().column("aliases").to_pylist() for a in (lst or [])}
+            if entity not in aliases:
+                raise NotFoundError(f"no entity named {entity!r}", hint="run `hereabouts entities` to list them")
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_EXTENSIONS: Sequence[tuple[str, str]] = (
+    (".geoparquet", "geoparquet"),
+    (".parquet", "geoparquet"),
+    (".geojson", "geojson"),
+    (".json", "geojson"),
+    (".gpx", "gpx"),
+    (".csv", "csv"),
+    (".rec", "owntracks_rec"),
+)
+
+
+def _format_from_extension(path: str) -> str:
+    low = path.lower()
+    for ext, fmt in _EXTENSIONS:
+        if low.endswith(ext):
+            return fmt
+    raise InputError(
+        f"cannot tell the export format of {path!r} from its extension",
+        hint="use .parquet, .geojson, .gpx, .csv or .rec, or give --format",
+    )
+
+
+def open(  # noqa: A001 - the public name is hb.open
+    path: str | os.PathLike[str] = "hereabouts.db",
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> Database:
+    """Open (or create) the database at ``path``: a DuckDB file, or ``":memory:"``."""
+    return Database(DuckDBStore(path, read_only=read_only, memory_limit=memory_limit, threads=threads))

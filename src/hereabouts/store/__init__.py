@@ -1,0 +1,6 @@
+"""Stores: the embedded DuckDB store (default) behind the :class:`Store` protocol."""
+
+from ._protocol import ImportTransaction, Store
+from .duckdb_store import SCHEMA_VERSION, DuckDBStore
+
+__all__ = ["SCHEMA_VERSION", "DuckDBStore", "ImportTransaction", "Store"]

@@ -1,0 +1,563 @@
+"""The embedded store: one DuckDB file.
+
+Fixes are kept in one table clustered by ``(device_id, t)``: every batch is written sorted, so DuckDB's
+per-row-group min/max statistics (zone maps) let a query for one device's month skip the row groups of
+other devices and other months instead of scanning the table (``benchmarks/store.py`` shows it).
+:meth:`DuckDBStore.optimize` rewrites the table fully sorted after many small imports.
+
+The schema is versioned (``meta.schema_version``) and upgraded by the migrations in ``MIGRATIONS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..model import schemas
+from ..model.errors import InputError, NotFoundError, SchemaVersionError, StoreError
+
+FIXES_DDL = """CREATE TABLE {name} (
+        device_id INTEGER NOT NULL,
+        t TIMESTAMPTZ NOT NULL,
+        tz_offset_s INTEGER,
+        lat DOUBLE NOT NULL,
+        lon DOUBLE NOT NULL,
+        accuracy_m DOUBLE,
+        altitude_m DOUBLE,
+        speed_mps DOUBLE,
+        course_deg DOUBLE,
+        provider VARCHAR,
+        source_id INTEGER NOT NULL
+    );"""
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+    CREATE SEQUENCE entity_ids START 1;
+    CREATE SEQUENCE device_ids START 1;
+    CREATE SEQUENCE source_ids START 1;
+    CREATE TABLE entities (
+        entity_id INTEGER PRIMARY KEY DEFAULT nextval('entity_ids'),
+        name VARCHAR NOT NULL UNIQUE,
+        aliases VARCHAR[] DEFAULT [],
+        kind VARCHAR,
+        created_by VARCHAR,
+        workspace VARCHAR DEFAULT 'default',
+        created_at TIMESTAMPTZ DEFAULT current_timestamp
+    );
+    CREATE TABLE devices (
+        device_id INTEGER PRIMARY KEY DEFAULT nextval('device_ids'),
+        name VARCHAR NOT NULL UNIQUE,
+        entity_id INTEGER NOT NULL,
+        created_at TIMESTAMPTZ DEFAULT current_timestamp
+    );
+    CREATE TABLE sources (
+        source_id INTEGER PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        origin VARCHAR NOT NULL,
+        imported_at TIMESTAMPTZ NOT NULL,
+        checksum VARCHAR,
+        options VARCHAR,
+        n_read BIGINT DEFAULT 0,
+        n_fixes BIGINT DEFAULT 0,
+        n_duplicates BIGINT DEFAULT 0,
+        n_rejected BIGINT DEFAULT 0,
+        n_scans BIGINT DEFAULT 0,
+        n_reported_stays BIGINT DEFAULT 0,
+        n_reported_trips BIGINT DEFAULT 0,
+        n_events BIGINT DEFAULT 0
+    );
+    {FIXES_DDL}
+    CREATE TABLE scans (
+        device_id INTEGER NOT NULL,
+        t TIMESTAMPTZ NOT NULL,
+        kind VARCHAR NOT NULL,
+        ident VARCHAR NOT NULL,
+        rssi_dbm DOUBLE,
+        frequency_mhz DOUBLE,
+        source_id INTEGER NOT NULL
+    );
+    CREATE TABLE reported_stays (
+        device_id INTEGER NOT NULL,
+        "start" TIMESTAMPTZ NOT NULL,
+        "end" TIMESTAMPTZ NOT NULL,
+        tz_offset_s INTEGER,
+        lat DOUBLE, lon DOUBLE,
+        label VARCHAR, place_ref VARCHAR, confidence DOUBLE,
+        source_id INTEGER NOT NULL
+    );
+    CREATE TABLE reported_trips (
+        device_id INTEGER NOT NULL,
+        "start" TIMESTAMPTZ NOT NULL,
+        "end" TIMESTAMPTZ NOT NULL,
+        tz_offset_s INTEGER,
+        from_lat DOUBLE, from_lon DOUBLE, to_lat DOUBLE, to_lon DOUBLE,
+        distance_m DOUBLE, mode VARCHAR, confidence DOUBLE,
+        source_id INTEGER NOT NULL
+    );
+    CREATE TABLE events (
+        device_id INTEGER NOT NULL,
+        t TIMESTAMPTZ NOT NULL,
+        kind VARCHAR NOT NULL,
+        lat DOUBLE, lon DOUBLE,
+        data VARCHAR,
+        source_id INTEGER NOT NULL
+    );
+    CREATE TABLE rejects (
+        source_id INTEGER NOT NULL,
+        member VARCHAR NOT NULL,
+        unit VARCHAR NOT NULL,
+        position BIGINT,
+        field VARCHAR,
+        reason VARCHAR NOT NULL,
+        raw VARCHAR
+    );
+    """.replace("{FIXES_DDL}", FIXES_DDL.replace("{name}", "fixes")),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# how each tier is de-duplicated: the columns that make two rows the same observation
+_KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # tier: (table, time column, key columns besides device and time)
+    "fix": ("fixes", "t", ("lat", "lon")),
+    "scan": ("scans", "t", ("kind", "ident")),
+    "reported_stay": ("reported_stays", "start", ("end", "lat", "lon")),
+    "reported_trip": ("reported_trips", "start", ("end", "from_lat", "from_lon")),
+    "event": ("events", "t", ("kind", "lat", "lon")),
+}
+
+_TIER_COLUMNS: dict[str, list[str]] = {
+    tier: [f.name for f in schema if f.name not in ("device", "source_id")]
+    for tier, schema in {
+        "fix": schemas.FIX,
+        "scan": schemas.SCAN,
+        "reported_stay": schemas.REPORTED_STAY,
+        "reported_trip": schemas.REPORTED_TRIP,
+        "event": schemas.EVENT,
+    }.items()
+}
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _ts_literal(us: int) -> str:
+    dt = datetime.fromtimestamp(us / 1e6, tz=UTC)
+    return f"TIMESTAMPTZ '{dt.isoformat()}'"
+
+
+class _Import:
+    """An import transaction on the DuckDB store."""
+
+    def __init__(self, store: DuckDBStore, source_id: int, entity: str | None) -> None:
+        self.store = store
+        self.con = store.con
+        self.source_id = source_id
+        self.entity = entity
+        self._device_ids: dict[str, int] = {}
+
+    def _device_id(self, name: str) -> int:
+        did = self._device_ids.get(name)
+        if did is not None:
+            return did
+        row = self.con.execute(
+            "SELECT d.device_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?", [name]
+        ).fetchone()
+        if row is not None:
+            did, owner = int(row[0]), row[1]
+            if self.entity is not None and owner != self.entity:
+                raise InputError(
+                    f"device {name!r} already belongs to entity {owner!r}, not {self.entity!r}",
+                    hint=f"import with --entity {owner!r}, or move the device first with "
+                    f"`hereabouts device assign {name!r} {self.entity!r}`",
+                )
+        else:
+            entity_id = self.store._entity_id(self.entity or name, create=True)
+            did = int(
+                self.con.execute(  # type: ignore[index]
+                    "INSERT INTO devices (name, entity_id) VALUES (?, ?) RETURNING device_id", [name, entity_id]
+                ).fetchone()[0]
+            )
+        self._device_ids[name] = did
+        return did
+
+    def write(self, tier: str, table: pa.Table) -> int:
+        if table.num_rows == 0:
+            return 0
+        if tier == "reject":
+            self.con.register("_batch", table)
+            try:
+                self.con.execute(
+                    "INSERT INTO rejects SELECT ?, member, unit, position, field, reason, raw FROM _batch",
+                    [self.source_id],
+                )
+            finally:
+                self.con.unregister("_batch")
+            return table.num_rows
+        if tier not in _KEYS:
+            raise ValueError(f"unknown tier {tier!r}")
+        dest, tcol, keys = _KEYS[tier]
+        names = table.column("device").unique().to_pylist()
+        ids = {n: self._device_id(n) for n in names}
+        device_ids = pa.array([ids[n] for n in table.column("device").to_pylist()], pa.int32()) if len(
+            ids
+        ) > 1 else pa.array([ids[names[0]]] * table.num_rows, pa.int32())
+        batch = table.drop_columns(["device"]).append_column("device_id", device_ids)
+        tmin = batch.column(tcol).cast(pa.int64())
+        lo = pa.compute.min(tmin).as_py()
+        hi = pa.compute.max(tmin).as_py()
+        cols = _TIER_COLUMNS[tier]
+        col_sql = ", ".join(_q(c) for c in cols)
+        key_eq = " AND ".join(
+            [f"x.device_id = s.device_id", f"x.{_q(tcol)} = s.{_q(tcol)}"]
+            + [f"x.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in keys]
+        )
+        dev_list = ", ".join(str(i) for i in sorted(set(ids.values())))
+        part = ", ".join(["device_id", _q(tcol)] + [_q(k) for k in keys])
+        sql = f"""
+            INSERT INTO {dest} (device_id, {col_sql}, source_id)
+            SELECT device_id, {col_sql}, {self.source_id} FROM (
+                SELECT * FROM _batch QUALIFY row_number() OVER (PARTITION BY {part}) = 1
+            ) s
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {dest} x
+                WHERE x.device_id IN ({dev_list})
+                  AND x.{_q(tcol)} BETWEEN {_ts_literal(lo)} AND {_ts_literal(hi)}
+                  AND {key_eq}
+            )
+            ORDER BY device_id, {_q(tcol)}
+        """
+        self.con.register("_batch", batch)
+        try:
+            row = self.con.execute(sql).fetchone()
+        finally:
+            self.con.unregister("_batch")
+        return int(row[0]) if row else 0
+
+    def finish(self, counts: Mapping[str, int], kind: str) -> None:
+        self.con.execute(
+            """UPDATE sources SET kind = ?, n_read = ?, n_fixes = ?, n_duplicates = ?, n_rejected = ?,
+               n_scans = ?, n_reported_stays = ?, n_reported_trips = ?, n_events = ? WHERE source_id = ?""",
+            [
+                kind,
+                counts.get("read", 0),
+                counts.get("fixes", 0),
+                counts.get("duplicates", 0),
+                counts.get("rejected", 0),
+                counts.get("scans", 0),
+                counts.get("reported_stays", 0),
+                counts.get("reported_trips", 0),
+                counts.get("events", 0),
+                self.source_id,
+            ],
+        )
+
+
+class DuckDBStore:
+    """The embedded store: every tier in one DuckDB file (``:memory:`` for a throwaway store)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = "hereabouts.db",
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"cannot open the store {self.path!r}: {exc}",
+                hint="is another hereabouts process writing to it? Only one writer can hold the file",
+            ) from exc
+        self._lock = threading.RLock()
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self._migrate()
+        else:
+            self._check_version()
+
+    # ---------------------------------------------------------------- schema
+    def schema_version(self) -> int:
+        try:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.CatalogException:
+            return 0
+        return int(row[0]) if row else 0
+
+    def _check_version(self) -> None:
+        v = self.schema_version()
+        if v > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"the store {self.path!r} has schema version {v}, newer than this hereabouts understands "
+                f"({SCHEMA_VERSION})",
+                hint="upgrade hereabouts: pip install -U hereabouts",
+            )
+
+    def _migrate(self) -> None:
+        self._check_version()
+        v = self.schema_version()
+        for i in range(v, SCHEMA_VERSION):
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(MIGRATIONS[i])
+                self.con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(i + 1)]
+                )
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+
+    # ---------------------------------------------------------------- writing
+    def _entity_id(self, name: str, *, create: bool = False) -> int:
+        row = self.con.execute(
+            "SELECT entity_id FROM entities WHERE name = ? OR list_contains(aliases, ?) ORDER BY name = ? DESC",
+            [name, name, name],
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        if not create:
+            raise NotFoundError(f"no entity named {name!r}", hint="run `hereabouts entities` to list them")
+        return int(
+            self.con.execute(  # type: ignore[index]
+                "INSERT INTO entities (name) VALUES (?) RETURNING entity_id", [name]
+            ).fetchone()[0]
+        )
+
+    def find_source(self, checksum: str, options: Mapping[str, Any]) -> int | None:
+        row = self.con.execute(
+            "SELECT source_id FROM sources WHERE checksum = ? AND options = ? ORDER BY source_id LIMIT 1",
+            [checksum, json.dumps(dict(options), sort_keys=True)],
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    @contextmanager
+    def begin_import(
+        self,
+        *,
+        origin: str,
+        checksum: str | None,
+        options: Mapping[str, Any],
+        entity: str | None = None,
+    ) -> Iterator[_Import]:
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                # source ids come from max()+1 inside the transaction so a rolled-back import leaves no gap
+                sid = int(self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()[0])  # type: ignore[index]
+                self.con.execute(
+                    "INSERT INTO sources (source_id, kind, origin, imported_at, checksum, options) "
+                    "VALUES (?, 'unknown', ?, current_timestamp, ?, ?)",
+                    [sid, origin, checksum, json.dumps(dict(options), sort_keys=True)],
+                )
+                txn = _Import(self, sid, entity)
+                yield txn
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def assign_device(self, device: str, entity: str) -> None:
+        with self._lock:
+            eid = self._entity_id(entity, create=True)
+            n = self.con.execute(
+                "UPDATE devices SET entity_id = ? WHERE name = ? RETURNING device_id", [eid, device]
+            ).fetchall()
+            if not n:
+                raise NotFoundError(f"no device named {device!r}", hint="run `hereabouts devices` to list them")
+
+    def add_alias(self, entity: str, alias: str) -> None:
+        eid = self._entity_id(entity)
+        self.con.execute(
+            "UPDATE entities SET aliases = list_distinct(list_append(aliases, ?)) WHERE entity_id = ?", [alias, eid]
+        )
+
+    # ---------------------------------------------------------------- reading
+    def _arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        return self.con.sql(sql, params=params or None).to_arrow_table()
+
+    def sources(self) -> pa.Table:
+        return self._arrow(
+            """SELECT source_id::BIGINT AS source_id, kind, origin, imported_at, checksum, n_read, n_fixes,
+                      n_duplicates, n_rejected, n_scans, n_reported_stays, n_reported_trips, n_events
+               FROM sources ORDER BY source_id"""
+        )
+
+    def entities(self) -> pa.Table:
+        return self._arrow(
+            """SELECT e.name AS entity, e.aliases, coalesce(list(d.name ORDER BY d.name) FILTER (d.name IS NOT NULL), [])
+                      AS devices, e.kind, e.created_by, e.workspace,
+                      coalesce(sum(s.n), 0)::BIGINT AS n_fixes, min(s.first) AS first, max(s.last) AS last
+               FROM entities e
+               LEFT JOIN devices d USING (entity_id)
+               LEFT JOIN (SELECT device_id, count(*) AS n, min(t) AS first, max(t) AS last
+                          FROM fixes GROUP BY device_id) s USING (device_id)
+               GROUP BY ALL ORDER BY e.name"""
+        )
+
+    def devices(self) -> pa.Table:
+        return self._arrow(
+            """SELECT d.name AS device, e.name AS entity,
+                      (SELECT count(*) FROM fixes f WHERE f.device_id = d.device_id)::BIGINT AS n_fixes
+               FROM devices d JOIN entities e USING (entity_id) ORDER BY d.name"""
+        )
+
+    def _device_ids_for(self, entity: str | None, device: str | None) -> list[tuple[int, str, str]]:
+        if device is not None:
+            rows = self.con.execute(
+                "SELECT d.device_id, d.name, e.name FROM devices d JOIN entities e USING (entity_id) "
+                "WHERE d.name = ?",
+                [device],
+            ).fetchall()
+            if not rows:
+                raise NotFoundError(f"no device named {device!r}", hint="run `hereabouts devices` to list them")
+            return [(int(r[0]), r[1], r[2]) for r in rows]
+        if entity is not None:
+            eid = self._entity_id(entity)
+            rows = self.con.execute(
+                "SELECT d.device_id, d.name, e.name FROM devices d JOIN entities e USING (entity_id) "
+                "WHERE e.entity_id = ? ORDER BY d.device_id",
+                [eid],
+            ).fetchall()
+            return [(int(r[0]), r[1], r[2]) for r in rows]
+        rows = self.con.execute(
+            "SELECT d.device_id, d.name, e.name FROM devices d JOIN entities e USING (entity_id) "
+            "ORDER BY d.device_id"
+        ).fetchall()
+        return [(int(r[0]), r[1], r[2]) for r in rows]
+
+    def _fix_sql(self, device_id: int, dname: str, ename: str, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
+        where = [f"device_id = {int(device_id)}"]
+        params: list[Any] = [ename, dname]
+        # constants, not parameters, so the zone maps on t prune row groups
+        if start is not None:
+            where.append(f"t >= {_ts_literal(_dt_us(start))}")
+        if end is not None:
+            where.append(f"t < {_ts_literal(_dt_us(end))}")
+        sql = (
+            "SELECT ?::VARCHAR AS entity, ?::VARCHAR AS device, t, tz_offset_s, lat, lon, accuracy_m, altitude_m, "
+            "speed_mps, course_deg, provider, source_id::BIGINT AS source_id FROM fixes WHERE "
+            + " AND ".join(where)
+            + " ORDER BY t"
+        )
+        return sql, params
+
+    def iter_fixes(
+        self,
+        *,
+        entity: str | None = None,
+        device: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        batch_rows: int = 100_000,
+    ) -> Iterator[pa.RecordBatch]:
+        for did, dname, ename in self._device_ids_for(entity, device):
+            sql, params = self._fix_sql(did, dname, ename, start, end)
+            yield from self.con.sql(sql, params=params).to_arrow_reader(batch_rows)
+
+    def fixes(
+        self,
+        *,
+        entity: str | None = None,
+        device: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pa.Table:
+        parts = []
+        for did, dname, ename in self._device_ids_for(entity, device):
+            sql, params = self._fix_sql(did, dname, ename, start, end)
+            parts.append(self._arrow(sql, params))
+        if not parts:
+            return _empty_fixes()
+        return pa.concat_tables(parts)
+
+    def rejects(self, *, source_id: int | None = None, limit: int | None = None) -> pa.Table:
+        sql = "SELECT source_id::BIGINT AS source_id, member, unit, position, field, reason, raw FROM rejects"
+        params: list[Any] = []
+        if source_id is not None:
+            sql += " WHERE source_id = ?"
+            params.append(source_id)
+        sql += " ORDER BY source_id, member, position"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._arrow(sql, params)
+
+    def table(self, tier: str, *, entity: str | None = None) -> pa.Table:
+        """Every row of a tier (scan, reported_stay, reported_trip, event), with device and entity names."""
+        if tier not in ("scan", "reported_stay", "reported_trip", "event"):
+            raise InputError(f"unknown tier {tier!r}; expected scan, reported_stay, reported_trip or event")
+        dest, tcol, _ = _KEYS[tier]
+        where, params = "", []
+        if entity is not None:
+            where = "WHERE e.entity_id = ?"
+            params.append(self._entity_id(entity))
+        cols = ", ".join(f"x.{_q(c)}" for c in _TIER_COLUMNS[tier])
+        return self._arrow(
+            f"SELECT e.name AS entity, d.name AS device, {cols}, x.source_id::BIGINT AS source_id "
+            f"FROM {dest} x JOIN devices d USING (device_id) JOIN entities e USING (entity_id) {where} "
+            f"ORDER BY d.name, x.{_q(tcol)}",
+            params,
+        )
+
+    def count(self, tier: str) -> int:
+        table = {"fix": "fixes", "reject": "rejects", "source": "sources", "entity": "entities", "device": "devices"}.get(
+            tier, _KEYS.get(tier, (tier,))[0]
+        )
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+
+    # ---------------------------------------------------------------- upkeep
+    def optimize(self) -> None:
+        """Rewrite the fix table sorted by (device, time) so zone maps prune as well as they can."""
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(FIXES_DDL.replace("{name}", "fixes_sorted"))
+                self.con.execute("INSERT INTO fixes_sorted SELECT * FROM fixes ORDER BY device_id, t")
+                self.con.execute("DROP TABLE fixes")
+                self.con.execute("ALTER TABLE fixes_sorted RENAME TO fixes")
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _dt_us(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    from ..io._time import to_us
+
+    return to_us(dt)
+
+
+def _empty_fixes() -> pa.Table:
+    fields = [pa.field("entity", pa.string()), *schemas.FIX]
+    return pa.schema(fields).empty_table()
