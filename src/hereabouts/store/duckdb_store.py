@@ -171,11 +171,11 @@ class _Import:
         did = self._device_ids.get(name)
         if did is not None:
             return did
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT d.device_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?", [name]
-        ).fetchone()
-        if row is not None:
-            did, owner = int(row[0]), row[1]
+        ).fetchall()
+        if rows:
+            did, owner = int(rows[0][0]), rows[0][1]
             if self.entity is not None and owner != self.entity:
                 raise InputError(
                     f"device {name!r} already belongs to entity {owner!r}, not {self.entity!r}",
@@ -187,7 +187,7 @@ class _Import:
             did = int(
                 self.con.execute(  # type: ignore[index]
                     "INSERT INTO devices (name, entity_id) VALUES (?, ?) RETURNING device_id", [name, entity_id]
-                ).fetchone()[0]
+                ).fetchall()[0][0]
             )
         self._device_ids[name] = did
         return did
@@ -240,10 +240,10 @@ class _Import:
         """
         self.con.register("_batch", batch)
         try:
-            row = self.con.execute(sql).fetchone()
+            rows = self.con.execute(sql).fetchall()
         finally:
             self.con.unregister("_batch")
-        return int(row[0]) if row else 0
+        return int(rows[0][0]) if rows else 0
 
     def finish(self, counts: Mapping[str, int], kind: str) -> None:
         self.con.execute(
@@ -298,10 +298,10 @@ class DuckDBStore:
     # ---------------------------------------------------------------- schema
     def schema_version(self) -> int:
         try:
-            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         except duckdb.CatalogException:
             return 0
-        return int(row[0]) if row else 0
+        return int(rows[0][0]) if rows else 0
 
     def _check_version(self) -> None:
         v = self.schema_version()
@@ -329,26 +329,26 @@ class DuckDBStore:
 
     # ---------------------------------------------------------------- writing
     def _entity_id(self, name: str, *, create: bool = False) -> int:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT entity_id FROM entities WHERE name = ? OR list_contains(aliases, ?) ORDER BY name = ? DESC",
             [name, name, name],
-        ).fetchone()
-        if row is not None:
-            return int(row[0])
+        ).fetchall()
+        if rows:
+            return int(rows[0][0])
         if not create:
             raise NotFoundError(f"no entity named {name!r}", hint="run `hereabouts entities` to list them")
         return int(
             self.con.execute(  # type: ignore[index]
                 "INSERT INTO entities (name) VALUES (?) RETURNING entity_id", [name]
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         )
 
     def find_source(self, checksum: str, options: Mapping[str, Any]) -> int | None:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT source_id FROM sources WHERE checksum = ? AND options = ? ORDER BY source_id LIMIT 1",
             [checksum, json.dumps(dict(options), sort_keys=True)],
-        ).fetchone()
-        return int(row[0]) if row else None
+        ).fetchall()
+        return int(rows[0][0]) if rows else None
 
     @contextmanager
     def begin_import(
@@ -363,7 +363,7 @@ class DuckDBStore:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 # source ids come from max()+1 inside the transaction so a rolled-back import leaves no gap
-                sid = int(self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()[0])  # type: ignore[index]
+                sid = int(self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()[0][0])  # type: ignore[index]
                 self.con.execute(
                     "INSERT INTO sources (source_id, kind, origin, imported_at, checksum, options) "
                     "VALUES (?, 'unknown', ?, current_timestamp, ?, ?)",
@@ -522,7 +522,7 @@ class DuckDBStore:
         table = {"fix": "fixes", "reject": "rejects", "source": "sources", "entity": "entities", "device": "devices"}.get(
             tier, _KEYS.get(tier, (tier,))[0]
         )
-        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])  # type: ignore[index]
 
     # ---------------------------------------------------------------- upkeep
     def optimize(self) -> None:

@@ -1,0 +1,369 @@
+"""The ``hereabouts`` command: thin argument parsing over the library, rendered with rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import _db
+from ._render import dumps, fmt_cell, rows
+from ._version import __version__
+from .model.errors import HereaboutsError, InputError
+
+app = typer.Typer(
+    name="hereabouts",
+    help="An open, accountable engine for questions about movement.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+device_app = typer.Typer(help="Device streams and the entities that own them.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    db_path: str = "hereabouts.db"
+    quiet: bool = False
+
+
+state = State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"hereabouts {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    db: Annotated[
+        str, typer.Option("--db", envvar="HEREABOUTS_DB", help="The database file (created if missing).")
+    ] = "hereabouts.db",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    state.db_path = db
+    state.quiet = quiet
+
+
+@contextmanager
+def _open(read_only: bool = False) -> Iterator[_db.Database]:
+    if read_only and not Path(state.db_path).exists():
+        raise InputError(
+            f"no database at {state.db_path!r}",
+            hint="import something first (`hereabouts import FILE`) or point --db at an existing database",
+        )
+    db = _db.open(state.db_path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _table(title: str, data: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    t = Table(title=title, show_lines=False)
+    cols = columns or (list(data[0]) if data else [])
+    for c in cols:
+        t.add_column(c, overflow="fold")
+    for r in data:
+        t.add_row(*(fmt_cell(r.get(c)) for c in cols))
+    out.print(t)
+
+
+def _parse_when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    from .io._time import parse_iso
+
+    try:
+        t_us, _ = parse_iso(value)
+    except ValueError as exc:
+        raise InputError(f"{name} {value!r} is not a date or time; expected ISO 8601 like 2024-05-01 or "
+                         "2024-05-01T08:00:00+02:00") from exc
+    from .io._time import from_us
+
+    return from_us(t_us)
+
+
+def _parse_columns(spec: str | None) -> dict[str, str] | None:
+    if not spec:
+        return None
+    mapping: dict[str, str] = {}
+    for part in spec.split(","):
+        if "=" not in part:
+            raise InputError(
+                f"--columns entry {part!r} is not FIELD=COLUMN",
+                hint="for example --columns t=timestamp,lat=Latitude,lon=Longitude,device=vehicle",
+            )
+        k, v = part.split("=", 1)
+        mapping[k.strip()] = v.strip()
+    return mapping
+
+
+# ------------------------------------------------------------------ import
+@app.command("import")
+def import_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files to import: any supported format, zip or gzip.")],
+    entity: Annotated[str | None, typer.Option(help="The entity (person, vehicle) the data belongs to.")] = None,
+    device: Annotated[str | None, typer.Option(help="Put every fix in this device stream.")] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="Skip detection and read as this format.")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="CSV column mapping, e.g. t=when,lat=Latitude,lon=Longitude,device=car.")
+    ] = None,
+    tz: Annotated[str | None, typer.Option(help="Time zone of times that carry none (default UTC).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import location files into the database, each atomically; re-importing adds nothing."""
+    results = []
+    with _open() as db:
+        total = sum(p.stat().st_size for p in paths if p.is_file())
+        show = not state.quiet and not as_json and sys.stderr.isatty() or (not state.quiet and total > 5e6)
+        if show:
+            progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            )
+            with progress:
+                task = progress.add_task("importing", total=total or 1)
+                done_before = 0
+
+                def cb(path: str, done: int, tot: int) -> None:
+                    progress.update(task, completed=done_before + done, description=Path(path).name[:30])
+
+                for p in paths:
+                    results.extend(
+                        db.import_(
+                            p, entity=entity, device=device, format=format, columns=_parse_columns(columns),
+                            tz=tz, progress=cb,
+                        )
+                    )
+                    done_before += p.stat().st_size if p.is_file() else 0
+        else:
+            for p in paths:
+                results.extend(
+                    db.import_(p, entity=entity, device=device, format=format, columns=_parse_columns(columns), tz=tz)
+                )
+    if as_json:
+        print(dumps([r.as_dict() for r in results]))
+        return
+    for r in results:
+        c = r.counts
+        if r.skipped:
+            out.print(f"[yellow]{r.path}[/]: {r.note}")
+            continue
+        out.print(
+            f"[bold]{r.path}[/] ({r.kind}) → source {r.source_id}: {c.read} records read, "
+            f"[green]{c.fixes} fixes imported[/], {c.duplicates} duplicates, "
+            f"[{'red' if c.rejected else 'green'}]{c.rejected} rejected[/]"
+            + (f", {c.scans} scans" if c.scans else "")
+            + (f", {c.reported_stays} reported stays" if c.reported_stays else "")
+            + (f", {c.reported_trips} reported trips" if c.reported_trips else "")
+            + (f", {c.events} events" if c.events else "")
+            + f" in {r.seconds:.1f} s"
+        )
+        skipped = [m for m in r.members if m.note and m.format is None and m.counts.read == 0]
+        if skipped:
+            out.print(f"  {len(skipped)} archive members skipped (not a location format)")
+        for s in r.reject_samples[:5]:
+            where = f"{s['unit']} {s['position']}" if s["position"] is not None else s["unit"]
+            fld = f" field {s['field']}:" if s["field"] else ""
+            out.print(f"  [red]rejected[/] {s['member']} {where}:{fld} {s['reason']}")
+        if c.rejected > 5:
+            out.print(f"  … see all with `hereabouts rejects --source {r.source_id}`")
+
+
+# ------------------------------------------------------------------ listings
+@app.command()
+def sources(as_json: JsonOpt = False) -> None:
+    """Every import with its counts of fixes imported and records rejected."""
+    with _open(read_only=True) as db:
+        data = rows(db.sources())
+    if as_json:
+        print(dumps(data))
+    else:
+        _table(
+            "sources", data,
+            ["source_id", "kind", "origin", "imported_at", "n_read", "n_fixes", "n_duplicates", "n_rejected"],
+        )
+
+
+@app.command()
+def entities(as_json: JsonOpt = False) -> None:
+    """Entities (people, vehicles, assets) with their devices and data span."""
+    with _open(read_only=True) as db:
+        data = rows(db.entities())
+    if as_json:
+        print(dumps(data))
+    else:
+        _table("entities", data, ["entity", "devices", "n_fixes", "first", "last"])
+
+
+@app.command()
+def devices(as_json: JsonOpt = False) -> None:
+    """Device streams and the entity each belongs to."""
+    with _open(read_only=True) as db:
+        data = rows(db.devices())
+    if as_json:
+        print(dumps(data))
+    else:
+        _table("devices", data)
+
+
+@device_app.command("assign")
+def device_assign(
+    device: Annotated[str, typer.Argument(help="Device stream name.")],
+    entity: Annotated[str, typer.Argument(help="Entity to own it (created if missing).")],
+) -> None:
+    """Move a device stream (all its fixes) to an entity."""
+    with _open() as db:
+        db.assign_device(device, entity)
+    out.print(f"device {device!r} now belongs to {entity!r}")
+
+
+@app.command()
+def fixes(
+    entity: Annotated[str, typer.Argument(help="Entity name or alias.")],
+    start: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601), inclusive.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (ISO 8601), exclusive.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show in the table (JSON prints all).")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fixes of an entity, optionally within a period."""
+    with _open(read_only=True) as db:
+        table = db.fixes(entity, start=_parse_when(start, "--from"), end=_parse_when(end, "--to"))
+    if as_json:
+        print(dumps(rows(table)))
+        return
+    data = rows(table.slice(0, limit))
+    _table(
+        f"fixes of {entity} ({table.num_rows} in all)", data,
+        ["device", "t", "lat", "lon", "accuracy_m", "speed_mps", "provider", "source_id"],
+    )
+
+
+@app.command()
+def rejects(
+    source: Annotated[int | None, typer.Option("--source", help="Only this source id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Records refused by imports: file, position, field and why."""
+    with _open(read_only=True) as db:
+        data = rows(db.rejects(source, limit=limit))
+    if as_json:
+        print(dumps(data))
+    else:
+        _table("rejects", data, ["source_id", "member", "unit", "position", "field", "reason"])
+
+
+@app.command()
+def formats(as_json: JsonOpt = False) -> None:
+    """The formats hereabouts reads (detected by content)."""
+    from .io import formats as all_formats
+
+    data = [
+        {"format": f.name, "description": f.description, "extensions": list(f.extensions)}
+        for f in sorted(all_formats(), key=lambda f: f.name)
+    ]
+    if as_json:
+        print(dumps(data))
+    else:
+        _table("formats", data)
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="Output file: .parquet, .geojson, .gpx, .csv or .rec.")],
+    entity: Annotated[str | None, typer.Option(help="Only this entity.")] = None,
+    device: Annotated[str | None, typer.Option(help="Only this device.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601), inclusive.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (ISO 8601), exclusive.")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="geoparquet, geojson, gpx, csv, owntracks_rec.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export fixes as GeoParquet, GeoJSON, GPX, CSV or OwnTracks .rec."""
+    with _open(read_only=True) as db:
+        n = db.export(
+            path, format=format, entity=entity, device=device,
+            start=_parse_when(start, "--from"), end=_parse_when(end, "--to"),
+        )
+    if as_json:
+        print(json.dumps({"path": str(path), "rows": n}))
+    else:
+        out.print(f"wrote {n} fixes to {path}")
+
+
+@app.command()
+def optimize() -> None:
+    """Rewrite the fix table sorted by device and time (faster period queries after many imports)."""
+    with _open() as db:
+        db.store.optimize()  # type: ignore[attr-defined]
+    out.print("fix table rewritten in (device, time) order")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's files and report.")] = Path(
+        "hereabouts-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated town.")] = 7,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate a small town, import it, analyse it and write a report."""
+    from .demo import run_demo
+
+    result = run_demo(out_dir, seed=seed, console=None if (as_json or state.quiet) else err)
+    if as_json:
+        print(dumps(result))
+    else:
+        out.print(result["summary"])
+
+
+@app.command("versions")
+def versions_cmd() -> None:
+    """Versions of hereabouts and its dependencies, for bug reports."""
+    from ._versions import show_versions
+
+    show_versions()
+
+
+def main() -> None:
+    """Entry point: runs the app and renders HereaboutsError as one clear line (exit code 2)."""
+    try:
+        app()
+    except HereaboutsError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing of the unfinished import was written")
+        sys.exit(130)
+
+
+_ = UTC
