@@ -30,8 +30,8 @@ app = typer.Typer(
 device_app = typer.Typer(help="Device streams and the entities that own them.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 F = TypeVar("F", bound=Callable[..., Any])

@@ -646,6 +646,6 @@ def register(fmt: Format) -> Format:
 
 
 def formats() -> Iterable[Format]:
-    from . import formats as _load  # noqa: F401  (imports every reader module)
+    from . import _all_formats  # noqa: F401  (imports every reader module)
 
     return REGISTRY.values()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import repeat
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -95,10 +96,9 @@ def stream_items(
     pos = 0
     seen = False
     if len(prefixes) == 1:
-        prefix = prefixes[0]
-        source: Iterator[tuple[str, Any]] = (
-            (prefix, item) for item in BACKEND.items(reader, prefix, use_float=True, buf_size=BUF_SIZE)
-        )
+        # one array: ijson builds the records in C; pair them with their prefix without a second generator
+        items = BACKEND.items(reader, prefixes[0], use_float=True, buf_size=BUF_SIZE)
+        source: Iterator[tuple[str, Any]] = zip(repeat(prefixes[0]), items)
     else:
         source = _multi_items(reader, prefixes)
     threshold = limit + BUF_SIZE

@@ -1,17 +1,18 @@
 """Safe, streaming XML for the GPX, KML and TCX readers.
 
 :class:`XmlReader` drives the C expat parser (``pyexpat``) over a byte stream in fixed-size chunks and
-calls a subclass's :meth:`~XmlReader.start` and :meth:`~XmlReader.end` with *local* element names
-(namespace prefixes are dropped: ``gpxtpx:speed`` arrives as ``speed``), so memory stays bounded
-whatever the file size: no tree is built, and text is collected only for the elements a reader asks
-for (:attr:`XmlReader.text_elements`), each capped at ``max_record_bytes`` characters.
+calls a subclass's :meth:`~XmlReader.start` and :meth:`~XmlReader.end` hooks with *local* element names
+(namespace prefixes are dropped: ``gpxtpx:speed`` arrives as ``speed``). No tree is built, and text is
+collected only inside the elements a reader asks for (:attr:`XmlReader.text_elements`), each capped at
+``max_record_bytes`` characters, so memory stays bounded whatever the size of the file. Fixes are
+buffered in columns (:class:`FixColumns`) and handed to the sink a batch at a time.
 
 Safety. Any entity declaration (internal or external, general or parameter) refuses the whole file
-with :class:`~hereabouts.model.errors.UnsafeInputError` as soon as it is declared, before it can be
-expanded: that stops "billion laughs" expansion and external-entity (XXE) file or network access.
-External DTDs and parameter entities are never loaded. A single token (a start tag with a gigantic
-attribute, say) that grows past the record cap is reported as one reject and reading stops there, so
-expat never buffers it whole.
+with :class:`~hereabouts.model.errors.UnsafeInputError` as soon as it is declared, before anything can
+be expanded: that stops "billion laughs" expansion and external-entity (XXE) file or network access.
+External DTDs are never loaded. A single token (a start tag with a gigantic attribute, an endless
+comment) that grows past the record cap is reported as one reject and reading stops there, so expat
+never has to buffer it whole.
 
 Damage. A file that breaks off or stops being well-formed keeps every record completed before the
 break and gets one reject at the line where expat found the damage. A stream that is not XML at all,
@@ -25,17 +26,21 @@ import re
 from datetime import UTC, datetime, tzinfo
 from typing import IO, ClassVar
 
+import pyarrow as pa
 from pyexpat import ExpatError, ParserCreate, XMLParserType
 from pyexpat import errors as expat_errors
 
 from ..model.errors import UnsafeInputError
-from ._base import ReadContext
+from ._base import ReadContext, Sink
 from ._time import parse_iso, to_us
 
 #: Bytes handed to expat at a time.
 CHUNK_BYTES = 1 << 18
+#: Fixes buffered before they are handed to the sink as one table.
+FIX_BATCH = 1 << 16
 
 _UNSAFE_PREFIX = "refused as unsafe XML"
+_OTHER, _TEXT, _STRUCT, _BOTH = 0, 1, 2, 3
 
 
 class _Refused(Exception):
@@ -46,47 +51,116 @@ class _Refused(Exception):
         self.reason = reason
 
 
+class FixColumns:
+    """Fixes buffered column by column and handed to :meth:`Sink.fix_table` in batches.
+
+    Much cheaper per fix than :meth:`Sink.fix` for readers that produce millions of small records;
+    the sink validates the batch exactly as it validates single fixes.
+    """
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.pos: list[int] = []
+        self.t: list[int] = []
+        self.lat: list[float] = []
+        self.lon: list[float] = []
+        self.tz: list[int | None] = []
+        self.alt: list[float | None] = []
+        #: (row, accuracy_m, speed_mps, course_deg, provider) for the rows that carry any of them
+        self.extra: list[tuple[int, float | None, float | None, float | None, str | None]] = []
+
+    def add(
+        self,
+        pos: int,
+        t_us: int,
+        lat: float,
+        lon: float,
+        tz_offset_s: int | None = None,
+        altitude_m: float | None = None,
+        accuracy_m: float | None = None,
+        speed_mps: float | None = None,
+        course_deg: float | None = None,
+        provider: str | None = None,
+    ) -> None:
+        if accuracy_m is not None or speed_mps is not None or course_deg is not None or provider is not None:
+            self.extra.append((len(self.t), accuracy_m, speed_mps, course_deg, provider))
+        self.pos.append(pos)
+        self.t.append(t_us)
+        self.lat.append(lat)
+        self.lon.append(lon)
+        self.tz.append(tz_offset_s)
+        self.alt.append(altitude_m)
+        if len(self.t) >= FIX_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        n = len(self.t)
+        if n == 0:
+            return
+        cols: dict[str, pa.Array] = {
+            "pos": pa.array(self.pos, pa.int64()),
+            "t": pa.array(self.t, pa.int64()),
+            "lat": pa.array(self.lat, pa.float64()),
+            "lon": pa.array(self.lon, pa.float64()),
+            "tz_offset_s": pa.array(self.tz, pa.int32()),
+            "altitude_m": pa.array(self.alt, pa.float64()),
+        }
+        if self.extra:
+            acc: list[float | None] = [None] * n
+            speed: list[float | None] = [None] * n
+            course: list[float | None] = [None] * n
+            prov: list[str | None] = [None] * n
+            for i, a, s, c, p in self.extra:
+                acc[i], speed[i], course[i], prov[i] = a, s, c, p
+            cols["accuracy_m"] = pa.array(acc, pa.float64())
+            cols["speed_mps"] = pa.array(speed, pa.float64())
+            cols["course_deg"] = pa.array(course, pa.float64())
+            cols["provider"] = pa.array(prov, pa.string())
+        self.pos, self.t, self.lat, self.lon, self.tz, self.alt, self.extra = [], [], [], [], [], [], []
+        self.sink.fix_table(pa.table(cols))
+
+
 class XmlReader:
     """Base of the streaming XML readers; subclasses set the class attributes and override the hooks.
 
     ``root_names``: local names accepted for the document element (anything else is a FormatError).
-    ``format_label``: how messages name the format (``GPX``). ``text_elements``: local names whose text
-    content the reader wants in :meth:`end`.
+    ``format_label``: how messages name the format (``GPX``). ``text_elements``: local names whose
+    text the reader wants (passed to :meth:`end`). ``struct_elements``: other local names whose start
+    and end the reader wants. Elements in neither set cost no Python call beyond the dispatch.
     """
 
     root_names: ClassVar[frozenset[str]] = frozenset()
     format_label: ClassVar[str] = "XML"
     text_elements: ClassVar[frozenset[str]] = frozenset()
+    struct_elements: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, ctx: ReadContext) -> None:
         self.ctx = ctx
         self.sink = ctx.sink
+        self.fixes = FixColumns(ctx.sink)
         self.tz = ctx.options.tzinfo
         self.max_text = max(1, int(ctx.options.max_record_bytes))
         self.parser: XMLParserType = _make_parser()
-        self._names: dict[str, str] = {}
-        self._root_seen = False
-        self._text: list[str] | None = None
-        self._text_len = 0
-        self._text_over = False
-        self._text_name = ""
+        self._acts: dict[str, tuple[int, str]] = {}
+        self._txt: str | None = None
+        self._txt_name = ""
         p = self.parser
-        p.StartElementHandler = self._on_start
+        p.StartElementHandler = self._on_first
         p.EndElementHandler = self._on_end
-        p.CharacterDataHandler = self._on_text
 
     # ------------------------------------------------------------------ hooks for subclasses
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        """An element opens; ``name`` is its local name."""
+        """An element of :attr:`struct_elements` opens."""
 
     def end(self, name: str, text: str | None) -> None:
-        """An element closes; ``text`` is its text if ``name`` is in :attr:`text_elements`, else None."""
+        """An element of :attr:`text_elements` or :attr:`struct_elements` closes; ``text`` is its text for :attr:`text_elements` (None when the text
+        passed the cap, see :meth:`text_too_long`) and None for the others."""
 
     def text_too_long(self, name: str, line: int) -> None:
-        """The text of a wanted element ``name`` passed the cap; :meth:`end` will get ``None`` for it."""
+        """The text of a wanted element ``name`` passed the cap; :meth:`end` will get None for it."""
 
     def finish(self, complete: bool) -> None:
-        """The stream ended (``complete`` is False when it broke off): flush pending records."""
+        """The stream ended (``complete`` is False when it broke off): emit or drop pending records."""
 
     def line(self) -> int:
         """The 1-based line of the event being handled."""
@@ -94,7 +168,7 @@ class XmlReader:
 
     # ------------------------------------------------------------------ driving
     def run(self, stream: IO[bytes]) -> None:
-        """Parse ``stream`` to its end (or to the damage), calling the hooks."""
+        """Parse ``stream`` to its end (or to the damage), calling the hooks; then flush the fixes."""
         p = self.parser
         fed = 0
         guard = self.max_text + 2 * CHUNK_BYTES
@@ -111,11 +185,12 @@ class XmlReader:
                     self._need_root(f"a single XML token longer than {self.max_text} bytes")
                     line = int(p.CurrentLineNumber)
                     self.finish(False)
+                    self.fixes.flush()
                     self.sink.reject(
                         line,
                         None,
                         f"an XML tag, comment or other token here is longer than {self.max_text} bytes; "
-                        "reading stopped here (the records before it were kept)",
+                        "expected a short token (reading stopped here; the records before it were kept)",
                     )
                     return
         except _Refused as exc:
@@ -124,10 +199,11 @@ class XmlReader:
                 hint="location files never need entity declarations; export the file again without them",
             ) from None
         except ExpatError as exc:
-            line = getattr(exc, "lineno", None) or int(p.ErrorLineNumber)
+            line = int(getattr(exc, "lineno", 0) or p.ErrorLineNumber)
             message = expat_errors.messages.get(exc.code, str(exc)) if exc.code else str(exc)
             self._need_root(f"not well-formed XML at line {line} ({message})")
             self.finish(False)
+            self.fixes.flush()
             self.sink.reject(
                 line,
                 None,
@@ -137,57 +213,63 @@ class XmlReader:
             return
         self._need_root("no XML element found")
         self.finish(True)
+        self.fixes.flush()
 
     def _need_root(self, problem: str) -> None:
-        if not self._root_seen:
-            roots = " or ".join(f"<{n}>" for n in sorted(self.root_names))
-            raise self.ctx.error(f"{problem}; expected a {self.format_label} document whose root element is {roots}")
+        if self.parser.StartElementHandler == self._on_first:  # no element seen yet
+            raise self.ctx.error(f"{problem}; expected a {self.format_label} document ({self._roots()})")
+
+    def _roots(self) -> str:
+        return "root element " + " or ".join(f"<{n}>" for n in sorted(self.root_names))
 
     # ------------------------------------------------------------------ expat callbacks
-    def _local(self, tag: str) -> str:
-        i = tag.rfind(":")
-        local = tag[i + 1 :] if i >= 0 else tag
-        if len(self._names) < 4096:
-            self._names[tag] = local
-        return local
+    def _action(self, tag: str) -> tuple[int, str]:
+        name = tag[tag.rfind(":") + 1 :]
+        kind = (_TEXT if name in self.text_elements else _OTHER) | (
+            _STRUCT if name in self.struct_elements else _OTHER
+        )
+        act = (kind, name)
+        if len(self._acts) < 4096:  # documents with endless distinct tag names get no cache
+            self._acts[tag] = act
+        return act
+
+    def _on_first(self, tag: str, attrs: dict[str, str]) -> None:
+        name = tag[tag.rfind(":") + 1 :]
+        if name not in self.root_names:
+            raise self.ctx.error(f"the root element is <{tag}>; expected a {self.format_label} document ({self._roots()})")
+        self.parser.StartElementHandler = self._on_start
+        self._on_start(tag, attrs)
 
     def _on_start(self, tag: str, attrs: dict[str, str]) -> None:
-        name = self._names.get(tag) or self._local(tag)
-        if not self._root_seen:
-            if name not in self.root_names:
-                roots = " or ".join(f"<{n}>" for n in sorted(self.root_names))
-                raise self.ctx.error(
-                    f"the root element is <{tag}>; expected a {self.format_label} document whose root element "
-                    f"is {roots}"
-                )
-            self._root_seen = True
-        if name in self.text_elements:
-            self._text = []
-            self._text_len = 0
-            self._text_over = False
-            self._text_name = name
-        self.start(name, attrs)
+        kind, name = self._acts.get(tag) or self._action(tag)
+        if kind:
+            if kind & _TEXT:
+                self._txt = ""
+                self._txt_name = name
+                self.parser.CharacterDataHandler = self._on_text
+            if kind & _STRUCT:
+                self.start(name, attrs)
 
     def _on_end(self, tag: str) -> None:
-        name = self._names.get(tag) or self._local(tag)
-        text: str | None = None
-        if self._text is not None and name in self.text_elements:
-            if not self._text_over:
-                text = "".join(self._text)
-            self._text = None
-        self.end(name, text)
+        kind, name = self._acts.get(tag) or self._action(tag)
+        if kind:
+            text = None
+            if kind & _TEXT and name == self._txt_name:
+                self.parser.CharacterDataHandler = None
+                text = self._txt
+                self._txt = None
+                self._txt_name = ""
+            self.end(name, text)
 
     def _on_text(self, data: str) -> None:
-        buf = self._text
-        if buf is None or self._text_over:
+        txt = self._txt
+        if txt is None:
             return
-        self._text_len += len(data)
-        if self._text_len > self.max_text:
-            self._text_over = True
-            buf.clear()
-            self.text_too_long(self._text_name, self.line())
+        if len(txt) + len(data) > self.max_text:
+            self._txt = None
+            self.text_too_long(self._txt_name, self.line())
             return
-        buf.append(data)
+        self._txt = txt + data
 
 
 def _refuse_entity(
@@ -230,58 +312,7 @@ def _make_parser() -> XMLParserType:
     return p
 
 
-# ---------------------------------------------------------------------- sniffing
-_SKIP = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)", re.S)
-_TAG = re.compile(r"\s*<([A-Za-z_][\w.\-]*(?::[\w.\-]+)?)[\s/>]")
-
-
-def head_text(head: bytes) -> str:
-    """The first bytes of a stream as text: UTF-8 unless a byte-order mark says UTF-16 or UTF-32."""
-    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        enc = "utf-32"
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        enc = "utf-16"
-    elif head[:4] in (b"<\x00?\x00", b"<\x00\x00\x00"):
-        enc = "utf-16-le"
-    elif head[:4] in (b"\x00<\x00?",):
-        enc = "utf-16-be"
-    else:
-        enc = "utf-8"
-    text = head.decode(enc, errors="replace")
-    return text.lstrip("\ufeff")
-
-
-def root_element(head: bytes) -> str | None:
-    """The local name of the document element, found in the first bytes of a stream; None when the
-    bytes do not start like XML (after an optional declaration, comments and a DOCTYPE).
-
-    >>> root_element(b'<?xml version="1.0"?>\\n<!-- a track -->\\n<gpx version="1.1">')
-    'gpx'
-    >>> root_element(b"lat,lon,time") is None
-    True
-    """
-    try:
-        text = head_text(head[:65536])
-    except Exception:
-        return None
-    pos = 0
-    for _ in range(64):
-        m = _SKIP.match(text, pos)
-        if not m:
-            break
-        pos = m.end()
-    m = _TAG.match(text, pos)
-    if not m:
-        return None
-    tag = m.group(1)
-    return tag.rsplit(":", 1)[-1]
-
-
-def is_unsafe_error(exc: BaseException) -> bool:
-    """True for the UnsafeInputError this module raises (used by tests and callers)."""
-    return isinstance(exc, UnsafeInputError) and _UNSAFE_PREFIX in str(exc)
-
-
+# ---------------------------------------------------------------------- values
 def parse_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
     """An XML Schema ``dateTime`` (ISO 8601 with a time of day) as ``(t_us, tz_offset_s)``.
 
@@ -322,17 +353,63 @@ def attr(attrs: dict[str, str], name: str) -> str | None:
     if v is not None:
         return v
     for k, val in attrs.items():
-        if k.rsplit(":", 1)[-1] == name:
+        if k[k.rfind(":") + 1 :] == name:
             return val
     return None
 
 
+# ---------------------------------------------------------------------- sniffing
+_SKIP = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)", re.S)
+_TAG = re.compile(r"\s*<([A-Za-z_][\w.\-]*(?::[\w.\-]+)?)[\s/>]")
+
+
+def head_text(head: bytes) -> str:
+    """The first bytes of a stream as text: UTF-8 unless a byte-order mark says UTF-16 or UTF-32."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        enc = "utf-32"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        enc = "utf-16"
+    elif head[:4] == b"<\x00?\x00":
+        enc = "utf-16-le"
+    elif head[:4] == b"\x00<\x00?":
+        enc = "utf-16-be"
+    else:
+        enc = "utf-8"
+    return head.decode(enc, errors="replace").lstrip("\ufeff")
+
+
+def root_element(head: bytes) -> str | None:
+    """The local name of the document element, found in the first bytes of a stream; None when the
+    bytes do not start like XML (after an optional declaration, comments and a DOCTYPE).
+
+    >>> root_element(b'<?xml version="1.0"?>\\n<!-- a track -->\\n<gpx version="1.1">')
+    'gpx'
+    >>> root_element(b"lat,lon,time") is None
+    True
+    """
+    try:
+        text = head_text(head[:65536])
+    except (UnicodeError, LookupError):
+        return None
+    pos = 0
+    for _ in range(64):
+        m = _SKIP.match(text, pos)
+        if not m:
+            break
+        pos = m.end()
+    m = _TAG.match(text, pos)
+    if not m:
+        return None
+    tag = m.group(1)
+    return tag[tag.rfind(":") + 1 :]
+
+
 __all__ = [
     "CHUNK_BYTES",
+    "FixColumns",
     "XmlReader",
     "attr",
     "head_text",
-    "is_unsafe_error",
     "number",
     "parse_time",
     "root_element",

@@ -52,8 +52,8 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
+from dataclasses import dataclass
+from datetime import tzinfo
 from typing import IO, Any
 
 import numpy as np
@@ -93,6 +93,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "t": (
         "fixtime",
         "time",
+        "t",
         "timestamp",
         "datetime",
         "utc",
@@ -192,6 +193,7 @@ _TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](.*))?$")
 _SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T](.*))?$")
 _HOUR = re.compile(r"^(\d):")
+_NUMERIC = re.compile(r"^[+-]?\d+(\.\d*)?$")
 _OFFSET = re.compile(r"(?P<s>[+-])(?P<h>\d{2}):?(?P<m>\d{2})$")
 
 _PROVIDERS = {
@@ -263,7 +265,6 @@ class Layout:
     traccar: bool = False
     address_index: int | None = None
     valid_index: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def split_time(self) -> bool:
@@ -337,6 +338,12 @@ def match_columns(names: list[str]) -> dict[str, Col]:
             cols["time"] = Col("time", tod.index, tod.name)
         elif tod is None:
             cols["date"] = Col("date", date_idx, names[date_idx])
+            used.add(date_idx)
+            for alias in _ALIASES["time"]:
+                idx = next((i for i, k in enumerate(keys) if k == alias and i not in used), None)
+                if idx is not None:
+                    cols["time"] = Col("time", idx, names[idx])
+                    break
     return cols
 
 
@@ -367,8 +374,9 @@ def build_layout(
     traccar: bool = False,
     member: str = "",
 ) -> tuple[Layout, int] | None:
-    """Work out delimiter and columns from the first lines; ``(layout, header_line_index)`` with index
-    -1 for a file without a header row. None when the lines do not look like a location CSV."""
+    """Work out delimiter and columns from the first lines; ``(layout, data_start)`` where
+    ``data_start`` is the index of the first data line. None when the lines do not look like a CSV
+    with a header row (or a headerless one with a numbered column mapping)."""
     idx = 0
     forced_delim: str | None = None
     while idx < len(lines):
@@ -392,7 +400,7 @@ def build_layout(
     if mapping and not has_header and all(str(v).strip().isdigit() for v in mapping.values()):
         names = [str(i + 1) for i in range(len(first))]
         cols = _mapped(names, mapping, member, numbered=True)
-        return _finish(Layout(delim, names, cols, has_header=False), lines[idx:]), -1
+        return _finish(Layout(delim, names, cols, has_header=False), lines[idx:]), idx
     if not has_header:
         return None
     names = [f.strip('"') for f in first]
@@ -410,7 +418,7 @@ def build_layout(
         lower = [n.lower() for n in names]
         layout.address_index = lower.index("address") if "address" in lower else None
         layout.valid_index = lower.index("valid") if "valid" in lower else None
-    return _finish(layout, lines[idx + 1 :]), idx
+    return _finish(layout, lines[idx + 1 :]), idx + 1
 
 
 def _override(cols: dict[str, Col], given: dict[str, Col]) -> dict[str, Col]:
@@ -525,7 +533,7 @@ def parse_csv_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
 
 
 def _combine(date: str, tod: str) -> str:
-    return f"{date.strip()}T{_HOUR.sub(r'0\1:', tod.strip())}"
+    return date.strip() + "T" + _HOUR.sub(r"0\1:", tod.strip())
 
 
 _TIME_REASON = (
@@ -596,6 +604,8 @@ def _read_line(text: str, pos: int, layout: Layout, ctx: ReadContext) -> None:
     for fld in _OPTIONAL_NUM:
         c = layout.cols.get(fld)
         opt[fld] = None if c is None else _opt_num(get(fld), layout.decimal_comma, c.scale)
+    if layout.traccar and opt.get("accuracy_m") == 0.0:
+        opt["accuracy_m"] = None  # Traccar writes 0 when the tracker reports no accuracy
     device = get("device")
     sink.fix(
         pos,
@@ -640,26 +650,29 @@ def _epoch_us(values: np.ndarray) -> np.ndarray:
 def vector_time(col: pa.Array, tz_name: str | None) -> tuple[pa.Array, pa.Array | None] | None:
     """``(t_us, tz_offset_s)`` for a string column of times all in one style; None when any value
     does not parse (the caller then reads the lines one by one)."""
-    if col.null_count:
+    if col.null_count or len(col) == 0:
         return None
-    for typ in (pa.int64(), pa.float64()):
+    first = str(col[0].as_py()).strip()
+    if _NUMERIC.match(first):
+        for typ in (pa.int64(), pa.float64()):
+            try:
+                nums = pc.cast(col, typ).to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            if typ == pa.float64() and not np.isfinite(nums).all():
+                return None
+            return pa.array(_epoch_us(nums), pa.int64()), None
+        return None
+    if first.endswith("Z") or _OFFSET.search(first):
         try:
-            nums = pc.cast(col, typ).to_numpy(zero_copy_only=False)
+            ts = pc.cast(col, pa.timestamp("us", tz="UTC"))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-        if typ == pa.float64() and not np.isfinite(nums).all():
             return None
-        return pa.array(_epoch_us(nums), pa.int64()), None
-    try:
-        ts = pc.cast(col, pa.timestamp("us", tz="UTC"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        ts = None
-    if ts is not None:
         t = ts.cast(pa.int64())
-        if pc.all(pc.ends_with(col, "Z")).as_py():
+        zulu = pc.ends_with(col, "Z")
+        if pc.all(zulu).as_py():
             return t, pa.array(np.zeros(len(col), np.int32))
         m = pc.extract_regex(col, _OFFSET.pattern)
-        zulu = pc.ends_with(col, "Z")
         if pc.any(pc.and_(pc.is_null(m), pc.invert(zulu))).as_py():
             return None
         sign = pc.if_else(pc.equal(pc.struct_field(m, "s"), "-"), -1, 1)
@@ -686,8 +699,6 @@ def vector_time(col: pa.Array, tz_name: str | None) -> tuple[pa.Array, pa.Array 
 
 def _fast_block(block: Block, layout: Layout, ctx: ReadContext) -> bool:
     """Parse a block with pyarrow and send it as one table; False when it does not convert cleanly."""
-    if layout.traccar and layout.address_index is not None and block.data.count(b'"'):
-        return False
     cols = layout.cols
     names = [f"c{i}" for i in range(len(layout.names))]
     types: dict[str, pa.DataType] = {}
@@ -752,6 +763,9 @@ def _fast_block(block: Block, layout: Layout, ctx: ReadContext) -> bool:
             arr = column(fld)
             scale = cols[fld].scale
             out[fld] = arr if scale == 1.0 else pc.multiply(arr, scale)
+    if layout.traccar and "accuracy_m" in out:
+        acc = out["accuracy_m"]
+        out["accuracy_m"] = pc.if_else(pc.equal(acc, 0.0), pa.scalar(None, pa.float64()), acc)
     if "device" in cols:
         out["device"] = pc.utf8_trim_whitespace(column("device"))
     if "provider" in cols:
@@ -804,7 +818,7 @@ def read_csv(stream: IO[bytes], ctx: ReadContext, *, traccar: bool = False) -> N
                     "no header row naming time, latitude and longitude columns; expected e.g. "
                     "'time,lat,lon' (or give a column mapping)"
                 )
-            layout, header_idx = found
+            layout, data_start = found
             missing = [f for f in _required(layout) if f not in layout.cols]
             if missing:
                 raise ctx.error(
@@ -812,11 +826,7 @@ def read_csv(stream: IO[bytes], ctx: ReadContext, *, traccar: bool = False) -> N
                     "expected columns such as time/timestamp, lat/latitude, lon/longitude (or give a "
                     "column mapping)"
                 )
-            # skip preamble and header lines
-            skip = header_idx + 1
-            if header_idx < 0:
-                skip = next((i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith(("#", "sep="))), 0)
-            rest = _drop_lines(item, skip)
+            rest = _drop_lines(item, data_start)  # preamble and header lines
             if rest is None:
                 continue
             item = rest
@@ -890,5 +900,12 @@ register(
     )
 )
 
-__all__ = ["FIELDS", "build_layout", "match_columns", "parse_csv_time", "provider_name", "read_csv", "sniff_delimiter"]
-_ = UTC
+__all__ = [
+    "FIELDS",
+    "build_layout",
+    "match_columns",
+    "parse_csv_time",
+    "provider_name",
+    "read_csv",
+    "sniff_delimiter",
+]

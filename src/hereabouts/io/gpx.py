@@ -70,6 +70,7 @@ class _GpxReader(XmlReader):
             "tz_offset_s",
         }
     )
+    struct_elements: ClassVar[frozenset[str]] = _POINTS
 
     def __init__(self, ctx: ReadContext) -> None:
         super().__init__(ctx)
@@ -81,24 +82,23 @@ class _GpxReader(XmlReader):
         self.too_long: str | None = None
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        if name in _POINTS:
-            if self.vals is not None:
-                self.sink.reject(
-                    self.pt_line,
-                    self.kind,
-                    f"<{self.kind}> contains another <{name}> before it closes; expected one point per element",
-                )
-            self.vals = {}
-            self.kind = name
-            self.pt_line = self.parser.CurrentLineNumber
-            lat = attrs.get("lat")
-            lon = attrs.get("lon")
-            if lat is None or lon is None:
-                lat = attr(attrs, "lat")
-                lon = attr(attrs, "lon")
-            self.pt_lat = lat
-            self.pt_lon = lon
-            self.too_long = None
+        if self.vals is not None:
+            self.sink.reject(
+                self.pt_line,
+                self.kind,
+                f"<{self.kind}> contains another <{name}> before it closes; expected one point per element",
+            )
+        self.vals = {}
+        self.kind = name
+        self.pt_line = self.parser.CurrentLineNumber
+        lat = attrs.get("lat")
+        lon = attrs.get("lon")
+        if lat is None or lon is None:
+            lat = attr(attrs, "lat")
+            lon = attr(attrs, "lon")
+        self.pt_lat = lat
+        self.pt_lon = lon
+        self.too_long = None
 
     def end(self, name: str, text: str | None) -> None:
         vals = self.vals
@@ -167,7 +167,7 @@ class _GpxReader(XmlReader):
             )
             return
         if len(v) == 1:  # only <time>: the common lean track point
-            sink.fix(line, t_us, lat, lon, tz_offset_s=off)
+            self.fixes.add(line, t_us, lat, lon, off)
             return
         tz_ext = number(v.get("tz_offset_s"))
         if tz_ext is not None and abs(tz_ext) <= 18 * 3600:
@@ -182,17 +182,17 @@ class _GpxReader(XmlReader):
             hdop = number(v.get("hdop"))
             if hdop is not None and hdop > 0:
                 accuracy = hdop * HDOP_METRES
-        sink.fix(
+        self.fixes.add(
             line,
             t_us,
             lat,
             lon,
-            tz_offset_s=off,
-            accuracy_m=accuracy,
-            altitude_m=number(v.get("ele")),
-            speed_mps=number(v.get("speed")),
-            course_deg=course,
-            provider=_provider(v),
+            off,
+            number(v.get("ele")),
+            accuracy,
+            number(v.get("speed")),
+            course,
+            _provider(v),
         )
 
 

@@ -1,0 +1,482 @@
+"""Stay-detection kernels (numba), run once over all entities of a fix table sorted by (entity, t).
+
+Both kernels take the fix columns as NumPy arrays and ``bounds``: ``bounds[e]:bounds[e + 1]`` are the
+rows of entity ``e``. They return ``(ints, floats)``, one row per stay, columns named by
+:data:`INT_COLUMNS` and :data:`FLOAT_COLUMNS`. Times are int64 microseconds; distances metres.
+
+* :func:`sliding_stays` is trackintel 1.4's ``generate_staypoints(method="sliding")`` (Li et al. 2008),
+  reproduced step by step, including its haversine (acos form, earth radius 6 371 000 m) so that a
+  fix exactly at the distance threshold is judged the same way.
+* :func:`robust_stays` is hereabouts' own detector: accuracy-aware, tolerant of short runs of outliers,
+  robust (median) centre, and bridges recording gaps when the device is at the same place on both
+  sides.
+
+The plain-Python equivalents in :mod:`hereabouts.kernels.reference` define the same results and are
+what the tests compare these kernels with.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import jit
+
+#: Earth radius of every distance here (trackintel's ``point_haversine_dist`` default), in metres.
+EARTH_RADIUS_M = 6_371_000.0
+#: Metres per degree of latitude on that sphere.
+DEG_M = EARTH_RADIUS_M * math.pi / 180.0
+#: An interval between consecutive supporting fixes longer than this counts as a recording gap.
+GAP_REF_US = 600_000_000
+#: Quantile of the supporting fixes' distances from the centre reported as a stay's ``radius_m``.
+RADIUS_QUANTILE = 0.9
+
+INT_COLUMNS = ("entity", "first_row", "last_row", "start_us", "end_us", "n_fixes", "gap_us")
+FLOAT_COLUMNS = ("lat", "lon", "radius_m")
+
+_I_ENTITY, _I_FIRST, _I_LAST, _I_START, _I_END, _I_N, _I_GAP = range(7)
+_F_LAT, _F_LON, _F_RADIUS = range(3)
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+# --------------------------------------------------------------------------------------------------
+# small helpers
+
+
+@jit
+def ti_haversine_m(lon_1: float, lat_1: float, lon_2: float, lat_2: float) -> float:
+    """trackintel's ``point_haversine_dist(..., float_flag=True)``, operation for operation."""
+    lon_1 = math.radians(lon_1)
+    lat_1 = math.radians(lat_1)
+    lon_2 = math.radians(lon_2)
+    lat_2 = math.radians(lat_2)
+    cos_lat2 = math.cos(lat_2)
+    cos_lat1 = math.cos(lat_1)
+    cos_lat_d = math.cos(lat_1 - lat_2)
+    cos_lon_d = math.cos(lon_1 - lon_2)
+    return EARTH_RADIUS_M * math.acos(cos_lat_d - cos_lat1 * cos_lat2 * (1.0 - cos_lon_d))
+
+
+@jit
+def haversine_m(lat_1: float, lon_1: float, lat_2: float, lon_2: float) -> float:
+    """Great-circle distance (asin form, accurate at short range) in metres."""
+    p1 = math.radians(lat_1)
+    p2 = math.radians(lat_2)
+    s_dp = math.sin((p2 - p1) * 0.5)
+    s_dl = math.sin(math.radians(lon_2 - lon_1) * 0.5)
+    a = s_dp * s_dp + math.cos(p1) * math.cos(p2) * s_dl * s_dl
+    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+@jit
+def _wrap_lon(d: float) -> float:
+    """A longitude difference of two values in [-180, 180], brought into [-180, 180]."""
+    if d > 180.0:
+        return d - 360.0
+    if d < -180.0:
+        return d + 360.0
+    return d
+
+
+@jit
+def _median_sorted(v: FloatArray) -> float:
+    n = v.shape[0]
+    h = n // 2
+    if n % 2 == 1:
+        return float(v[h])
+    return 0.5 * (v[h - 1] + v[h])
+
+
+@jit
+def _quantile_sorted(v: FloatArray, q: float) -> float:
+    n = v.shape[0]
+    pos = q * (n - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, n - 1)
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
+@jit
+def _grow(ibuf: IntArray, fbuf: FloatArray) -> tuple[IntArray, FloatArray]:
+    cap = ibuf.shape[0] * 2
+    ni = np.empty((cap, ibuf.shape[1]), np.int64)
+    nf = np.empty((cap, fbuf.shape[1]), np.float64)
+    ni[: ibuf.shape[0]] = ibuf
+    nf[: fbuf.shape[0]] = fbuf
+    return ni, nf
+
+
+@jit
+def _radius_gap(
+    rows: IntArray, lo: int, hi: int, t_us: IntArray, lat: FloatArray, lon: FloatArray, clat: float, clon: float
+) -> tuple[float, int]:
+    """Quantile distance of ``rows[lo..hi]`` from the centre, and the time in gaps between them."""
+    d = np.empty(hi - lo + 1, np.float64)
+    gap = 0
+    for k in range(lo, hi + 1):
+        r = rows[k]
+        d[k - lo] = haversine_m(clat, clon, lat[r], lon[r])
+        if k > lo:
+            dt = t_us[r] - t_us[rows[k - 1]]
+            if dt > GAP_REF_US:
+                gap += dt
+    d.sort()
+    return _quantile_sorted(d, RADIUS_QUANTILE), gap
+
+
+# --------------------------------------------------------------------------------------------------
+# trackintel's sliding window
+
+
+@jit
+def _ti_centroid(rows: IntArray, lo: int, hi: int, lat: FloatArray, lon: FloatArray) -> tuple[float, float]:
+    """trackintel's staypoint geometry: mean latitude and circular-mean longitude of the *distinct*
+    points of ``rows[lo..hi]`` (it unions the points first), summed in (lat, lon) order."""
+    w = hi - lo + 1
+    la = np.empty(w, np.float64)
+    lo_ = np.empty(w, np.float64)
+    for k in range(w):
+        la[k] = lat[rows[lo + k]]
+        lo_[k] = lon[rows[lo + k]]
+    order = np.argsort(la, kind="mergesort")
+    sla = la[order]
+    slo = lo_[order]
+    r0 = 0
+    for k in range(1, w + 1):
+        if k == w or sla[k] != sla[r0]:
+            if k - r0 > 1:
+                slo[r0:k] = np.sort(slo[r0:k])
+            r0 = k
+    s_lat = 0.0
+    s_sin = 0.0
+    s_cos = 0.0
+    cnt = 0
+    for k in range(w):
+        if k == 0 or sla[k] != sla[k - 1] or slo[k] != slo[k - 1]:
+            s_lat += sla[k]
+            x = math.radians(slo[k])
+            s_sin += math.sin(x)
+            s_cos += math.cos(x)
+            cnt += 1
+    return s_lat / cnt, math.degrees(math.atan2(s_sin / cnt, s_cos / cnt))
+
+
+@jit
+def _ti_far(x: float, x0: float, fast: bool, dist_threshold_m: float) -> bool:
+    """``EARTH_RADIUS_M * acos(x) >= dist_threshold_m``, deciding without acos when x is clearly apart
+    from ``x0 = cos(dist_threshold_m / EARTH_RADIUS_M)`` (acos is decreasing; the 1e-12 margin is far
+    wider than any rounding of acos or of the product, so the answer equals the exact one)."""
+    if fast:
+        if x < x0 - 1e-12:
+            return True
+        if x > x0 + 1e-12:
+            return False
+    return EARTH_RADIUS_M * math.acos(x) >= dist_threshold_m
+
+
+@jit
+def sliding_stays(
+    t_us: IntArray,
+    lat: FloatArray,
+    lon: FloatArray,
+    bounds: IntArray,
+    dist_threshold_m: float,
+    min_duration_us: int,
+    max_gap_us: int,
+    include_last: bool,
+    exclude_duplicates: bool,
+) -> tuple[IntArray, FloatArray]:
+    """trackintel 1.4 ``_generate_staypoints_sliding_user``, for every entity.
+
+    Per entity (rows sorted by time, ties in input order), after dropping rows identical in
+    (t, lat, lon) to an earlier row when ``exclude_duplicates``: a window starts at fix ``start``;
+    each next fix ``curr`` either follows a gap ``t[curr] - t[curr-1] > max_gap_us`` (the window is
+    dropped and restarts at ``curr``), or is at haversine distance ``>= dist_threshold_m`` from the
+    window's first fix (the window ``start..curr-1`` is a stay when ``t[curr] - t[start] >=
+    min_duration_us``, ending at ``t[curr]``; a new window starts at ``curr``), or joins the window.
+    With ``include_last`` the remaining window is a stay when ``t[last] - t[start] >=
+    min_duration_us``, ending at ``t[last]``.
+    """
+    n = t_us.shape[0]
+    cap = 64
+    ibuf = np.empty((cap, 7), np.int64)
+    fbuf = np.empty((cap, 3), np.float64)
+    ns = 0
+    kept = np.empty(n, np.int64)
+    deg = math.pi / 180.0
+    ratio = dist_threshold_m / EARTH_RADIUS_M
+    fast = 0.0 < ratio < 3.0
+    x0 = math.cos(ratio) if fast else 0.0
+    for e in range(bounds.shape[0] - 1):
+        a = bounds[e]
+        b = bounds[e + 1]
+        m = 0
+        g0 = a
+        for i in range(a, b):
+            if i > a and t_us[i] != t_us[i - 1]:
+                g0 = i
+            dup = False
+            if exclude_duplicates:
+                for j in range(g0, i):
+                    if lat[j] == lat[i] and lon[j] == lon[i]:
+                        dup = True
+                        break
+            if not dup:
+                kept[m] = i
+                m += 1
+        if m == 0:
+            continue
+        start = 0
+        r = kept[0]
+        s_lat = lat[r] * deg
+        s_lon = lon[r] * deg
+        s_cos = math.cos(s_lat)
+        for curr in range(1, m):
+            ic = kept[curr]
+            if t_us[ic] - t_us[kept[curr - 1]] > max_gap_us:
+                start = curr
+                s_lat = lat[ic] * deg
+                s_lon = lon[ic] * deg
+                s_cos = math.cos(s_lat)
+                continue
+            c_lat = lat[ic] * deg
+            c_lon = lon[ic] * deg
+            x = math.cos(s_lat - c_lat) - s_cos * math.cos(c_lat) * (1.0 - math.cos(s_lon - c_lon))
+            if _ti_far(x, x0, fast, dist_threshold_m):
+                if t_us[ic] - t_us[kept[start]] >= min_duration_us:
+                    if ns == ibuf.shape[0]:
+                        ibuf, fbuf = _grow(ibuf, fbuf)
+                    _ti_emit(ibuf, fbuf, ns, e, kept, start, curr - 1, t_us[ic], t_us, lat, lon)
+                    ns += 1
+                start = curr
+                s_lat = c_lat
+                s_lon = c_lon
+                s_cos = math.cos(s_lat)
+        # trackintel's loop variable ends on the last fix (on the first when there is only one)
+        if include_last and t_us[kept[m - 1]] - t_us[kept[start]] >= min_duration_us:
+            if ns == ibuf.shape[0]:
+                ibuf, fbuf = _grow(ibuf, fbuf)
+            _ti_emit(ibuf, fbuf, ns, e, kept, start, m - 1, t_us[kept[m - 1]], t_us, lat, lon)
+            ns += 1
+    return ibuf[:ns].copy(), fbuf[:ns].copy()
+
+
+@jit
+def _ti_emit(
+    ibuf: IntArray,
+    fbuf: FloatArray,
+    k: int,
+    e: int,
+    kept: IntArray,
+    lo: int,
+    hi: int,
+    end_us: int,
+    t_us: IntArray,
+    lat: FloatArray,
+    lon: FloatArray,
+) -> None:
+    clat, clon = _ti_centroid(kept, lo, hi, lat, lon)
+    radius, gap = _radius_gap(kept, lo, hi, t_us, lat, lon, clat, clon)
+    ibuf[k, _I_ENTITY] = e
+    ibuf[k, _I_FIRST] = kept[lo]
+    ibuf[k, _I_LAST] = kept[hi]
+    ibuf[k, _I_START] = t_us[kept[lo]]
+    ibuf[k, _I_END] = end_us
+    ibuf[k, _I_N] = hi - lo + 1
+    ibuf[k, _I_GAP] = gap
+    fbuf[k, _F_LAT] = clat
+    fbuf[k, _F_LON] = clon
+    fbuf[k, _F_RADIUS] = radius
+
+
+# --------------------------------------------------------------------------------------------------
+# hereabouts' robust detector
+
+
+@jit
+def _robust_centre(
+    pos: IntArray, mem: IntArray, lo: int, hi: int, lat: FloatArray, lon: FloatArray
+) -> tuple[float, float, float]:
+    """Median latitude and median longitude (relative to the first member, so the antimeridian is
+    harmless) of members ``mem[lo..hi]``; returns (lat, lon, cos(lat))."""
+    w = hi - lo + 1
+    la = np.empty(w, np.float64)
+    lo_ = np.empty(w, np.float64)
+    ref = lon[pos[mem[0]]]
+    for k in range(w):
+        r = pos[mem[lo + k]]
+        la[k] = lat[r]
+        lo_[k] = _wrap_lon(lon[r] - ref)
+    la.sort()
+    lo_.sort()
+    clat = _median_sorted(la)
+    clon = _wrap_lon(ref + _median_sorted(lo_))
+    return clat, clon, math.cos(math.radians(clat))
+
+
+@jit
+def _fits(
+    r: int,
+    lat: FloatArray,
+    lon: FloatArray,
+    acc_m: FloatArray,
+    clat: float,
+    clon: float,
+    ccos: float,
+    radius_m: float,
+) -> bool:
+    """Whether fix ``r``'s accuracy disc overlaps the disc of ``radius_m`` around the centre
+    (equirectangular distance: exact enough at stay scale and cheap)."""
+    dy = (lat[r] - clat) * DEG_M
+    dx = _wrap_lon(lon[r] - clon) * ccos * DEG_M
+    a = acc_m[r]
+    lim = radius_m + a if a > 0.0 else radius_m
+    return dx * dx + dy * dy <= lim * lim
+
+
+@jit
+def robust_stays(
+    t_us: IntArray,
+    lat: FloatArray,
+    lon: FloatArray,
+    acc_m: FloatArray,
+    bounds: IntArray,
+    radius_m: float,
+    min_duration_us: int,
+    max_gap_us: int,
+    max_outliers: int,
+    max_accuracy_m: float,
+    min_fixes: int,
+    include_last: bool,
+) -> tuple[IntArray, FloatArray]:
+    """hereabouts' stay detector, for every entity. See :func:`.reference.robust_stays_entity` for the
+    algorithm in plain words; this kernel computes exactly the same."""
+    n = t_us.shape[0]
+    cap = 64
+    ibuf = np.empty((cap, 7), np.int64)
+    fbuf = np.empty((cap, 3), np.float64)
+    ns = 0
+    pos = np.empty(n, np.int64)
+    mem = np.empty(n, np.int64)
+    for e in range(bounds.shape[0] - 1):
+        m = 0
+        for i in range(bounds[e], bounds[e + 1]):
+            a = acc_m[i]
+            if not a > max_accuracy_m:  # NaN (unknown accuracy) is eligible
+                pos[m] = i
+                m += 1
+        p = 0
+        while p < m:
+            s = p
+            nm = 1
+            mem[0] = s
+            r0 = pos[s]
+            clat = lat[r0]
+            clon = lon[r0]
+            ccos = math.cos(math.radians(clat))
+            next_centre = 2
+            last = s
+            q = s + 1
+            closed = False
+            brk = m
+            while q < m:
+                rq = pos[q]
+                if t_us[rq] - t_us[pos[last]] > max_gap_us:
+                    closed = True
+                    brk = q
+                    break
+                nxt = -1
+                if _fits(rq, lat, lon, acc_m, clat, clon, ccos, radius_m):
+                    nxt = q
+                else:
+                    for u in range(q + 1, q + max_outliers + 1):
+                        if u >= m:
+                            break
+                        ru = pos[u]
+                        if t_us[ru] - t_us[pos[last]] > max_gap_us:
+                            break
+                        if t_us[pos[u - 1]] - t_us[rq] >= min_duration_us:
+                            break
+                        if _fits(ru, lat, lon, acc_m, clat, clon, ccos, radius_m):
+                            nxt = u
+                            break
+                if nxt < 0:
+                    closed = True
+                    brk = q
+                    break
+                mem[nm] = nxt
+                nm += 1
+                last = nxt
+                q = nxt + 1
+                if nm == next_centre:
+                    clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon)
+                    next_centre *= 2
+            # finalise: centre of all members, trim members at either end that do not fit it
+            clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon)
+            lo = 0
+            while lo < nm - 1 and not _fits(pos[mem[lo]], lat, lon, acc_m, clat, clon, ccos, radius_m):
+                lo += 1
+            hi = nm - 1
+            while hi > lo and not _fits(pos[mem[hi]], lat, lon, acc_m, clat, clon, ccos, radius_m):
+                hi -= 1
+            if lo > 0 or hi < nm - 1:
+                clat, clon, ccos = _robust_centre(pos, mem, lo, hi, lat, lon)
+            first = pos[mem[lo]]
+            lastr = pos[mem[hi]]
+            n_fix = hi - lo + 1
+            ok = (
+                t_us[lastr] - t_us[first] >= min_duration_us
+                and n_fix >= min_fixes
+                and (closed or include_last)
+            )
+            if ok:
+                rows = np.empty(n_fix, np.int64)
+                for k in range(n_fix):
+                    rows[k] = pos[mem[lo + k]]
+                radius, gap = _radius_gap(rows, 0, n_fix - 1, t_us, lat, lon, clat, clon)
+                if ns == ibuf.shape[0]:
+                    ibuf, fbuf = _grow(ibuf, fbuf)
+                ibuf[ns, _I_ENTITY] = e
+                ibuf[ns, _I_FIRST] = first
+                ibuf[ns, _I_LAST] = lastr
+                ibuf[ns, _I_START] = t_us[first]
+                ibuf[ns, _I_END] = t_us[lastr]
+                ibuf[ns, _I_N] = n_fix
+                ibuf[ns, _I_GAP] = gap
+                fbuf[ns, _F_LAT] = clat
+                fbuf[ns, _F_LON] = clon
+                fbuf[ns, _F_RADIUS] = radius
+                ns += 1
+            p = mem[hi + 1] if hi < nm - 1 else brk
+    return ibuf[:ns].copy(), fbuf[:ns].copy()
+
+
+# --------------------------------------------------------------------------------------------------
+# sorting support
+
+
+@jit
+def is_sorted(codes: IntArray, t_us: IntArray) -> bool:
+    """Whether rows are sorted by (codes, t_us)."""
+    for i in range(1, codes.shape[0]):
+        if codes[i] < codes[i - 1] or (codes[i] == codes[i - 1] and t_us[i] < t_us[i - 1]):
+            return False
+    return True
+
+
+@jit
+def segment_bounds(codes: IntArray) -> IntArray:
+    """Start rows of the runs of equal ``codes`` (sorted), plus ``len(codes)`` at the end."""
+    n = codes.shape[0]
+    out = np.empty(n + 1, np.int64)
+    k = 0
+    for i in range(n):
+        if i == 0 or codes[i] != codes[i - 1]:
+            out[k] = i
+            k += 1
+    out[k] = n
+    return out[: k + 1].copy()
