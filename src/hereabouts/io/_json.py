@@ -131,8 +131,7 @@ def stream_items(
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         if not seen and not _mentions(reader.head, prefixes):
             raise ctx.error(
-                f"not a JSON document of this format ({_error_text(exc)}); expected "
-                + _describe(prefixes)
+                f"not a JSON document of this format ({_error_text(exc)}); expected " + _describe(prefixes)
             ) from exc
         sink.reject(
             pos + 1,

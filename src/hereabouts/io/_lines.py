@@ -117,8 +117,7 @@ def iter_blocks(
             # a "\r" before "\n" is part of the line end, not of the line
             long_idx = np.flatnonzero(lengths > max_line_bytes)
             start = 0  # index of the first line not yet yielded
-            for i in long_idx:
-                i = int(i)
+            for i in long_idx.tolist():
                 if lengths[i] == max_line_bytes + 1 and buf[int(ends[i]) - 1] == 13:
                     continue
                 if i > start:

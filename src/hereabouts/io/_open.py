@@ -82,9 +82,7 @@ class _LimitedReader(io.RawIOBase):
         super().close()
 
 
-def _zip_members(
-    opener: Callable[[], IO[bytes]], label: str, depth: int
-) -> Iterator[Member | Refused]:
+def _zip_members(opener: Callable[[], IO[bytes]], label: str, depth: int) -> Iterator[Member | Refused]:
     fh = opener()
     try:
         zf = zipfile.ZipFile(fh)

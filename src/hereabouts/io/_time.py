@@ -33,7 +33,8 @@ def zone(name: str | None) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InputError(
-            f"unknown time zone {name!r}", hint="use an IANA name such as 'Europe/Berlin' or an offset '+02:00'"
+            f"unknown time zone {name!r}",
+            hint="use an IANA name such as 'Europe/Berlin' or an offset '+02:00'",
         ) from exc
 
 
@@ -75,7 +76,9 @@ def parse_iso(text: str, default_tz: tzinfo = UTC) -> tuple[int, int | None]:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=default_tz)
         off = dt.utcoffset()
-        return to_us(dt), None if default_tz is UTC else (int(off.total_seconds()) if off is not None else None)
+        return to_us(dt), None if default_tz is UTC else (
+            int(off.total_seconds()) if off is not None else None
+        )
     off = dt.utcoffset()
     return to_us(dt), int(off.total_seconds()) if off is not None else None
 

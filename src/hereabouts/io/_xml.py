@@ -40,7 +40,8 @@ CHUNK_BYTES = 1 << 18
 FIX_BATCH = 1 << 16
 
 _UNSAFE_PREFIX = "refused as unsafe XML"
-_OTHER, _TEXT, _STRUCT, _BOTH = 0, 1, 2, 3
+#: Element kinds in :attr:`XmlReader._acts` (bit flags): text wanted, start/end wanted.
+OTHER, TEXT, STRUCT = 0, 1, 2
 
 
 class _Refused(Exception):
@@ -225,8 +226,8 @@ class XmlReader:
     # ------------------------------------------------------------------ expat callbacks
     def _action(self, tag: str) -> tuple[int, str]:
         name = tag[tag.rfind(":") + 1 :]
-        kind = (_TEXT if name in self.text_elements else _OTHER) | (
-            _STRUCT if name in self.struct_elements else _OTHER
+        kind = (TEXT if name in self.text_elements else OTHER) | (
+            STRUCT if name in self.struct_elements else OTHER
         )
         act = (kind, name)
         if len(self._acts) < 4096:  # documents with endless distinct tag names get no cache
@@ -236,25 +237,27 @@ class XmlReader:
     def _on_first(self, tag: str, attrs: dict[str, str]) -> None:
         name = tag[tag.rfind(":") + 1 :]
         if name not in self.root_names:
-            raise self.ctx.error(f"the root element is <{tag}>; expected a {self.format_label} document ({self._roots()})")
+            raise self.ctx.error(
+                f"the root element is <{tag}>; expected a {self.format_label} document ({self._roots()})"
+            )
         self.parser.StartElementHandler = self._on_start
         self._on_start(tag, attrs)
 
     def _on_start(self, tag: str, attrs: dict[str, str]) -> None:
         kind, name = self._acts.get(tag) or self._action(tag)
         if kind:
-            if kind & _TEXT:
+            if kind & TEXT:
                 self._txt = ""
                 self._txt_name = name
                 self.parser.CharacterDataHandler = self._on_text
-            if kind & _STRUCT:
+            if kind & STRUCT:
                 self.start(name, attrs)
 
     def _on_end(self, tag: str) -> None:
         kind, name = self._acts.get(tag) or self._action(tag)
         if kind:
             text = None
-            if kind & _TEXT and name == self._txt_name:
+            if kind & TEXT and name == self._txt_name:
                 self.parser.CharacterDataHandler = None
                 text = self._txt
                 self._txt = None
@@ -296,7 +299,9 @@ def _refuse_unparsed(
 
 
 def _refuse_external_ref(context: str, base: str | None, system_id: str | None, public_id: str | None) -> int:
-    raise _Refused(f"the document references an external entity ({system_id!r}); external entities are refused")
+    raise _Refused(
+        f"the document references an external entity ({system_id!r}); external entities are refused"
+    )
 
 
 def _make_parser() -> XMLParserType:
@@ -406,6 +411,10 @@ def root_element(head: bytes) -> str | None:
 
 __all__ = [
     "CHUNK_BYTES",
+    "FIX_BATCH",
+    "OTHER",
+    "STRUCT",
+    "TEXT",
     "FixColumns",
     "XmlReader",
     "attr",

@@ -63,6 +63,7 @@ import pyarrow.csv as pacsv
 
 from ..model.errors import InputError
 from ._base import Format, ReadContext, register
+from . import _lines
 from ._lines import Block, Oversized, decode_line, iter_blocks, too_long_reason
 from ._time import parse_iso, parse_time
 
@@ -166,7 +167,16 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "hdop",
     ),
     "altitude_m": ("altitude", "alt", "ele", "elevation", "height", "hoehe", "höhe", "altitud", "altitudine"),
-    "speed_mps": ("speed", "velocity", "vel", "geschwindigkeit", "velocidad", "vitesse", "velocita", "velocità"),
+    "speed_mps": (
+        "speed",
+        "velocity",
+        "vel",
+        "geschwindigkeit",
+        "velocidad",
+        "vitesse",
+        "velocita",
+        "velocità",
+    ),
     "course_deg": (
         "course",
         "bearing",
@@ -182,7 +192,22 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "provider": ("provider", "locationprovider", "source"),
 }
 _E7 = {"latitudee7": "lat", "longitudee7": "lon", "late7": "lat", "lone7": "lon", "lnge7": "lon"}
-_UNIT_TOKENS = {"kmh", "kph", "mph", "knots", "knot", "kn", "kt", "kts", "mps", "ms", "m", "ft", "feet", "deg"}
+_UNIT_TOKENS = {
+    "kmh",
+    "kph",
+    "mph",
+    "knots",
+    "knot",
+    "kn",
+    "kt",
+    "kts",
+    "mps",
+    "ms",
+    "m",
+    "ft",
+    "feet",
+    "deg",
+}
 _SPEED_UNITS = (
     (re.compile(r"km\s*/\s*h|kmh|kph|km_h"), 1 / 3.6),
     (re.compile(r"mph|mi\s*/\s*h"), MPH_MPS),
@@ -308,14 +333,26 @@ def match_columns(names: list[str]) -> dict[str, Col]:
         cols[fld] = Col(fld, idx, names[idx], scale)
         used.add(idx)
 
+    named = set(_ALIASES["lat"] + _ALIASES["lon"]) - {"x", "y"}
+    named_coords = any(k in named or k in _E7 for k in keys)
     for i, k in enumerate(keys):
         if k in _E7 and _E7[k] not in cols:
             take(_E7[k], i, 1e-7)
-    for fld in ("lat", "lon", "t", "device", "accuracy_m", "altitude_m", "speed_mps", "course_deg", "provider"):
+    for fld in (
+        "lat",
+        "lon",
+        "t",
+        "device",
+        "accuracy_m",
+        "altitude_m",
+        "speed_mps",
+        "course_deg",
+        "provider",
+    ):
         if fld in cols:
             continue
         for alias in _ALIASES[fld]:
-            if alias in ("x", "y") and ("lat" in cols or "lon" in cols):
+            if alias in ("x", "y") and named_coords:
                 continue
             idx = next((i for i, k in enumerate(keys) if k == alias and i not in used), None)
             if idx is None:
@@ -410,7 +447,10 @@ def build_layout(
         cols = _override(cols, _mapped(names, mapping, member))
     if traccar:
         lower = [n.lower() for n in names]
-        cols = _override(cols, {"device": Col("device", lower.index("deviceid"), "deviceId")} if "deviceid" in lower else {})
+        cols = _override(
+            cols,
+            {"device": Col("device", lower.index("deviceid"), "deviceId")} if "deviceid" in lower else {},
+        )
         if "speed_mps" in cols and cols["speed_mps"].name.lower() == "speed":
             cols["speed_mps"].scale = KNOT_MPS
     layout = Layout(delim, names, cols, traccar=traccar)
@@ -435,7 +475,9 @@ def _override(cols: dict[str, Col], given: dict[str, Col]) -> dict[str, Col]:
     return out
 
 
-def _mapped(names: list[str], mapping: Mapping[str, str], member: str, numbered: bool = False) -> dict[str, Col]:
+def _mapped(
+    names: list[str], mapping: Mapping[str, str], member: str, numbered: bool = False
+) -> dict[str, Col]:
     unknown = [k for k in mapping if k not in FIELDS]
     if unknown:
         raise InputError(
@@ -521,7 +563,9 @@ def parse_csv_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
         pass
     m = _DOTTED.match(s)
     if m:
-        s = f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}" + (f"T{m.group(4)}" if m.group(4) else "")
+        s = f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}" + (
+            f"T{m.group(4)}" if m.group(4) else ""
+        )
     else:
         m = _SLASHED.match(s)
         if m:
@@ -566,7 +610,7 @@ def _read_line(text: str, pos: int, layout: Layout, ctx: ReadContext) -> None:
             sink.reject(
                 pos,
                 "t" if fld in ("date", "time") else fld,
-                f"field {layout.cols[fld].name!r} is {what} (line has {len(fields)} fields, "
+                f"field {layout.cols[fld].name!r} is {what} (line has {len(fields)} field(s), "
                 f"header {n_header}); expected a value",
                 text,
             )
@@ -598,7 +642,9 @@ def _read_line(text: str, pos: int, layout: Layout, ctx: ReadContext) -> None:
         try:
             coords.append(_num(raw, layout.decimal_comma) * layout.cols[fld].scale)
         except ValueError:
-            sink.reject(pos, fld, f"{fld} {raw.strip()[:40]!r} is not a number; expected decimal degrees", text)
+            sink.reject(
+                pos, fld, f"{fld} {raw.strip()[:40]!r} is not a number; expected decimal degrees", text
+            )
             return
     opt: dict[str, float | None] = {}
     for fld in _OPTIONAL_NUM:
@@ -804,7 +850,7 @@ def _drop_lines(block: Block, k: int) -> Block | None:
 
 def read_csv(stream: IO[bytes], ctx: ReadContext, *, traccar: bool = False) -> None:
     limit = ctx.options.max_record_bytes
-    items: Iterator[Block | Oversized] = iter_blocks(stream, limit)
+    items: Iterator[Block | Oversized] = iter_blocks(stream, limit, _lines.BLOCK_BYTES)
     layout: Layout | None = None
     for item in items:
         if isinstance(item, Oversized):

@@ -61,13 +61,16 @@ def _number(v: Any) -> float | None:
     return None
 
 
-def _t_us(v: Any) -> int | None:
+def _t_us(v: Any) -> int | str:
+    """Microseconds, or the reason the record's time is not usable."""
     if isinstance(v, datetime) and v.tzinfo is not None:
         return to_us(v)
     if isinstance(v, int | float) and not isinstance(v, bool):
-        # a raw FIT time below FIT_DATETIME_MIN (seconds since the device was switched on): not a date
-        return None
-    return None
+        # below FIT_DATETIME_MIN a FIT time counts seconds since the device was switched on
+        return (
+            f"timestamp {v} counts seconds since the device was switched on; expected a date (>= 0x10000000)"
+        )
+    return "record has a position but no timestamp; expected a FIT date_time"
 
 
 def _read(stream: IO[bytes], ctx: ReadContext) -> None:
@@ -133,10 +136,8 @@ def _record(msg: fitdecode.FitDataMessage, ctx: ReadContext) -> None:
         return  # not a location record
     pos = msg.chunk.offset if msg.chunk is not None else None
     t_us = _t_us(_value(msg, "timestamp"))
-    if t_us is None:
-        ctx.sink.reject(
-            pos, "timestamp", "record has a position but no timestamp; expected a FIT date_time", None
-        )
+    if isinstance(t_us, str):
+        ctx.sink.reject(pos, "timestamp", t_us, f"position_lat={lat_sc:.0f} position_long={lon_sc:.0f}")
         return
     ctx.sink.fix(
         pos,

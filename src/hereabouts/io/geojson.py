@@ -108,6 +108,7 @@ _RE_COLLECTION = re.compile(rb'"type"\s*:\s*"FeatureCollection"')
 _RE_FEATURE = re.compile(rb'"type"\s*:\s*"Feature"')
 _RE_GEOMETRY = re.compile(rb'"type"\s*:\s*"(?:Multi)?(?:Point|LineString)"')
 _RE_COORDS = re.compile(rb'"coordinates"\s*:\s*\[')
+_RE_GEOM_KEY = re.compile(rb'"(?:geometry|properties)"\s*:')
 _RE_LOCATIONS = re.compile(rb'^\s*\{\s*"locations"\s*:\s*\[')
 
 
@@ -124,6 +125,8 @@ def _sniff(head: bytes, name: str) -> float:
         return 0.85 + bonus  # Overland batch
     if feature and coords:
         return 0.8 + bonus
+    if feature and _RE_GEOM_KEY.search(text):  # a long line whose properties come before its geometry
+        return 0.7 + bonus
     if coords and _RE_GEOMETRY.search(text):
         return 0.6 + bonus
     return 0.0
@@ -242,12 +245,12 @@ def _read(stream: IO[bytes], ctx: ReadContext) -> None:
                 f"not a GeoJSON document ({_error_text(exc)}); expected a FeatureCollection, a Feature, "
                 "a geometry or an Overland batch"
             ) from exc
-        n = reader.pos + 1
+        n = reader.pos if reader.in_item else reader.pos + 1
         ctx.sink.reject(
             n,
             None,
-            f"the JSON document is truncated or broken inside feature {n} ({_error_text(exc)}); "
-            f"expected complete JSON (the {reader.pos} features before it were kept)",
+            f"the JSON document is truncated or broken at feature {n} ({_error_text(exc)}); "
+            f"expected complete JSON (the {n - 1} features before it were read)",
         )
 
 
@@ -259,6 +262,7 @@ class _Reader:
         self.limit = ctx.options.max_record_bytes
         self.tz = ctx.options.tzinfo
         self.pos = 0
+        self.in_item = False
         self.recognised = False
 
     def document(self, events: Iterator[tuple[str, Any]]) -> None:
@@ -310,7 +314,9 @@ class _Reader:
             self.pos += 1
             pos = self.pos
             if event in _OPEN:
+                self.in_item = True
                 item = _build(events, event, self.counter, self.limit)
+                self.in_item = False
                 if isinstance(item, _TooBig):
                     self.sink.reject(
                         pos,

@@ -18,8 +18,9 @@ GeoParquet writers produce); other values (big-endian, 3D, EWKB with an SRID) ta
 row, and geometries that are not points are rejected. Coordinates must be longitude/latitude: a file
 whose ``geo`` metadata names another CRS is refused with a message to reproject it first.
 
-Positions (unit ``record``) are 1-based row numbers. A file whose data breaks part way keeps the rows
-before the damage and records one reject at the first row it could not read.
+Positions (unit ``record``) are 1-based row numbers. The file is read row group by row group: a row
+group whose data is damaged is skipped with one reject at the first row that could not be read, and the
+other row groups are kept. A file whose footer (the Parquet index) is damaged cannot be read at all.
 """
 
 from __future__ import annotations
@@ -167,17 +168,21 @@ def _read_file(pf: pq.ParquetFile, ctx: ReadContext) -> None:
     wanted = [c for c in (geom_col, lat_col, lon_col, t_col, dev_col, *opt_cols.values()) if c is not None]
     wanted = list(dict.fromkeys(wanted))
     start = 0
-    try:
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
-            _batch(batch, start, ctx, geom_col, encoding, lat_col, lon_col, t_col, dev_col, opt_cols)
-            start += batch.num_rows
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        ctx.sink.reject(
-            start + 1,
-            None,
-            f"the Parquet data is corrupt or truncated from row {start + 1} ({str(exc)[:120]}); "
-            f"the {start} rows before it were kept",
-        )
+    for rg in range(pf.num_row_groups):
+        rg_rows = pf.metadata.row_group(rg).num_rows
+        row = start
+        try:
+            for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[rg], columns=wanted):
+                _batch(batch, row, ctx, geom_col, encoding, lat_col, lon_col, t_col, dev_col, opt_cols)
+                row += batch.num_rows
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            ctx.sink.reject(
+                row + 1,
+                None,
+                f"the Parquet data of rows {row + 1}-{start + rg_rows} is corrupt ({str(exc)[:120]}); "
+                "those rows were skipped, the others kept",
+            )
+        start += rg_rows
 
 
 def _batch(

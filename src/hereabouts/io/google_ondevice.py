@@ -59,7 +59,9 @@ def _reject(ctx: ReadContext, pos: int, field: str | None, reason: str, raw: obj
     ctx.sink.reject(pos, field, reason, raw)
 
 
-def _time(ctx: ReadContext, pos: int, obj: dict[str, Any], key: str, field: str) -> tuple[int, int | None] | None:
+def _time(
+    ctx: ReadContext, pos: int, obj: dict[str, Any], key: str, field: str
+) -> tuple[int, int | None] | None:
     value = obj.get(key)
     if value is None:
         _reject(ctx, pos, field, f"missing '{key}'; expected an ISO 8601 time")

@@ -29,14 +29,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import pyarrow as pa
+import pyarrow.compute  # Sink.fix_table uses pa.compute
+
 from ._base import Format, ReadContext, register
-from ._json import e7, iso_time, mac_to_bssid, ms_time, stream_items
+from ._json import e7, iso_time, mac_to_bssid, ms_time, number, stream_items
 
 _PROVIDERS = {"GPS": "gps", "WIFI": "wifi", "CELL": "cell", "UNKNOWN": "unknown", "FUSED": "fused"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LAT_WRAP = 900_000_000
 _LON_WRAP = 1_800_000_000
 _INT32 = 1 << 32
+#: Times beyond ±2^62 µs cannot be held in an int64 column; they are rejected here.
+_T_LIMIT = 1 << 62
 
 
 def _sniff(head: bytes, name: str) -> float:
@@ -66,15 +71,61 @@ def _reject_coord(ctx: ReadContext, pos: int, field: str, value: Any) -> None:
         )
 
 
+class _Batch:
+    """Fixes gathered column by column and handed to the sink as one Arrow table (``Sink.fix_table``):
+    a list append per field costs far less than a keyword call per record."""
+
+    SIZE = 50_000
+    FLOATS = ("accuracy_m", "altitude_m", "speed_mps", "course_deg")
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[Any]] = {
+            k: [] for k in ("pos", "t", "lat", "lon", "device", "tz_offset_s", *self.FLOATS, "provider")
+        }
+
+    def flush(self, sink: Any) -> None:
+        c = self.cols
+        if not c["t"]:
+            return
+        arrays = {
+            "pos": pa.array(c["pos"], pa.int64()),
+            "t": pa.array(c["t"], pa.int64()),
+            "lat": pa.array(c["lat"], pa.float64()),
+            "lon": pa.array(c["lon"], pa.float64()),
+            "device": pa.array(c["device"], pa.string()),
+            "tz_offset_s": pa.array(c["tz_offset_s"], pa.int32()),
+            "provider": pa.array(c["provider"], pa.string()),
+        }
+        for name in self.FLOATS:
+            arrays[name] = _floats(c[name])
+        for values in c.values():
+            values.clear()  # in place: the reader holds their bound append methods
+        sink.fix_table(pa.table(arrays))
+
+
+def _floats(values: list[Any]) -> pa.Array:
+    """Optional numbers as float64; anything that is not a finite number (a string, NaN...) is null."""
+    try:
+        return pa.array(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([number(v) for v in values], pa.float64())
+
+
 def _read(stream: IO[bytes], ctx: ReadContext) -> None:
     sink = ctx.sink
-    fix = sink.fix
     reject = sink.reject
     providers = _PROVIDERS
     fromiso = datetime.fromisoformat
     epoch = _EPOCH
     last_tag: Any = None
     last_dev: str | None = None
+    batch = _Batch()
+    c = batch.cols
+    a_pos, a_t, a_lat, a_lon = c["pos"].append, c["t"].append, c["lat"].append, c["lon"].append
+    a_dev, a_off, a_prov = c["device"].append, c["tz_offset_s"].append, c["provider"].append
+    a_acc, a_alt = c["accuracy_m"].append, c["altitude_m"].append
+    a_spd, a_crs = c["speed_mps"].append, c["course_deg"].append
+    n = 0
     for _, pos, rec in stream_items(stream, ctx, ("locations.item",)):
         if type(rec) is not dict:
             reject(pos, None, "expected a location record (a JSON object)", rec)
@@ -91,18 +142,26 @@ def _read(stream: IO[bytes], ctx: ReadContext) -> None:
                 else:
                     t_us, off = iso_time(ts, ctx)
             except (ValueError, OverflowError):
-                reject(pos, "timestamp", "'timestamp' is not an ISO 8601 time (e.g. 2022-01-12T17:18:24Z)", ts)
+                reject(
+                    pos, "timestamp", "'timestamp' is not an ISO 8601 time (e.g. 2022-01-12T17:18:24Z)", ts
+                )
                 continue
         else:
             ms = get("timestampMs")
             if ms is None:
-                reject(pos, "timestamp", "record has no time; expected 'timestamp' (ISO 8601) or 'timestampMs'")
+                reject(
+                    pos, "timestamp", "record has no time; expected 'timestamp' (ISO 8601) or 'timestampMs'"
+                )
                 continue
             try:
                 t_us = ms_time(ms)
             except ValueError as exc:
                 reject(pos, "timestampMs", f"'timestampMs' is not a time: {exc}", ms)
                 continue
+        if not -_T_LIMIT < t_us < _T_LIMIT:
+            field = "timestamp" if ts is not None else "timestampMs"
+            reject(pos, field, f"'{field}' is far outside any real time; expected a time after 1980")
+            continue
         # ---- device
         tag = get("deviceTag")
         if tag != last_tag:
@@ -127,22 +186,25 @@ def _read(stream: IO[bytes], ctx: ReadContext) -> None:
             _reject_coord(ctx, pos, "longitudeE7", lo)
         else:
             src = get("source")
-            fix(
-                pos,
-                t_us,
-                lat,
-                lon,
-                device=last_dev,
-                tz_offset_s=off,
-                accuracy_m=get("accuracy"),
-                altitude_m=get("altitude"),
-                speed_mps=get("velocity"),
-                course_deg=get("heading"),
-                provider="fused" if src is None else providers.get(src, "unknown"),
-            )
+            a_pos(pos)
+            a_t(t_us)
+            a_lat(lat)
+            a_lon(lon)
+            a_dev(last_dev)
+            a_off(off)
+            a_acc(get("accuracy"))
+            a_alt(get("altitude"))
+            a_spd(get("velocity"))
+            a_crs(get("heading"))
+            a_prov("fused" if src is None else providers.get(src, "unknown"))
+            n += 1
+            if n >= _Batch.SIZE:
+                batch.flush(sink)
+                n = 0
         scan = get("activeWifiScan")
         if scan:
             _scans(ctx, pos, t_us, scan, last_dev)
+    batch.flush(sink)
 
 
 def _scans(ctx: ReadContext, pos: int, t_us: int, scan: Any, device: str | None) -> None:

@@ -110,7 +110,9 @@ def _points(ctx: ReadContext, pos: int, kind: str, obj: dict[str, Any], device: 
             continue
         lat, lon = _latlon(p, "latE7", "lngE7")
         if not isinstance(lat, float) or not isinstance(lon, float):
-            ctx.sink.reject(pos, where + ".latE7", "path point without a position; expected latE7 and lngE7", p)
+            ctx.sink.reject(
+                pos, where + ".latE7", "path point without a position; expected latE7 and lngE7", p
+            )
             continue
         ctx.sink.fix(
             pos,

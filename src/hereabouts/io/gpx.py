@@ -30,10 +30,11 @@ non-numeric ``lat``/``lon`` or an unreadable ``<time>`` rejects the point, namin
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import IO, ClassVar
 
 from ._base import Format, ReadContext, register
-from ._xml import XmlReader, attr, number, parse_time, root_element
+from ._xml import FIX_BATCH, TEXT, XmlReader, attr, number, parse_time, root_element
 
 _POINTS = frozenset({"trkpt", "rtept", "wpt"})
 _PROVIDERS = {
@@ -46,6 +47,9 @@ _PROVIDERS = {
     "reported": "reported",
     "unknown": "unknown",
 }
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_fromiso = datetime.fromisoformat
 _GPS_FIXES = frozenset({"2d", "3d", "dgps", "pps"})
 #: Metres per unit of HDOP (a typical user-equivalent range error): accuracy_m = hdop * HDOP_METRES.
 HDOP_METRES = 5.0
@@ -81,7 +85,37 @@ class _GpxReader(XmlReader):
         self.pt_lon: str | None = None
         self.too_long: str | None = None
 
-    def start(self, name: str, attrs: dict[str, str]) -> None:
+    # The two expat callbacks are specialised here (rather than going through start/end) because GPX
+    # files run to millions of points: one Python call per element is the budget.
+    def _on_start(self, tag: str, attrs: dict[str, str]) -> None:
+        kind, name = self._acts.get(tag) or self._action(tag)
+        if kind == TEXT:
+            if self.vals is not None:
+                self._txt = ""
+                self._txt_name = name
+                self.parser.CharacterDataHandler = self._on_text
+        elif kind:
+            self._start_point(name, attrs)
+
+    def _on_end(self, tag: str) -> None:
+        kind, name = self._acts.get(tag) or self._action(tag)
+        if kind == TEXT:
+            if name == self._txt_name:
+                self.parser.CharacterDataHandler = None
+                vals = self.vals
+                if vals is not None and name not in vals:
+                    txt = self._txt
+                    if txt is not None:
+                        vals[name] = txt
+                self._txt = None
+                self._txt_name = ""
+        elif kind and name == self.kind:
+            vals = self.vals
+            if vals is not None:
+                self.vals = None
+                self._emit(vals)
+
+    def _start_point(self, name: str, attrs: dict[str, str]) -> None:
         if self.vals is not None:
             self.sink.reject(
                 self.pt_line,
@@ -99,17 +133,6 @@ class _GpxReader(XmlReader):
         self.pt_lat = lat
         self.pt_lon = lon
         self.too_long = None
-
-    def end(self, name: str, text: str | None) -> None:
-        vals = self.vals
-        if vals is None:
-            return
-        if text is not None:
-            if name not in vals:
-                vals[name] = text
-        elif name == self.kind:
-            self.vals = None
-            self._emit(vals)
 
     def text_too_long(self, name: str, line: int) -> None:
         if self.vals is not None and self.too_long is None:
@@ -129,22 +152,24 @@ class _GpxReader(XmlReader):
                 f"<{self.too_long}> text is longer than {self.max_text} characters; expected a short value",
             )
             return
-        lat = number(self.pt_lat)
-        if lat is None:
+        try:
+            lat = float(self.pt_lat)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
             sink.reject(
-                line, "lat", f"<{kind}> lat attribute is missing or not a number; expected decimal degrees", self.pt_lat
+                line,
+                "lat",
+                f"<{kind}> lat attribute is missing or not a number; expected decimal degrees",
+                self.pt_lat,
             )
             return
-        lon = number(self.pt_lon)
-        if lon is None:
+        try:
+            lon = float(self.pt_lon)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
             sink.reject(
-                line, "lon", f"<{kind}> lon attribute is missing or not a number; expected decimal degrees", self.pt_lon
-            )
-            return
-        fix = v.get("fix")
-        if fix is not None and fix.strip().lower() == "none":
-            sink.reject(
-                line, "fix", f"<{kind}> says <fix>none</fix> (no position); expected 2d, 3d, dgps or pps", fix
+                line,
+                "lon",
+                f"<{kind}> lon attribute is missing or not a number; expected decimal degrees",
+                self.pt_lon,
             )
             return
         time = v.get("time")
@@ -157,17 +182,46 @@ class _GpxReader(XmlReader):
             )
             return
         try:
-            t_us, off = parse_time(time, self.tz)
+            dt = _fromiso(time)
+            if dt.tzinfo is None:
+                raise ValueError("naive")
+            t_us = (dt - _EPOCH) // _US
+            off: int | None = dt.utcoffset().seconds  # type: ignore[union-attr]
+            if off and dt.utcoffset().days:  # type: ignore[union-attr]
+                off -= 86_400
         except ValueError:
-            sink.reject(
-                line,
-                "time",
-                f"<{kind}> <time> is not a date and time; expected ISO 8601 such as 2024-06-15T10:30:00Z",
-                time,
-            )
+            try:
+                t_us, off = parse_time(time, self.tz)
+            except ValueError:
+                sink.reject(
+                    line,
+                    "time",
+                    f"<{kind}> <time> is not a date and time; expected ISO 8601 such as 2024-06-15T10:30:00Z",
+                    time,
+                )
+                return
+        ele = v.get("ele")
+        if len(v) == (1 if ele is None else 2):  # only <time> and <ele>: the common lean track point
+            fx = self.fixes
+            fx.pos.append(line)
+            fx.t.append(t_us)
+            fx.lat.append(lat)
+            fx.lon.append(lon)
+            fx.tz.append(off)
+            fx.alt.append(None if ele is None else number(ele))
+            if len(fx.t) >= FIX_BATCH:
+                fx.flush()
             return
-        if len(v) == 1:  # only <time>: the common lean track point
-            self.fixes.add(line, t_us, lat, lon, off)
+        self._emit_full(v, line, kind, t_us, lat, lon, off)
+
+    def _emit_full(
+        self, v: dict[str, str], line: int, kind: str, t_us: int, lat: float, lon: float, off: int | None
+    ) -> None:
+        fix = v.get("fix")
+        if fix is not None and fix.strip().lower() == "none":
+            self.sink.reject(
+                line, "fix", f"<{kind}> says <fix>none</fix> (no position); expected 2d, 3d, dgps or pps", fix
+            )
             return
         tz_ext = number(v.get("tz_offset_s"))
         if tz_ext is not None and abs(tz_ext) <= 18 * 3600:

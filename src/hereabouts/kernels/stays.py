@@ -112,7 +112,14 @@ def _grow(ibuf: IntArray, fbuf: FloatArray) -> tuple[IntArray, FloatArray]:
 
 @jit
 def _radius_gap(
-    rows: IntArray, lo: int, hi: int, t_us: IntArray, lat: FloatArray, lon: FloatArray, clat: float, clon: float
+    rows: IntArray,
+    lo: int,
+    hi: int,
+    t_us: IntArray,
+    lat: FloatArray,
+    lon: FloatArray,
+    clat: float,
+    clon: float,
 ) -> tuple[float, int]:
     """Quantile distance of ``rows[lo..hi]`` from the centre, and the time in gaps between them."""
     d = np.empty(hi - lo + 1, np.float64)

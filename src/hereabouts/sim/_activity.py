@@ -376,11 +376,13 @@ class Realiser:
         crow = float(np.hypot(self.px[o] - self.px[d], self.py[o] - self.py[d]))
         if crow < 700:
             return "walk", None
-        if a.bike and crow < 5000:
+        if a.bike and crow < 3000:
             return "bike", None
         opt = self._transit_option(o, d) if a.transit else None
         if opt is not None and crow > 900:
             return "transit", opt
+        if a.bike:
+            return "bike", None
         return ("walk" if crow < 1800 else "bike"), None
 
     def realise(self, a: Agent, items: list[list[object]], planner_known: dict[int, int], out: Activity) -> None:

@@ -167,7 +167,7 @@ def build_population(
                 a.gym_dows = tuple(sorted(int(d) for d in rng.choice(5, size=2, replace=False)))
             adult = m < 2 and role != "student"
             a.driver = adult and role != "night_worker" and a.second_home < 0 and rng.random() < 0.85
-            a.bike = rng.random() < 0.5
+            a.bike = rng.random() < 0.45
             a.transit = rng.random() < 0.6
             agent_list.append(a)
             members.append(idx)

@@ -206,10 +206,10 @@ def build_town(rng: np.random.Generator, *, agents: int, households: int) -> Tow
         bx, by, node, fx, fy = new_building(0.2 + (1 - central))
         places.add("work", site, building_count - 1, bx, by, node, fx, fy)
     add_places("school", max(1, agents // 250), residential)
-    add_places("shop", max(6, agents // 15), central * 2 + 0.1 * edge_art + 0.05)
-    add_places("cafe", max(6, agents // 15), central * 3 + 0.05)
-    add_places("gym", max(2, agents // 150), central + 0.2 * edge_art + 0.05)
-    add_places("park", max(3, agents // 120), residential)
+    add_places("shop", 50 + agents // 20, central * 2 + 0.1 * edge_art + 0.05)
+    add_places("cafe", 50 + agents // 20, central * 3 + 0.05)
+    add_places("gym", 4 + agents // 200, central + 0.2 * edge_art + 0.05)
+    add_places("park", 12, residential)
     # Name homes/work sequentially per kind for readability.
     counters: dict[str, int] = {}
     for i, k in enumerate(places.kind):
@@ -222,7 +222,7 @@ def build_town(rng: np.random.Generator, *, agents: int, households: int) -> Tow
     # Bus lines along two north-south and two east-west arterials, stops every third junction.
     lines: list[Line] = []
     art = sorted(arterial_idx)
-    chosen = [art[1], art[len(art) - 2]] if len(art) >= 3 else art[:2]
+    chosen = art[1:-1] if len(art) >= 3 else art
     for orient in ("north-south", "east-west"):
         for a in chosen:
             nodes = [nid(a, j) for j in range(n)] if orient == "north-south" else [nid(i, a) for i in range(n)]

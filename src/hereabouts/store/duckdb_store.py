@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..model import schemas
 from ..model.errors import InputError, NotFoundError, SchemaVersionError, StoreError
@@ -148,6 +150,34 @@ _TIER_COLUMNS: dict[str, list[str]] = {
 }
 
 
+def _sorted_unique(batch: pa.Table, tcol: str, keys: tuple[str, ...]) -> pa.Table:
+    """``batch`` sorted by (device, time, keys) with exact repeats dropped (rows written sorted keep the
+    fix table clustered for zone maps)."""
+    order = [("device_id", "ascending"), (tcol, "ascending"), *((k, "ascending") for k in keys)]
+    idx = pc.sort_indices(batch, sort_keys=order)
+    batch = batch.take(idx)
+    n = batch.num_rows
+    if n < 2:
+        return batch
+    same = np.ones(n - 1, dtype=bool)
+    for name in ("device_id", tcol, *keys):
+        col = batch.column(name)
+        if pa.types.is_timestamp(col.type):
+            col = col.cast(pa.int64())
+        if pa.types.is_string(col.type) or col.null_count:
+            a, b = col.slice(1), col.slice(0, n - 1)
+            eq = pc.or_(pc.fill_null(pc.equal(a, b), False), pc.and_(pc.is_null(a), pc.is_null(b)))
+            arr = np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+        else:
+            v = col.to_numpy()
+            arr = v[1:] == v[:-1]
+        same &= arr
+        if not same.any():
+            return batch
+    keep = np.concatenate([[True], ~same])
+    return batch.filter(pa.array(keep))
+
+
 def _q(name: str) -> str:
     return f'"{name}"'
 
@@ -210,33 +240,32 @@ class _Import:
         dest, tcol, keys = _KEYS[tier]
         names = table.column("device").unique().to_pylist()
         ids = {n: self._device_id(n) for n in names}
-        device_ids = pa.array([ids[n] for n in table.column("device").to_pylist()], pa.int32()) if len(
-            ids
-        ) > 1 else pa.array([ids[names[0]]] * table.num_rows, pa.int32())
+        if len(ids) == 1:
+            device_ids = pa.array(np.full(table.num_rows, ids[names[0]], dtype=np.int32))
+        else:
+            lookup = pa.array(list(ids), pa.string())
+            idx = pc.index_in(table.column("device"), value_set=lookup)
+            device_ids = pa.array(np.asarray([ids[n] for n in ids], dtype=np.int32)[idx.to_numpy()])
         batch = table.drop_columns(["device"]).append_column("device_id", device_ids)
-        tmin = batch.column(tcol).cast(pa.int64())
-        lo = pa.compute.min(tmin).as_py()
-        hi = pa.compute.max(tmin).as_py()
+        batch = _sorted_unique(batch, tcol, keys)
+        tnum = batch.column(tcol).cast(pa.int64())
+        lo = pc.min(tnum).as_py()
+        hi = pc.max(tnum).as_py()
         cols = _TIER_COLUMNS[tier]
-        col_sql = ", ".join(_q(c) for c in cols)
-        key_eq = " AND ".join(
-            [f"x.device_id = s.device_id", f"x.{_q(tcol)} = s.{_q(tcol)}"]
-            + [f"x.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in keys]
-        )
+        col_sql = ", ".join(f"s.{_q(c)}" for c in cols)
+        key_cols = ["device_id", _q(tcol), *(_q(k) for k in keys)]
+        # NOT DISTINCT so that rows whose optional key columns are NULL still match their twins
+        on = " AND ".join(f"x.{k} IS NOT DISTINCT FROM s.{k}" for k in key_cols)
         dev_list = ", ".join(str(i) for i in sorted(set(ids.values())))
-        part = ", ".join(["device_id", _q(tcol)] + [_q(k) for k in keys])
+        # the literal device list and time range let zone maps skip unrelated row groups
         sql = f"""
-            INSERT INTO {dest} (device_id, {col_sql}, source_id)
-            SELECT device_id, {col_sql}, {self.source_id} FROM (
-                SELECT * FROM _batch QUALIFY row_number() OVER (PARTITION BY {part}) = 1
-            ) s
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {dest} x
-                WHERE x.device_id IN ({dev_list})
-                  AND x.{_q(tcol)} BETWEEN {_ts_literal(lo)} AND {_ts_literal(hi)}
-                  AND {key_eq}
-            )
-            ORDER BY device_id, {_q(tcol)}
+            INSERT INTO {dest} (device_id, {", ".join(_q(c) for c in cols)}, source_id)
+            SELECT s.device_id, {col_sql}, {self.source_id} FROM _batch s
+            ANTI JOIN (
+                SELECT {", ".join(key_cols)} FROM {dest}
+                WHERE device_id IN ({dev_list})
+                  AND {_q(tcol)} BETWEEN {_ts_literal(lo)} AND {_ts_literal(hi)}
+            ) x ON {on}
         """
         self.con.register("_batch", batch)
         try:

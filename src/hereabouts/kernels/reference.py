@@ -1,0 +1,345 @@
+"""Plain-Python reference implementations of the compiled kernels, written for clarity, not speed.
+
+They define what the kernels in :mod:`hereabouts.kernels.stays` must compute; the tests run both on
+random input and require identical results (indices and times exactly, floats bit for bit). Each
+works one entity at a time on Python lists; the ``*_all`` wrappers take the same arrays as the kernels
+and return the same ``(ints, floats)`` tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .stays import EARTH_RADIUS_M, GAP_REF_US, RADIUS_QUANTILE
+
+__all__ = [
+    "Stay",
+    "robust_stays",
+    "robust_stays_entity",
+    "sliding_stays",
+    "sliding_stays_entity",
+    "ti_haversine_m",
+]
+
+DEG_M = EARTH_RADIUS_M * math.pi / 180.0
+
+
+@dataclass(frozen=True)
+class Stay:
+    """One stay found in one entity's rows (row numbers are those of the whole sorted table)."""
+
+    first_row: int
+    last_row: int
+    start_us: int
+    end_us: int
+    n_fixes: int
+    gap_us: int
+    lat: float
+    lon: float
+    radius_m: float
+
+
+def ti_haversine_m(lon_1: float, lat_1: float, lon_2: float, lat_2: float) -> float:
+    """trackintel 1.4 ``point_haversine_dist(lon_1, lat_1, lon_2, lat_2, float_flag=True)``."""
+    lon_1, lat_1, lon_2, lat_2 = (math.radians(v) for v in (lon_1, lat_1, lon_2, lat_2))
+    x = math.cos(lat_1 - lat_2) - math.cos(lat_1) * math.cos(lat_2) * (1.0 - math.cos(lon_1 - lon_2))
+    return EARTH_RADIUS_M * math.acos(x)
+
+
+def haversine_m(lat_1: float, lon_1: float, lat_2: float, lon_2: float) -> float:
+    p1, p2 = math.radians(lat_1), math.radians(lat_2)
+    s_dp = math.sin((p2 - p1) * 0.5)
+    s_dl = math.sin(math.radians(lon_2 - lon_1) * 0.5)
+    a = s_dp * s_dp + math.cos(p1) * math.cos(p2) * s_dl * s_dl
+    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _wrap_lon(d: float) -> float:
+    return d - 360.0 if d > 180.0 else d + 360.0 if d < -180.0 else d
+
+
+def _median(values: Sequence[float]) -> float:
+    v = sorted(values)
+    h = len(v) // 2
+    return float(v[h]) if len(v) % 2 else 0.5 * (v[h - 1] + v[h])
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    v = sorted(values)
+    pos = q * (len(v) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
+def _radius_gap(
+    rows: Sequence[int], t: Sequence[int], lat: Sequence[float], lon: Sequence[float], c: tuple[float, float]
+) -> tuple[float, int]:
+    radius = _quantile([haversine_m(c[0], c[1], lat[r], lon[r]) for r in rows], RADIUS_QUANTILE)
+    gap = sum(t[b] - t[a] for a, b in zip(rows, rows[1:], strict=False) if t[b] - t[a] > GAP_REF_US)
+    return radius, gap
+
+
+# --------------------------------------------------------------------------------------------------
+# trackintel 1.4, generate_staypoints(method="sliding")
+
+
+def sliding_stays_entity(
+    rows: Sequence[int],
+    t: Sequence[int],
+    lat: Sequence[float],
+    lon: Sequence[float],
+    *,
+    dist_threshold_m: float,
+    min_duration_us: int,
+    max_gap_us: int,
+    include_last: bool,
+    exclude_duplicates: bool,
+) -> list[Stay]:
+    """trackintel's ``_generate_staypoints_sliding_user`` on one entity's ``rows`` (sorted by time).
+
+    ``exclude_duplicates`` drops a row equal in (t, lat, lon) to an earlier one, as trackintel's
+    ``exclude_duplicate_pfs`` (``drop_duplicates``) does for positionfixes holding only user, time and
+    point.
+    """
+    if exclude_duplicates:
+        seen: set[tuple[int, float, float]] = set()
+        kept = []
+        for r in rows:
+            key = (t[r], lat[r], lon[r])
+            if key not in seen:
+                seen.add(key)
+                kept.append(r)
+        rows = kept
+    out: list[Stay] = []
+    if not rows:
+        return out
+
+    def stay(lo: int, hi: int, end_us: int) -> Stay:
+        window = rows[lo : hi + 1]
+        # trackintel unions the points (dropping repeats), then averages lat and the angle of lon
+        points = sorted({(lat[r], lon[r]) for r in window})
+        s_lat = s_sin = s_cos = 0.0
+        for la, lo_ in points:
+            s_lat += la
+            s_sin += math.sin(math.radians(lo_))
+            s_cos += math.cos(math.radians(lo_))
+        k = len(points)
+        centre = (s_lat / k, math.degrees(math.atan2(s_sin / k, s_cos / k)))
+        radius, gap = _radius_gap(window, t, lat, lon, centre)
+        return Stay(window[0], window[-1], t[window[0]], end_us, len(window), gap, *centre, radius)
+
+    start = curr = 0
+    for curr in range(1, len(rows)):
+        if t[rows[curr]] - t[rows[curr - 1]] > max_gap_us:
+            start = curr
+            continue
+        s, c = rows[start], rows[curr]
+        if ti_haversine_m(lon[s], lat[s], lon[c], lat[c]) >= dist_threshold_m:
+            if t[c] - t[s] >= min_duration_us:
+                out.append(stay(start, curr - 1, t[c]))
+            start = curr
+    if include_last and t[rows[curr]] - t[rows[start]] >= min_duration_us:
+        out.append(stay(start, len(rows) - 1, t[rows[curr]]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# hereabouts' robust detector
+
+
+def robust_stays_entity(
+    rows: Sequence[int],
+    t: Sequence[int],
+    lat: Sequence[float],
+    lon: Sequence[float],
+    acc: Sequence[float],
+    *,
+    radius_m: float,
+    min_duration_us: int,
+    max_gap_us: int,
+    max_outliers: int,
+    max_accuracy_m: float,
+    min_fixes: int,
+    include_last: bool,
+) -> list[Stay]:
+    """hereabouts' stay detector on one entity's ``rows`` (sorted by time).
+
+    1. Fixes whose accuracy is worse than ``max_accuracy_m`` are ignored (unknown accuracy counts as 0).
+    2. A candidate stay starts at a fix, with that fix as its centre. The next fix *fits* when its
+       accuracy disc overlaps the disc of ``radius_m`` around the centre; it joins the stay.
+    3. A fix that does not fit may be an outlier: if one of the next ``max_outliers`` fixes fits, the
+       fixes in between are skipped (they are not evidence) — provided the outlier run lasts less
+       than ``min_duration_us`` (else it could be a stay of its own).
+    4. The centre is re-estimated as the median latitude and longitude of the members whenever their
+       number reaches a power of two (robust to outliers; amortised linear cost).
+    5. The stay is broken by a time gap to the next fix longer than ``max_gap_us`` (shorter gaps are
+       bridged when the fix after the gap fits: the device was at the same place on both sides), or
+       by a fix that does not fit and is not followed by a fitting one within the outlier allowance.
+    6. Closing: the centre becomes the members' median; members at either end that do not fit it
+       are dropped (they were arriving or leaving) and the centre is recomputed. The stay counts if
+       it lasts at least ``min_duration_us`` from its first to its last member, has at least
+       ``min_fixes`` members, and was broken (a stay still open at the end of the data counts only
+       with ``include_last``). It starts and ends at the times of its first and last members.
+    7. The next candidate starts at the first dropped trailing member, else at the fix that broke
+       the stay.
+    """
+    pts = [r for r in rows if not acc[r] > max_accuracy_m]
+
+    def fits(r: int, c: tuple[float, float, float]) -> bool:
+        dy = (lat[r] - c[0]) * DEG_M
+        dx = _wrap_lon(lon[r] - c[1]) * c[2] * DEG_M
+        lim = radius_m + acc[r] if acc[r] > 0.0 else radius_m
+        return dx * dx + dy * dy <= lim * lim
+
+    def centre(members: list[int]) -> tuple[float, float, float]:
+        ref = lon[members[0]]
+        clat = _median([lat[r] for r in members])
+        clon = _wrap_lon(ref + _median([_wrap_lon(lon[r] - ref) for r in members]))
+        return clat, clon, math.cos(math.radians(clat))
+
+    out: list[Stay] = []
+    p, m = 0, len(pts)
+    while p < m:
+        members = [p]  # positions in pts
+        r0 = pts[p]
+        c = (lat[r0], lon[r0], math.cos(math.radians(lat[r0])))
+        next_centre = 2
+        q, closed, brk = p + 1, False, m
+        while q < m:
+            last_t = t[pts[members[-1]]]
+            if t[pts[q]] - last_t > max_gap_us:
+                closed, brk = True, q
+                break
+            nxt = q if fits(pts[q], c) else None
+            if nxt is None:
+                for u in range(q + 1, min(q + max_outliers + 1, m)):
+                    if t[pts[u]] - last_t > max_gap_us or t[pts[u - 1]] - t[pts[q]] >= min_duration_us:
+                        break
+                    if fits(pts[u], c):
+                        nxt = u
+                        break
+            if nxt is None:
+                closed, brk = True, q
+                break
+            members.append(nxt)
+            q = nxt + 1
+            if len(members) == next_centre:
+                c = centre([pts[k] for k in members])
+                next_centre *= 2
+        # hereabouts centres are taken over the members' rows; ref lon is the first member's
+        all_rows = [pts[k] for k in members]
+        c = centre(all_rows)
+        lo, hi = 0, len(members) - 1
+        while lo < hi and not fits(all_rows[lo], c):
+            lo += 1
+        while hi > lo and not fits(all_rows[hi], c):
+            hi -= 1
+        kept = all_rows[lo : hi + 1]
+        if lo > 0 or hi < len(members) - 1:
+            c = _centre_with_ref(kept, lat, lon, ref_lon=lon[all_rows[0]])
+        if (
+            t[kept[-1]] - t[kept[0]] >= min_duration_us
+            and len(kept) >= min_fixes
+            and (closed or include_last)
+        ):
+            radius, gap = _radius_gap(kept, t, lat, lon, (c[0], c[1]))
+            out.append(Stay(kept[0], kept[-1], t[kept[0]], t[kept[-1]], len(kept), gap, c[0], c[1], radius))
+        p = members[hi + 1] if hi < len(members) - 1 else brk
+    return out
+
+
+def _centre_with_ref(
+    rows: list[int], lat: Sequence[float], lon: Sequence[float], ref_lon: float
+) -> tuple[float, float, float]:
+    clat = _median([lat[r] for r in rows])
+    clon = _wrap_lon(ref_lon + _median([_wrap_lon(lon[r] - ref_lon) for r in rows]))
+    return clat, clon, math.cos(math.radians(clat))
+
+
+# --------------------------------------------------------------------------------------------------
+# whole-table wrappers with the kernels' signatures
+
+
+def _run_all(
+    bounds: NDArray[np.int64], per_entity: Callable[[Sequence[int]], list[Stay]]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    ints: list[tuple[int, ...]] = []
+    floats: list[tuple[float, ...]] = []
+    for e in range(len(bounds) - 1):
+        for s in per_entity(range(int(bounds[e]), int(bounds[e + 1]))):
+            ints.append((e, s.first_row, s.last_row, s.start_us, s.end_us, s.n_fixes, s.gap_us))
+            floats.append((s.lat, s.lon, s.radius_m))
+    return (
+        np.array(ints, dtype=np.int64).reshape(-1, 7),
+        np.array(floats, dtype=np.float64).reshape(-1, 3),
+    )
+
+
+def sliding_stays(
+    t_us: NDArray[np.int64],
+    lat: NDArray[np.float64],
+    lon: NDArray[np.float64],
+    bounds: NDArray[np.int64],
+    dist_threshold_m: float,
+    min_duration_us: int,
+    max_gap_us: int,
+    include_last: bool,
+    exclude_duplicates: bool,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Reference for :func:`hereabouts.kernels.stays.sliding_stays`."""
+    t, la, lo = t_us.tolist(), lat.tolist(), lon.tolist()
+    return _run_all(
+        bounds,
+        lambda rows: sliding_stays_entity(
+            list(rows),
+            t,
+            la,
+            lo,
+            dist_threshold_m=dist_threshold_m,
+            min_duration_us=min_duration_us,
+            max_gap_us=max_gap_us,
+            include_last=include_last,
+            exclude_duplicates=exclude_duplicates,
+        ),
+    )
+
+
+def robust_stays(
+    t_us: NDArray[np.int64],
+    lat: NDArray[np.float64],
+    lon: NDArray[np.float64],
+    acc_m: NDArray[np.float64],
+    bounds: NDArray[np.int64],
+    radius_m: float,
+    min_duration_us: int,
+    max_gap_us: int,
+    max_outliers: int,
+    max_accuracy_m: float,
+    min_fixes: int,
+    include_last: bool,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Reference for :func:`hereabouts.kernels.stays.robust_stays`."""
+    t, la, lo, ac = t_us.tolist(), lat.tolist(), lon.tolist(), acc_m.tolist()
+    return _run_all(
+        bounds,
+        lambda rows: robust_stays_entity(
+            list(rows),
+            t,
+            la,
+            lo,
+            ac,
+            radius_m=radius_m,
+            min_duration_us=min_duration_us,
+            max_gap_us=max_gap_us,
+            max_outliers=max_outliers,
+            max_accuracy_m=max_accuracy_m,
+            min_fixes=min_fixes,
+            include_last=include_last,
+        ),
+    )
