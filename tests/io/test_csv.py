@@ -45,7 +45,10 @@ def t_us(table: pa.Table) -> list[int]:
 
 
 def balanced(c: Counts) -> bool:
-    return c.read == c.fixes + c.rejected + c.duplicates + c.scans + c.reported_stays + c.reported_trips + c.events
+    return (
+        c.read
+        == c.fixes + c.rejected + c.duplicates + c.scans + c.reported_stays + c.reported_trips + c.events
+    )
 
 
 # ------------------------------------------------------------------ good files
@@ -161,7 +164,7 @@ def test_unknown_column_in_mapping_names_it_and_lists_the_files_columns() -> Non
 
 
 def test_unknown_field_in_mapping_lists_our_fields() -> None:
-    with pytest.raises(InputError, match="unknown field 'when'.*accuracy_m"):
+    with pytest.raises(InputError, match=r"unknown field 'when'.*accuracy_m"):
         read(FIX / "full.csv", columns={"when": "timestamp"})
 
 
@@ -183,7 +186,9 @@ def test_malformed_lines_are_rejected_with_position_and_field() -> None:
     r = read(FIX / "malformed.csv")
     assert (r.counts.read, r.counts.fixes, r.counts.rejected) == (11, 3, 8)
     assert balanced(r.counts)
-    rej = sorted(zip(col(r.rejects, "position"), col(r.rejects, "field"), col(r.rejects, "reason"), strict=True))
+    rej = sorted(
+        zip(col(r.rejects, "position"), col(r.rejects, "field"), col(r.rejects, "reason"), strict=True)
+    )
     assert [(p, f) for p, f, _ in rej] == [
         (3, "lat"),  # 'abc'
         (4, "lat"),  # 95
@@ -200,8 +205,12 @@ def test_malformed_lines_are_rejected_with_position_and_field() -> None:
 
 
 def test_gigantic_line_is_rejected_and_the_rest_kept() -> None:
-    data = b"time,lat,lon\n2024-06-15T10:30:00Z,52.5,13.4\n" + b"9" * 5000 + b"\n2024-06-15T10:31:00Z,52.6,13.5\n"
-    c, fixes, rejects = read_bytes(data, max_record_bytes=1000)
+    data = (
+        b"time,lat,lon\n2024-06-15T10:30:00Z,52.5,13.4\n"
+        + b"9" * 5000
+        + b"\n2024-06-15T10:31:00Z,52.6,13.5\n"
+    )
+    c, _fixes, rejects = read_bytes(data, max_record_bytes=1000)
     assert (c.fixes, c.rejected) == (2, 1)
     assert col(rejects, "position") == [3]
     assert "longer than 1000 bytes" in col(rejects, "reason")[0]
@@ -209,7 +218,7 @@ def test_gigantic_line_is_rejected_and_the_rest_kept() -> None:
 
 def test_undecodable_line_is_rejected() -> None:
     data = b"time,lat,lon,name\n2024-06-15T10:30:00Z,52.5,13.4,caf\xe9\n2024-06-15T10:31:00Z,52.6,13.5,ok\n"
-    c, fixes, rejects = read_bytes(data)
+    c, _fixes, rejects = read_bytes(data)
     assert (c.fixes, c.rejected) == (1, 1)
     assert col(rejects, "position") == [2] and "UTF-8" in col(rejects, "reason")[0]
 
@@ -232,10 +241,12 @@ def _generated(n: int, bad_at: set[int]) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
-def test_bad_line_in_a_large_file_is_rejected_and_block_neighbours_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_line_in_a_large_file_is_rejected_and_block_neighbours_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(_lines, "BLOCK_BYTES", 8192)
     data = _generated(3000, {1500, 2999})
-    c, fixes, rejects = read_bytes(data)
+    c, _fixes, rejects = read_bytes(data)
     assert (c.read, c.fixes, c.rejected) == (3000, 2998, 2)
     assert sorted(col(rejects, "position")) == [1500, 2999]
     assert set(col(rejects, "field")) == {"lat"}
@@ -283,7 +294,9 @@ def test_vector_time_agrees_with_the_line_parser(
 ) -> None:
     texts = []
     for dt, digits in stamps:
-        dt = dt.replace(microsecond=dt.microsecond // 10 ** (6 - digits) * 10 ** (6 - digits) if digits else 0)
+        dt = dt.replace(
+            microsecond=dt.microsecond // 10 ** (6 - digits) * 10 ** (6 - digits) if digits else 0
+        )
         if style.startswith("epoch"):
             secs = int(dt.replace(tzinfo=UTC).timestamp())
             texts.append(str(secs * 1000 if style == "epoch_ms" else secs))
@@ -379,7 +392,9 @@ _SEEDS = [(FIX / n).read_bytes() for n in ("full.csv", "malformed.csv", "traccar
     st.lists(st.tuples(st.integers(min_value=0, max_value=2000), st.binary(max_size=4)), max_size=6),
     st.integers(min_value=0, max_value=2000),
 )
-def test_mutated_files_never_crash_and_counts_balance(seed: bytes, edits: list[tuple[int, bytes]], cut: int) -> None:
+def test_mutated_files_never_crash_and_counts_balance(
+    seed: bytes, edits: list[tuple[int, bytes]], cut: int
+) -> None:
     data = bytearray(seed)
     for at, junk in edits:
         at = at % (len(data) + 1)

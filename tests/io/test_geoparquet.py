@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
 import struct
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hereabouts.io.geoparquet as gp
-from hereabouts.io import Counts, detect, read
+from hereabouts.io import Counts, ReadContext, ReadOptions, Sink, detect, read
+from hereabouts.io._base import MemoryWriter
 from hereabouts.io.writers import write_geoparquet
 from hereabouts.model import schemas
 from hereabouts.model.errors import FormatError, HereaboutsError
@@ -261,7 +262,7 @@ def test_truncated_file_raises_format_error(tmp_path: Path) -> None:
         read(cut, now_us=NOW_US)
 
 
-def test_corrupt_row_group_keeps_earlier_rows(tmp_path: Path) -> None:
+def test_corrupt_row_group_is_one_reject_and_others_are_kept(tmp_path: Path) -> None:
     good = tmp_path / "groups.parquet"
     pq.write_table(
         pa.table({"lat": np.full(300, 10.0), "lon": np.full(300, 20.0), "t": pa.array(T0 + np.arange(300))}),
@@ -278,19 +279,41 @@ def test_corrupt_row_group_keeps_earlier_rows(tmp_path: Path) -> None:
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(bytes(data))
     r = read(bad, now_us=NOW_US)
-    assert r.counts.fixes == 100
+    # the damaged row group (rows 101-200) is skipped; the row groups before and after it are kept
+    assert r.counts.fixes == 200
     assert r.counts.rejected == 1
+    assert _balanced(r.counts)
     (rej,) = r.rejects.to_pylist()
     assert rej["position"] == 101
 
 
-def test_parquet_inside_a_zip_is_read(tmp_path: Path) -> None:
+class _Unseekable(io.RawIOBase):
+    """A stream that cannot seek, like a member of a zip archive."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buf = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, b: Any) -> int:
+        chunk = self._buf.read(len(b))
+        b[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_unseekable_stream_is_spooled(tmp_path: Path) -> None:
     p = tmp_path / "in.parquet"
     write_geoparquet(_fix_table(20), p)
-    z = tmp_path / "export.zip"
-    with zipfile.ZipFile(z, "w") as zf:
-        zf.write(p, "fixes.parquet")
-    assert read(z, now_us=NOW_US).counts.fixes == 20
+    sink = Sink(MemoryWriter(), member="in.parquet", options=ReadOptions(now_us=NOW_US), unit="record")
+    ctx = ReadContext(sink=sink, options=sink.options, member="in.parquet")
+    stream = io.BufferedReader(_Unseekable(p.read_bytes()))
+    assert not stream.seekable()
+    gp._read(stream, ctx)
+    assert sink.close().fixes == 20
 
 
 def test_large_file_is_read_in_batches(tmp_path: Path) -> None:
@@ -315,8 +338,6 @@ def test_detected_by_content(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ fuzz
 def _small_file() -> bytes:
-    import io
-
     buf = io.BytesIO()
     t = _fix_table(30)
     geom = pa.array(

@@ -54,10 +54,13 @@ class StayMethod(StrEnum):
 #: that a phone which stops reporting while it lies still (overnight at home) keeps one stay.
 DEFAULT_MAX_GAP_S = {StayMethod.DEFAULT: 6 * 3600.0, StayMethod.TRACKINTEL: 15 * 60.0}
 
-#: Parameters only the default method uses, with their defaults.
-_DEFAULT_ONLY = {"max_outliers": 3, "max_accuracy_m": 200.0, "min_fixes": 2}
-#: Parameters only the trackintel method uses, with their defaults.
-_TRACKINTEL_ONLY = {"exclude_duplicates": True}
+#: Defaults of the parameters only the default method uses.
+DEFAULT_MAX_OUTLIERS = 3
+DEFAULT_MAX_ACCURACY_M = 200.0
+DEFAULT_MIN_FIXES = 2
+_DEFAULT_ONLY = ("max_outliers", "max_accuracy_m", "min_fixes")
+#: Parameters only the trackintel method uses (``exclude_duplicates`` defaults to True).
+_TRACKINTEL_ONLY = ("exclude_duplicates",)
 
 
 def detect_stays(
@@ -184,12 +187,12 @@ def detect_stays(
             exclude_duplicates=dedup,
         )
     else:
-        k = _DEFAULT_ONLY["max_outliers"] if max_outliers is None else max_outliers
-        acc_cap = _DEFAULT_ONLY["max_accuracy_m"] if max_accuracy_m is None else max_accuracy_m
-        nmin = _DEFAULT_ONLY["min_fixes"] if min_fixes is None else min_fixes
+        k = DEFAULT_MAX_OUTLIERS if max_outliers is None else max_outliers
+        acc_cap = DEFAULT_MAX_ACCURACY_M if max_accuracy_m is None else max_accuracy_m
+        nmin = DEFAULT_MIN_FIXES if min_fixes is None else min_fixes
         _check_count("max_outliers", k, 0)
         _check_count("min_fixes", nmin, 1)
-        _check_non_negative("max_accuracy_m", float(acc_cap))
+        _check_non_negative("max_accuracy_m", acc_cap)
         ints, floats = kernels.robust_stays(
             cols.t_us,
             cols.lat,

@@ -36,4 +36,5 @@ def get(name: str) -> Format:
 
 
 def describe_all() -> str:
-    return "; ".join(f"{f.name} ({f.description})" for f in sorted(formats(), key=lambda f: f.name))
+    """The names of every readable format, for error messages (``hereabouts formats`` describes them)."""
+    return ", ".join(sorted(f.name for f in formats())) + " (see `hereabouts formats`)"

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from itertools import repeat
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import IO, Any
 
 import ijson
@@ -257,20 +257,19 @@ def iso_time(value: Any, ctx: ReadContext) -> tuple[int, int | None]:
     offset. A time with an explicit offset (``+10:00``) keeps it. Naive times are read in the user's zone.
     """
     if type(value) is str:
+        utc = value[-1:] in ("Z", "z")
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
-            return parse_iso(value, ctx.options.tzinfo)
-        off = dt.utcoffset()
-        if off is None:
-            return parse_iso(value, ctx.options.tzinfo)
+            dt = None
+        delta = None if dt is None else dt.utcoffset()
+        if dt is None or delta is None:
+            t_us, off = parse_iso(value, ctx.options.tzinfo)
+            return t_us, None if utc else off
         d = dt - _EPOCH
         t_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        if value[-1] in "Zz":
-            return t_us, None
-        return t_us, int(off.total_seconds())
-    t_us, off = parse_time(value, ctx.options.tzinfo)
-    return t_us, off
+        return t_us, None if utc else int(delta.total_seconds())
+    return parse_time(value, ctx.options.tzinfo)
 
 
 def ms_time(value: Any) -> int:
@@ -285,7 +284,7 @@ def ms_time(value: Any) -> int:
             return int(s) * 1000
         raise ValueError(f"expected milliseconds since the epoch, got {value[:40]!r}")
     if isinstance(value, float) and value == value and abs(value) < 1e18:
-        return int(round(value * 1000))
+        return round(value * 1000)
     raise ValueError(f"expected milliseconds since the epoch, got {type(value).__name__}")
 
 

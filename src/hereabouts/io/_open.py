@@ -8,6 +8,7 @@ import gzip
 import io
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,12 +64,30 @@ class _LimitedReader(io.RawIOBase):
         self.raw = raw
         self.left = limit
         self.name_ = name
+        self._pending: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.raw.read(len(b))
+        if self._pending is not None:
+            exc, self._pending = self._pending, None
+            raise exc
+        want = len(b)
+        data = bytearray()
+        # small reads, so a stream that breaks (truncated gzip or zip entry) still hands over
+        # what it decompressed before the break; the error comes on the next call
+        while len(data) < want:
+            try:
+                chunk = self.raw.read(min(16_384, want - len(data)))
+            except (EOFError, OSError, zlib.error) as exc:
+                if data:
+                    self._pending = exc
+                    break
+                raise
+            if not chunk:
+                break
+            data += chunk
         if len(data) > self.left:
             raise UnsafeInputError(
                 f"{self.name_}: decompresses to more than {MAX_RATIO}x its stored size; refused as a zip bomb"
@@ -89,7 +108,7 @@ def _zip_members(opener: Callable[[], IO[bytes]], label: str, depth: int) -> Ite
     except zipfile.BadZipFile as exc:
         fh.close()
         raise UnsafeInputError(f"{label}: not a readable zip archive ({exc})") from exc
-    with zf:
+    with fh, zf:
         for info in zf.infolist():
             if info.is_dir():
                 continue
@@ -191,8 +210,16 @@ def members(path: str | os.PathLike[str], counter: ByteCounter | None = None) ->
         size = p.stat().st_size
 
         def open_gz() -> IO[bytes]:
-            raw = gzip.open(_raw(), "rb")
-            return io.BufferedReader(_LimitedReader(raw, max(size * MAX_RATIO, 1 << 26), label))  # type: ignore[arg-type]
+            fileobj = _raw()
+            raw = gzip.GzipFile(fileobj=fileobj, mode="rb")
+            limited = _LimitedReader(raw, max(size * MAX_RATIO, 1 << 26), label)  # type: ignore[arg-type]
+
+            class _GzCloser(io.BufferedReader):
+                def close(self) -> None:
+                    super().close()
+                    fileobj.close()
+
+            return _GzCloser(limited, buffer_size=1 << 16)
 
         yield Member(label, open_gz, None)
     else:
@@ -200,5 +227,17 @@ def members(path: str | os.PathLike[str], counter: ByteCounter | None = None) ->
 
 
 def read_head(member: Member, n: int = HEAD_BYTES) -> bytes:
+    """The first ``n`` bytes of a member, or as many as could be read before the stream broke."""
+    parts: list[bytes] = []
+    got = 0
     with member.open() as fh:
-        return fh.read(n)
+        while got < n:
+            try:
+                chunk = fh.read(min(1024, n - got))
+            except (OSError, EOFError):
+                break
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+    return b"".join(parts)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +94,7 @@ def _read_member(m: Member, fmt: Format, writer: Writer, options: ReadOptions) -
             fmt.read(fh, ctx)
         except HereaboutsError:
             raise
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
             # truncated compressed data and the like: keep what was read, record the failure
             sink.reject(None, None, f"stream ended unexpectedly: {exc}")
     counts = sink.close()

@@ -160,6 +160,9 @@ class XmlReader:
     def text_too_long(self, name: str, line: int) -> None:
         """The text of a wanted element ``name`` passed the cap; :meth:`end` will get None for it."""
 
+    def after_chunk(self) -> None:
+        """Called after each chunk is parsed (a place to drop buffered text)."""
+
     def finish(self, complete: bool) -> None:
         """The stream ended (``complete`` is False when it broke off): emit or drop pending records."""
 
@@ -181,6 +184,7 @@ class XmlReader:
                     break
                 fed += len(chunk)
                 p.Parse(chunk, False)
+                self.after_chunk()
                 if fed - int(p.CurrentByteIndex) > guard:
                     # expat is holding one unfinished token (a tag, a comment...) bigger than the cap
                     self._need_root(f"a single XML token longer than {self.max_text} bytes")

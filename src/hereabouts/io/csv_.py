@@ -62,8 +62,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..model.errors import InputError
-from ._base import Format, ReadContext, register
 from . import _lines
+from ._base import Format, ReadContext, register
 from ._lines import Block, Oversized, decode_line, iter_blocks, too_long_reason
 from ._time import parse_iso, parse_time
 

@@ -8,9 +8,10 @@ A ``.plt`` file starts with six header lines (``Geolife trajectory``, ``WGS 84``
 
 Altitude is in feet (``-777`` means unknown) and converted to metres; the date and time columns are UTC
 (the data set's guide calls them GMT). When the date/time text is absent or broken, the fractional
-day count (days since 1899-12-30, UTC) is used instead. Positions are line numbers (the first point is on
-line 7). The data set stores each user's files as ``Data/<user>/Trajectory/<start>.plt``; when a file
-sits in that layout, its device is ``geolife/<user>``, else the default device (the file name).
+day count (days since 1899-12-30, UTC, rounded to the millisecond) is used instead. Positions are line
+numbers (the first point is on line 7). The data set stores each user's files as
+``Data/<user>/Trajectory/<start>.plt``; when a file sits in that layout, its device is
+``geolife/<user>``, else the default device (the file name).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _time(fields: list[str]) -> int | None:
             return None
         if days != days or abs(days) > 1e7:
             return None
-        return round((days - DAYS_TO_EPOCH) * 86_400_000_000)
+        # the day count carries about 10 decimals (~9 µs): round to the millisecond
+        return round((days - DAYS_TO_EPOCH) * 86_400_000) * 1000
     return None
 
 
@@ -79,7 +81,7 @@ def _read(stream: IO[bytes], ctx: ReadContext) -> None:
             sink.reject(
                 n,
                 None,
-                f"line has {len(fields)} fields; expected 'lat,lon,0,altitude_feet,days,date,time'",
+                f"line has {len(fields)} field(s); expected 'lat,lon,0,altitude_feet,days,date,time'",
                 text,
             )
             continue

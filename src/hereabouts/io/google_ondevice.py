@@ -202,7 +202,7 @@ def _path(ctx: ReadContext, pos: int, path: Any, start: int, offset: int | None)
                     p,
                 )
                 continue
-            t_us, off = start + int(round(minutes * 60_000_000)), offset
+            t_us, off = start + round(minutes * 60_000_000), offset
         ctx.sink.fix(pos, t_us, where[0], where[1], tz_offset_s=off, provider="reported")
 
 

@@ -126,6 +126,7 @@ def _read(stream: IO[bytes], ctx: ReadContext) -> None:
     a_acc, a_alt = c["accuracy_m"].append, c["altitude_m"].append
     a_spd, a_crs = c["speed_mps"].append, c["course_deg"].append
     n = 0
+    size = min(_Batch.SIZE, sink.batch_rows)
     for _, pos, rec in stream_items(stream, ctx, ("locations.item",)):
         if type(rec) is not dict:
             reject(pos, None, "expected a location record (a JSON object)", rec)
@@ -198,7 +199,7 @@ def _read(stream: IO[bytes], ctx: ReadContext) -> None:
             a_crs(get("heading"))
             a_prov("fused" if src is None else providers.get(src, "unknown"))
             n += 1
-            if n >= _Batch.SIZE:
+            if n >= size:
                 batch.flush(sink)
                 n = 0
         scan = get("activeWifiScan")

@@ -34,9 +34,26 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, ClassVar
 
 from ._base import Format, ReadContext, register
-from ._xml import FIX_BATCH, TEXT, XmlReader, attr, number, parse_time, root_element
+from ._xml import FIX_BATCH, XmlReader, attr, number, parse_time, root_element
 
 _POINTS = frozenset({"trkpt", "rtept", "wpt"})
+#: Text elements kept from a point, in slot order (time and ele first: the lean common case).
+_SLOTS = (
+    "time",
+    "ele",
+    "speed",
+    "course",
+    "bearing",
+    "heading",
+    "hdop",
+    "src",
+    "fix",
+    "accuracy",
+    "provider",
+    "tz_offset_s",
+)
+_SLOT = {name: i for i, name in enumerate(_SLOTS)}
+_NSLOT = len(_SLOTS)
 _PROVIDERS = {
     "gps": "gps",
     "gnss": "gps",
@@ -47,101 +64,153 @@ _PROVIDERS = {
     "reported": "reported",
     "unknown": "unknown",
 }
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-_fromiso = datetime.fromisoformat
 _GPS_FIXES = frozenset({"2d", "3d", "dgps", "pps"})
 #: Metres per unit of HDOP (a typical user-equivalent range error): accuracy_m = hdop * HDOP_METRES.
 HDOP_METRES = 5.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_SECOND = timedelta(seconds=1)
+_fromiso = datetime.fromisoformat
+_OTHER_CODE = _NSLOT
+_POINT_CODE = _NSLOT + 1
+_NOT_CAPTURING = -1
+_OVERFLOW = -2
 
 
 class _GpxReader(XmlReader):
+    """GPX-specialised: expat's text callback is a C-level ``list.append`` and the two element
+    callbacks are written out here, because GPX files run to millions of points and each Python call
+    per element counts. Text of a wanted element is the pieces appended between its start and end."""
+
     root_names: ClassVar[frozenset[str]] = frozenset({"gpx"})
     format_label: ClassVar[str] = "GPX"
-    text_elements: ClassVar[frozenset[str]] = frozenset(
-        {
-            "ele",
-            "time",
-            "speed",
-            "course",
-            "bearing",
-            "heading",
-            "hdop",
-            "src",
-            "fix",
-            "accuracy",
-            "provider",
-            "tz_offset_s",
-        }
-    )
+    text_elements: ClassVar[frozenset[str]] = frozenset(_SLOTS)
     struct_elements: ClassVar[frozenset[str]] = _POINTS
 
     def __init__(self, ctx: ReadContext) -> None:
         super().__init__(ctx)
-        self.vals: dict[str, str] | None = None
+        self.parts: list[str] = []
+        self.parser.CharacterDataHandler = self.parts.append
+        self.mark = _NOT_CAPTURING
+        self.slot = 0
+        self.cur: list[str | None] | None = None
         self.kind = ""
+        self.pt_tag = ""
+        self._codes: dict[str, int] = {}
         self.pt_line = 0
         self.pt_lat: str | None = None
         self.pt_lon: str | None = None
         self.too_long: str | None = None
 
-    # The two expat callbacks are specialised here (rather than going through start/end) because GPX
-    # files run to millions of points: one Python call per element is the budget.
+    def _code(self, tag: str) -> int:
+        name = tag[tag.rfind(":") + 1 :]
+        code = _SLOT.get(name, _OTHER_CODE)
+        if name in _POINTS:
+            code = _POINT_CODE
+        if len(self._codes) < 4096:
+            self._codes[tag] = code
+        return code
+
     def _on_start(self, tag: str, attrs: dict[str, str]) -> None:
-        kind, name = self._acts.get(tag) or self._action(tag)
-        if kind == TEXT:
-            if self.vals is not None:
-                self._txt = ""
-                self._txt_name = name
-                self.parser.CharacterDataHandler = self._on_text
-        elif kind:
-            self._start_point(name, attrs)
+        c = self._codes.get(tag)
+        if c is None:
+            c = self._code(tag)
+        if c < _NSLOT:
+            self.mark = len(self.parts)
+            self.slot = c
+        elif c == _POINT_CODE:
+            name = tag[tag.rfind(":") + 1 :]
+            if self.cur is not None:
+                self.sink.reject(
+                    self.pt_line,
+                    self.kind,
+                    f"<{self.kind}> contains another <{name}> before it closes; expected one point per element",
+                )
+            self.parts.clear()
+            self.mark = _NOT_CAPTURING
+            self.cur = [None] * _NSLOT
+            self.kind = name
+            self.pt_tag = tag
+            self.pt_line = self.parser.CurrentLineNumber
+            lat = attrs.get("lat")
+            lon = attrs.get("lon")
+            if lat is None or lon is None:
+                lat = attr(attrs, "lat")
+                lon = attr(attrs, "lon")
+            self.pt_lat = lat
+            self.pt_lon = lon
+            self.too_long = None
 
     def _on_end(self, tag: str) -> None:
-        kind, name = self._acts.get(tag) or self._action(tag)
-        if kind == TEXT:
-            if name == self._txt_name:
-                self.parser.CharacterDataHandler = None
-                vals = self.vals
-                if vals is not None and name not in vals:
-                    txt = self._txt
-                    if txt is not None:
-                        vals[name] = txt
-                self._txt = None
-                self._txt_name = ""
-        elif kind and name == self.kind:
-            vals = self.vals
-            if vals is not None:
-                self.vals = None
-                self._emit(vals)
+        c = self._codes.get(tag)
+        if c is None:
+            c = self._code(tag)
+        if c < _NSLOT:
+            mark = self.mark
+            if mark == _NOT_CAPTURING or c != self.slot:
+                return  # not inside this element's capture (or wanted elements nested in each other)
+            self.mark = _NOT_CAPTURING
+            cur = self.cur
+            if cur is None:
+                return
+            if mark == _OVERFLOW:
+                if self.too_long is None:
+                    self.too_long = _SLOTS[c]
+            elif cur[c] is None:
+                parts = self.parts
+                cur[c] = parts[mark] if len(parts) == mark + 1 else "".join(parts[mark:])
+            return
+        if c != _POINT_CODE or tag != self.pt_tag:
+            return
+        cur = self.cur
+        if cur is None:
+            return
+        self.cur = None
+        # fast path for the lean common point (lat, lon, time, maybe ele); anything unusual or wrong
+        # goes to _emit, which checks each field and says what was wrong
+        time = cur[0]
+        ele = cur[1]
+        if self.too_long is None and time is not None and cur.count(None) == _NSLOT - (1 if ele is None else 2):
+            try:
+                lat = float(self.pt_lat)  # type: ignore[arg-type]
+                lon = float(self.pt_lon)  # type: ignore[arg-type]
+                dt = _fromiso(time)
+                tzi = dt.tzinfo
+                if tzi is UTC:
+                    off: int | None = 0
+                elif tzi is None:
+                    raise ValueError("no offset")
+                else:
+                    off = dt.utcoffset() // _SECOND  # type: ignore[operator]
+                t_us = (dt - _EPOCH) // _US
+                alt = None if ele is None else float(ele)
+            except (TypeError, ValueError):
+                self._emit(cur)
+                return
+            fx = self.fixes
+            fx.pos.append(self.pt_line)
+            fx.t.append(t_us)
+            fx.lat.append(lat)
+            fx.lon.append(lon)
+            fx.tz.append(off)
+            fx.alt.append(alt)
+            if len(fx.t) >= FIX_BATCH:
+                fx.flush()
+            return
+        self._emit(cur)
 
-    def _start_point(self, name: str, attrs: dict[str, str]) -> None:
-        if self.vals is not None:
-            self.sink.reject(
-                self.pt_line,
-                self.kind,
-                f"<{self.kind}> contains another <{name}> before it closes; expected one point per element",
-            )
-        self.vals = {}
-        self.kind = name
-        self.pt_line = self.parser.CurrentLineNumber
-        lat = attrs.get("lat")
-        lon = attrs.get("lon")
-        if lat is None or lon is None:
-            lat = attr(attrs, "lat")
-            lon = attr(attrs, "lon")
-        self.pt_lat = lat
-        self.pt_lon = lon
-        self.too_long = None
-
-    def text_too_long(self, name: str, line: int) -> None:
-        if self.vals is not None and self.too_long is None:
-            self.too_long = name
+    def after_chunk(self) -> None:
+        parts = self.parts
+        if self.mark < 0:
+            parts.clear()
+        elif sum(map(len, parts[self.mark :])) > self.max_text:
+            parts.clear()
+            self.mark = _OVERFLOW
 
     def finish(self, complete: bool) -> None:
-        self.vals = None  # a point cut off by damage is covered by the damage reject
+        self.cur = None  # a point cut off by damage is covered by the damage reject
 
-    def _emit(self, v: dict[str, str]) -> None:
+    def _emit(self, cur: list[str | None]) -> None:
         line = self.pt_line
         kind = self.kind
         sink = self.sink
@@ -149,27 +218,26 @@ class _GpxReader(XmlReader):
             sink.reject(
                 line,
                 self.too_long,
-                f"<{self.too_long}> text is longer than {self.max_text} characters; expected a short value",
+                f"<{kind}> <{self.too_long}> text is longer than {self.max_text} characters; expected a short value",
             )
             return
-        try:
-            lat = float(self.pt_lat)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        v = {_SLOTS[i]: text for i, text in enumerate(cur) if text is not None}
+        lat = number(self.pt_lat)
+        if lat is None:
             sink.reject(
-                line,
-                "lat",
-                f"<{kind}> lat attribute is missing or not a number; expected decimal degrees",
-                self.pt_lat,
+                line, "lat", f"<{kind}> lat attribute is missing or not a number; expected decimal degrees", self.pt_lat
             )
             return
-        try:
-            lon = float(self.pt_lon)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        lon = number(self.pt_lon)
+        if lon is None:
             sink.reject(
-                line,
-                "lon",
-                f"<{kind}> lon attribute is missing or not a number; expected decimal degrees",
-                self.pt_lon,
+                line, "lon", f"<{kind}> lon attribute is missing or not a number; expected decimal degrees", self.pt_lon
+            )
+            return
+        fix = v.get("fix")
+        if fix is not None and fix.strip().lower() == "none":
+            sink.reject(
+                line, "fix", f"<{kind}> says <fix>none</fix> (no position); expected 2d, 3d, dgps or pps", fix
             )
             return
         time = v.get("time")
@@ -182,45 +250,13 @@ class _GpxReader(XmlReader):
             )
             return
         try:
-            dt = _fromiso(time)
-            if dt.tzinfo is None:
-                raise ValueError("naive")
-            t_us = (dt - _EPOCH) // _US
-            off: int | None = dt.utcoffset().seconds  # type: ignore[union-attr]
-            if off and dt.utcoffset().days:  # type: ignore[union-attr]
-                off -= 86_400
+            t_us, off = parse_time(time, self.tz)
         except ValueError:
-            try:
-                t_us, off = parse_time(time, self.tz)
-            except ValueError:
-                sink.reject(
-                    line,
-                    "time",
-                    f"<{kind}> <time> is not a date and time; expected ISO 8601 such as 2024-06-15T10:30:00Z",
-                    time,
-                )
-                return
-        ele = v.get("ele")
-        if len(v) == (1 if ele is None else 2):  # only <time> and <ele>: the common lean track point
-            fx = self.fixes
-            fx.pos.append(line)
-            fx.t.append(t_us)
-            fx.lat.append(lat)
-            fx.lon.append(lon)
-            fx.tz.append(off)
-            fx.alt.append(None if ele is None else number(ele))
-            if len(fx.t) >= FIX_BATCH:
-                fx.flush()
-            return
-        self._emit_full(v, line, kind, t_us, lat, lon, off)
-
-    def _emit_full(
-        self, v: dict[str, str], line: int, kind: str, t_us: int, lat: float, lon: float, off: int | None
-    ) -> None:
-        fix = v.get("fix")
-        if fix is not None and fix.strip().lower() == "none":
-            self.sink.reject(
-                line, "fix", f"<{kind}> says <fix>none</fix> (no position); expected 2d, 3d, dgps or pps", fix
+            sink.reject(
+                line,
+                "time",
+                f"<{kind}> <time> is not a date and time; expected ISO 8601 such as 2024-06-15T10:30:00Z",
+                time,
             )
             return
         tz_ext = number(v.get("tz_offset_s"))

@@ -108,6 +108,17 @@ class _Reader:
         self.sink = ctx.sink
         self.path_device = path_device
         self.messages = 0  # OwnTracks messages seen (of any known type)
+        self.foreign = 0  # records that are not OwnTracks messages at all
+
+    def not_owntracks(self, pos: int, field: str | None, reason: str, raw: object = None) -> None:
+        """Reject a record that is not (or no longer recognisably) an OwnTracks message."""
+        if not (isinstance(raw, str) and '"_type"' in raw):
+            self.foreign += 1  # a broken record that still names a '_type' counts as one of ours
+        self.sink.reject(pos, field, reason, raw)
+
+    def nothing_found(self) -> bool:
+        """True when every record read was foreign: the input is not of this format."""
+        return self.messages == 0 and self.foreign > 0 and self.foreign == self.sink.counts.read
 
     def device(self, msg: dict[str, Any], topic_device: str | None) -> str | None:
         d = topic_device or device_from_topic(msg.get("topic")) or self.path_device
@@ -142,7 +153,7 @@ class _Reader:
         sink = self.sink
         raw = obj if raw is None else raw
         if not isinstance(obj, dict):
-            sink.reject(pos, None, "expected a JSON object (an OwnTracks message)", raw)
+            self.not_owntracks(pos, None, "expected a JSON object (an OwnTracks message)", raw)
             return
         typ = obj.get("_type")
         if typ in _KNOWN:
@@ -183,7 +194,7 @@ class _Reader:
                 raw,
             )
         elif typ is None:
-            sink.reject(
+            self.not_owntracks(
                 pos, "_type", "not an OwnTracks message: no '_type'; expected e.g. '_type': 'location'", raw
             )
         # other types (lwt, card, status, cmd...) carry no position: skipped, not counted
@@ -261,7 +272,6 @@ def _store_device(member: str) -> str | None:
 def _read_rec(stream: IO[bytes], ctx: ReadContext) -> None:
     reader = _Reader(ctx, _store_device(ctx.member))
     sink = ctx.sink
-    any_line = False
     for line in iter_lines(stream, ctx.options.max_record_bytes):
         if line.text is None:
             sink.reject(line.number, None, line.error or "unreadable line")
@@ -269,10 +279,9 @@ def _read_rec(stream: IO[bytes], ctx: ReadContext) -> None:
         text = line.text.strip()
         if not text:
             continue
-        any_line = True
         brace = text.find("{")
         if brace < 0:
-            sink.reject(line.number, None, "expected 'time<TAB>topic<TAB>{json message}'", text)
+            reader.not_owntracks(line.number, None, "expected 'time<TAB>topic<TAB>{json message}'", text)
             continue
         prefix = text[:brace].split()
         line_us: int | None = None
@@ -285,12 +294,12 @@ def _read_rec(stream: IO[bytes], ctx: ReadContext) -> None:
         try:
             msg = json.loads(text[brace:])
         except ValueError as exc:
-            sink.reject(
+            reader.not_owntracks(
                 line.number, None, f"the JSON message is broken ({exc}); expected one JSON object", text
             )
             continue
         reader.message(msg, line.number, text, topic_device, line_us)
-    if any_line and reader.messages == 0 and sink.counts.rejected == sink.counts.read:
+    if reader.nothing_found():
         raise ctx.error("no OwnTracks message found; expected lines 'time<TAB>topic<TAB>{\"_type\": ...}'")
 
 
@@ -315,7 +324,7 @@ def _read_json(stream: IO[bytes], ctx: ReadContext) -> None:
             _json_values(s, ctx, reader, limit)
     else:
         raise ctx.error("not JSON; expected an OwnTracks message, an array of them, or JSON lines")
-    if reader.messages == 0 and ctx.sink.counts.read == ctx.sink.counts.rejected:
+    if reader.nothing_found():
         raise ctx.error("no OwnTracks message found; expected objects with '_type' such as 'location'")
 
 
@@ -330,7 +339,7 @@ def _json_lines(stream: IO[bytes], ctx: ReadContext, reader: _Reader) -> None:
         try:
             msg = json.loads(text)
         except ValueError as exc:
-            ctx.sink.reject(
+            reader.not_owntracks(
                 line.number, None, f"the JSON message is broken ({exc}); expected one JSON object", text
             )
             continue
@@ -360,8 +369,11 @@ def _json_values(stream: IO[bytes], ctx: ReadContext, reader: _Reader, limit: in
         try:
             obj, at = dec.raw_decode(text, at)
         except ValueError as exc:
-            ctx.sink.reject(
-                pos, None, f"the JSON message is broken or truncated ({exc}); expected complete JSON"
+            reader.not_owntracks(
+                pos,
+                None,
+                f"the JSON message is broken or truncated ({exc}); expected complete JSON",
+                text[at:],
             )
             return
         reader.message(obj, pos)

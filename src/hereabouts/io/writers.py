@@ -377,19 +377,37 @@ def write_csv(fixes: Fixes, path: PathLike) -> int:
 
 
 # ---------------------------------------------------------------------------- OwnTracks Recorder
-def _owntracks_user(entity: Any) -> str:
-    text = str(entity) if entity else "hereabouts"
-    return text.replace("/", "_").replace("+", "_").replace("#", "_") or "hereabouts"
+def _topic_level(text: str) -> str:
+    """One MQTT topic level: no separators or wildcards, never empty."""
+    return text.replace("/", "_").replace("+", "_").replace("#", "_").replace("\t", " ") or "_"
+
+
+def owntracks_topic(device: str, entity: Any = None) -> str:
+    """The OwnTracks topic of a device stream.
+
+    A device named ``user/device`` (as the OwnTracks readers name the streams they import) keeps its
+    two levels, so an OwnTracks import exported again reads back to the same device; any other device
+    goes under the user named by ``entity`` (else ``hereabouts``).
+
+    >>> owntracks_topic("jane/phone"), owntracks_topic("van 7"), owntracks_topic("van 7", "fleet")
+    ('owntracks/jane/phone', 'owntracks/hereabouts/van 7', 'owntracks/fleet/van 7')
+    """
+    parts = device.split("/")
+    if len(parts) == 2 and all(parts):
+        return f"owntracks/{_topic_level(parts[0])}/{_topic_level(parts[1])}"
+    user = _topic_level(str(entity)) if entity else "hereabouts"
+    return f"owntracks/{user}/{_topic_level(device)}"
 
 
 def write_owntracks_rec(fixes: Fixes, path: PathLike) -> int:
     """Write fixes as OwnTracks Recorder ``.rec`` lines: ``ISO time<TAB>topic<TAB>JSON``.
 
-    The topic is ``owntracks/<user>/<device>`` (user = the ``entity`` column when present, else
-    ``hereabouts``); the JSON is a ``location`` message with ``tst`` (epoch seconds: an integer when
-    the time is whole seconds, else a float carrying the microseconds), ``lat``, ``lon`` and, when
-    known, ``acc`` (m), ``alt`` (m), ``vel`` (km/h), ``cog`` (degrees) and ``tid`` (two characters of
-    the device name).
+    The topic is ``owntracks/<user>/<device>`` (see :func:`owntracks_topic`: a device already named
+    ``user/device`` keeps both levels; else the user is the ``entity`` column, or ``hereabouts``).
+    The JSON is a ``location`` message with ``tst`` (epoch seconds: an integer when the time is whole
+    seconds, else a float carrying the microseconds), ``lat``, ``lon`` and, when known, ``acc`` (m),
+    ``alt`` (m), ``vel`` (km/h, as OwnTracks sends it, so not always an exact round trip of m/s),
+    ``cog`` (degrees) and ``tid`` (the last two characters of the device name).
     """
     rows = 0
     with _open_text(path) as fh:
@@ -421,7 +439,7 @@ def write_owntracks_rec(fixes: Fixes, path: PathLike) -> int:
                         msg[key] = v * scale if scale != 1.0 else v
                 device = str(dev[i])
                 msg["tid"] = (device[-2:] or "hb").replace("/", "_")
-                topic = f"owntracks/{_owntracks_user(ent[i])}/{device}"
+                topic = owntracks_topic(device, ent[i])
                 body = json.dumps(msg, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
                 lines.append(f"{times[i]}\t{topic}\t{body}\n")
             fh.write("".join(lines))
@@ -442,6 +460,7 @@ __all__ = [
     "GPX_EXT_NS",
     "WRITERS",
     "iso_times",
+    "owntracks_topic",
     "write_csv",
     "write_geojson",
     "write_geoparquet",

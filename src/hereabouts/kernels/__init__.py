@@ -10,7 +10,7 @@ compiling in memory on every process start instead of failing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numba
 
@@ -31,4 +31,4 @@ def jit(fn: F) -> F:
         if "cannot cache" not in str(exc):
             raise
         compiled = numba.njit(cache=False, nogil=True)(fn)
-    return compiled  # type: ignore[no-any-return]
+    return cast(F, compiled)

@@ -8,6 +8,7 @@ and return the same ``(ints, floats)`` tables.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def _radius_gap(
     rows: Sequence[int], t: Sequence[int], lat: Sequence[float], lon: Sequence[float], c: tuple[float, float]
 ) -> tuple[float, int]:
     radius = _quantile([haversine_m(c[0], c[1], lat[r], lon[r]) for r in rows], RADIUS_QUANTILE)
-    gap = sum(t[b] - t[a] for a, b in zip(rows, rows[1:], strict=False) if t[b] - t[a] > GAP_REF_US)
+    gap = sum(t[b] - t[a] for a, b in itertools.pairwise(rows) if t[b] - t[a] > GAP_REF_US)
     return radius, gap
 
 

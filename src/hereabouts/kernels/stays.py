@@ -95,7 +95,7 @@ def _median_sorted(v: FloatArray) -> float:
 def _quantile_sorted(v: FloatArray, q: float) -> float:
     n = v.shape[0]
     pos = q * (n - 1)
-    lo = int(math.floor(pos))
+    lo = math.floor(pos)
     hi = min(lo + 1, n - 1)
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 

@@ -20,7 +20,7 @@ DAY = 86400.0
 MIN_DWELL_S = 300.0
 DRIVEWAY_CAR_MPS = 3.0
 #: EPR exploration (Song et al. 2010): P(new place) = RHO * S ** -GAMMA, S = distinct places known.
-EPR_RHO = 0.6
+EPR_RHO = 1.0
 EPR_GAMMA = 0.21
 PURPOSE_KINDS = {
     "shopping": ("shop",),
@@ -116,7 +116,7 @@ class Planner:
         kinds = PURPOSE_KINDS[purpose]
         cands = np.concatenate([self.kind_idx[k] for k in kinds])
         known = [p for p in visited if self.town.places.kind[p] in kinds]
-        p_new = EPR_RHO * len(visited) ** (-EPR_GAMMA)
+        p_new = min(1.0, EPR_RHO * len(visited) ** (-EPR_GAMMA))
         fresh = np.array([c for c in cands.tolist() if c not in visited], dtype=np.int64)
         if fresh.size and (not known or rng.random() < p_new):
             w = np.exp(-np.hypot(self.px[fresh] - x, self.py[fresh] - y) / 1200.0) + 1e-12
@@ -255,6 +255,7 @@ class Realiser:
         pl = town.places
         self.px = np.asarray(pl.x)
         self.py = np.asarray(pl.y)
+        self.pxl, self.pyl = list(pl.x), list(pl.y)
         self.fx = np.asarray(pl.foot_x)
         self.fy = np.asarray(pl.foot_y)
         self.pnode = np.asarray(pl.node, dtype=np.int64)
@@ -265,6 +266,7 @@ class Realiser:
             self.edge_of[(v, u)] = k
         self.edge_time = town.edge_len / town.edge_speed_car()
         self._cache: dict[tuple[int, int, str], _Geom] = {}
+        self._transit_cache: dict[tuple[int, int], tuple[int, int, int] | None] = {}
         # Bus timetables: cumulative running time from each terminal, per line and direction.
         self.line_cum: list[tuple[F64, F64]] = []
         for line in town.lines:
@@ -333,6 +335,9 @@ class Realiser:
 
     def _transit_option(self, o: int, d: int) -> tuple[int, int, int] | None:
         """(line, stop index at origin, stop index at destination) when one bus line serves the trip."""
+        key = (o, d)
+        if key in self._transit_cache:
+            return self._transit_cache[key]
         best: tuple[float, int, int, int] | None = None
         for li, (sx, sy) in enumerate(self.stop_xy):
             do = np.hypot(sx - self.px[o], sy - self.py[o])
@@ -343,7 +348,9 @@ class Realiser:
             cost = float(do[i] + dd[j])
             if best is None or cost < best[0]:
                 best = (cost, li, i, j)
-        return None if best is None else best[1:]
+        opt = None if best is None else best[1:]
+        self._transit_cache[key] = opt
+        return opt
 
     def _transit(self, o: int, d: int, opt: tuple[int, int, int], t_dep: float) -> tuple[_Geom, float, str]:
         li, i, j = opt
@@ -373,7 +380,7 @@ class Realiser:
     def _mode(self, a: Agent, o: int, d: int, driving: bool) -> tuple[str, tuple[int, int, int] | None]:
         if driving:
             return "car", None
-        crow = float(np.hypot(self.px[o] - self.px[d], self.py[o] - self.py[d]))
+        crow = math.hypot(self.pxl[o] - self.pxl[d], self.pyl[o] - self.pyl[d])
         if crow < 700:
             return "walk", None
         if a.bike and crow < 3000:
@@ -409,7 +416,7 @@ class Realiser:
             dep = max(planned, arrive + MIN_DWELL_S)
             if dep >= t_end:
                 break
-            wall_day = int((float(clock.wall_of(np.array([dep]))[0]) - 4 * HOUR) // DAY)
+            wall_day = int((clock.wall_of_scalar(dep) - 4 * HOUR) // DAY)
             driving = hh.car and 0 <= wall_day < len(hh.drivers) and hh.drivers[wall_day] == a.index
             mode, opt = self._mode(a, place, nxt, driving)
             line: str | None = None

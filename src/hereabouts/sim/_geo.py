@@ -39,10 +39,10 @@ class Frame:
     lon0: float
 
     def to_latlon(self, x: F64, y: F64) -> tuple[F64, F64]:
-        lat = self.lat0 + np.degrees(np.asarray(y, dtype=np.float64) / EARTH_RADIUS_M)
-        lon = self.lon0 + np.degrees(
-            np.asarray(x, dtype=np.float64) / (EARTH_RADIUS_M * np.cos(np.radians(self.lat0)))
-        )
+        k_lat = 180.0 / (np.pi * EARTH_RADIUS_M)
+        k_lon = k_lat / float(np.cos(np.radians(self.lat0)))
+        lat = np.asarray(y, dtype=np.float64) * k_lat + self.lat0
+        lon = np.asarray(x, dtype=np.float64) * k_lon + self.lon0
         return lat, lon
 
     def to_xy(self, lat: F64, lon: F64) -> tuple[F64, F64]:
@@ -85,6 +85,7 @@ class Clock:
             off = moment.utcoffset()
             utc_off[h] = int(off.total_seconds()) if off is not None else 0
         self._utc_off = utc_off
+        self._utc_off_list = [int(v) for v in utc_off.tolist()]
 
     def to_utc(self, wall_s: F64) -> F64:
         """UTC epoch seconds of local wall times given in seconds since local midnight of day 0."""
@@ -95,13 +96,21 @@ class Clock:
     def offset_at(self, t_utc: F64) -> NDArray[np.int32]:
         """The zone's UTC offset in seconds at UTC epoch seconds ``t_utc``."""
         t = np.asarray(t_utc, dtype=np.float64)
-        idx = np.clip(((t - self._utc_first) // 3600).astype(np.int64), 0, len(self._utc_off) - 1)
-        return self._utc_off[idx].astype(np.int32)
+        out = np.full(t.shape, self._utc_off[0], dtype=np.int32)
+        for h in np.nonzero(np.diff(self._utc_off))[0].tolist():
+            # the offset changes at the start of UTC hour h + 1 of the table
+            out[t >= self._utc_first + (h + 1) * 3600] = self._utc_off[h + 1]
+        return out
 
     def wall_of(self, t_utc: F64) -> F64:
         """Local wall seconds since local midnight of day 0 for UTC epoch seconds."""
         t = np.asarray(t_utc, dtype=np.float64)
         return t + self.offset_at(t) - self.wall0
+
+    def wall_of_scalar(self, t_utc: float) -> float:
+        """:meth:`wall_of` for one time, without NumPy overhead."""
+        idx = min(max(int((t_utc - self._utc_first) // 3600), 0), len(self._utc_off_list) - 1)
+        return t_utc + self._utc_off_list[idx] - self.wall0
 
     def transitions(self) -> list[dict[str, object]]:
         """The DST changes inside the period (UTC instant and the offsets before and after)."""

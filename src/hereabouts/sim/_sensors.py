@@ -61,13 +61,13 @@ PROFILES: dict[str, Profile] = {
         Profile("cell", "cell-tower positioning every 10 minutes (about 600 m)", "cell", (600.0, 0.25), 0.01, interval_s=600),
         Profile(
             "duty-cycled",
-            "GPS on for 60 s every 15 minutes (6.7 % of the time), a fix every 10 s while on",
+            "GPS on for 60 s every 15 minutes (6.7 % of the time), a fix every 15 s while on",
             "gps",
             (5.0, 10.0),
             0.003,
             duty_period_s=900,
             duty_on_s=60,
-            interval_s=10,
+            interval_s=15,
             battery_death_per_day=0.01,
         ),
         Profile(
@@ -97,14 +97,14 @@ PROFILES: dict[str, Profile] = {
 #: Profile weights per device kind for ``profile="mixed"``.
 MIXED: dict[str, dict[str, float]] = {
     "phone": {
-        "gps-1min": 0.22,
+        "gps-1min": 0.15,
         "gps-15min": 0.15,
         "wifi": 0.15,
         "cell": 0.08,
-        "duty-cycled": 0.15,
-        "significant-change": 0.25,
+        "duty-cycled": 0.17,
+        "significant-change": 0.30,
     },
-    "watch": {"gps-1min": 0.6, "duty-cycled": 0.4},
+    "watch": {"gps-1min": 0.2, "duty-cycled": 0.5, "significant-change": 0.3},
     "car": {"tracker": 1.0},
 }
 

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from .._version import __version__
 from ..model.errors import InputError
-from ..model.schemas import SCAN, validate
+from ..model.schemas import FIX, SCAN, validate
 from ._activity import EPR_GAMMA, EPR_RHO, Activity, Planner, Realiser, Trajectory, car_trajectory
 from ._geo import UTRECHT, Clock, Frame
 from ._population import Population, build_population, household_count
@@ -109,8 +109,8 @@ class Simulation:
 
 
 def _ts(seconds: F64 | Sequence[float]) -> pa.Array:
-    us = np.round(np.asarray(seconds, dtype=np.float64) * 1000.0).astype(np.int64) * 1000
-    return pa.array(us, type=pa.int64()).cast(UTC_US)
+    us = np.rint(np.asarray(seconds, dtype=np.float64) * 1000.0).astype(np.int64) * 1000
+    return pa.Array.from_buffers(UTC_US, us.size, [None, pa.py_buffer(us)])
 
 
 def _list(offsets: Sequence[int] | NDArray[np.int64], values: pa.Array) -> pa.Array:
@@ -193,7 +193,7 @@ def simulate(
             traj[dv.id] = act.trajectories[dv.agent]
     dev_order = sorted(pop.devices, key=lambda d: d.id)
     apx = ApIndex(town)
-    fix_parts: dict[str, list[Any]] = {k: [] for k in ("dev", "t", "x", "y", "tx", "ty", "acc", "spd", "crs", "out", "prov")}
+    fix_parts: dict[str, list[Any]] = {k: [] for k in ("t", "x", "y", "tx", "ty", "acc", "spd", "crs", "out", "prov")}
     scan_parts: dict[str, list[Any]] = {k: [] for k in ("dev", "t", "ap", "rssi")}
     gap_rows: list[tuple[str, float, float, str]] = []
     for k, dv in enumerate(dev_order):
@@ -220,7 +220,6 @@ def simulate(
             t = t[~((i >= 0) & (t < me[np.clip(i, 0, None)]))]
         obs = observe(rng, prof, tr, t)
         n = t.size
-        fix_parts["dev"].append(np.full(n, k, dtype=np.int32))
         fix_parts["t"].append(obs.t)
         fix_parts["x"].append(obs.x)
         fix_parts["y"].append(obs.y)
@@ -277,43 +276,44 @@ def _fix_tables(parts: dict[str, list[Any]], dev_ids: NDArray[Any], frame: Frame
     def cat(name: str, dtype: Any) -> NDArray[Any]:
         return np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=dtype)
 
-    dev = cat("dev", np.int32)
-    t = cat("t", np.float64)
-    lat, lon = frame.to_latlon(cat("x", np.float64), cat("y", np.float64))
-    tlat, tlon = frame.to_latlon(cat("tx", np.float64), cat("ty", np.float64))
-    lat = np.round(lat, 7)
-    lon = np.round(lon, 7)
-    err = np.hypot(cat("x", np.float64) - cat("tx", np.float64), cat("y", np.float64) - cat("ty", np.float64))
-    device = pa.DictionaryArray.from_arrays(pa.array(dev, type=pa.int32()), pa.array(dev_ids.tolist(), pa.string()))
-    device_str = device.cast(pa.string())
-    t_arr = _ts(t)
-    prov_names = pa.array(["gps", "wifi", "cell"], pa.string())
-    provider = pa.DictionaryArray.from_arrays(pa.array(cat("prov", np.int8), type=pa.int8()), prov_names).cast(
-        pa.string()
+    counts = [len(a) for a in parts["t"]]
+    prov_names = ("gps", "wifi", "cell")
+    device_str = pa.chunked_array(
+        [pa.repeat(pa.scalar(str(dev_ids[k]), pa.string()), n) for k, n in enumerate(counts)], pa.string()
     )
+    provider = pa.chunked_array(
+        [pa.repeat(pa.scalar(prov_names[int(p[0])], pa.string()), len(p)) for p in parts["prov"]], pa.string()
+    )
+    t = cat("t", np.float64)
+    x, y, tx, ty = (cat(k, np.float64) for k in ("x", "y", "tx", "ty"))
+    lat, lon = frame.to_latlon(x, y)
+    err = np.hypot(x - tx, y - ty).astype(np.float32)
+    del x, y, tx, ty
+    t_arr = _ts(t)
     spd = cat("spd", np.float64)
     crs = cat("crs", np.float64)
-    fixes = pa.table(
-        {
-            "device": device_str,
-            "t": t_arr,
-            "tz_offset_s": pa.array(clock.offset_at(t), pa.int32()),
-            "lat": pa.array(lat),
-            "lon": pa.array(lon),
-            "accuracy_m": pa.array(np.round(cat("acc", np.float64), 1)),
-            "speed_mps": pa.array(np.round(spd, 2), mask=np.isnan(spd)),
-            "course_deg": pa.array(np.round(crs, 1), mask=np.isnan(crs)),
-            "provider": provider,
-        }
+    device_col = device_str.combine_chunks()
+    fixes = pa.Table.from_arrays(
+        [
+            device_col,
+            t_arr,
+            pa.array(clock.offset_at(t), pa.int32()),
+            pa.array(lat),
+            pa.array(lon),
+            pa.array(np.rint(cat("acc", np.float64) * 10) / 10),
+            pa.nulls(t.size, pa.float64()),
+            pa.array(np.rint(spd * 100) / 100, mask=np.isnan(spd)),
+            pa.array(np.rint(crs * 10) / 10, mask=np.isnan(crs)),
+            provider.combine_chunks(),
+            pa.nulls(t.size, pa.int64()),
+        ],
+        schema=FIX,
     )
-    fixes = validate(fixes, "fix")
     fix_truth = pa.table(
         {
-            "device": device_str,
+            "device": device_col,
             "t": t_arr,
-            "true_lat": pa.array(tlat),
-            "true_lon": pa.array(tlon),
-            "error_m": pa.array(np.round(err, 2)),
+            "error_m": pa.array(err),
             "outlier": pa.array(cat("out", np.bool_)),
         }
     )
@@ -663,8 +663,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
     },
     "true_device_gaps": {"reason": "battery (died, recharged next morning), gap (not recording), not worn (watch)"},
     "fix_truth": {
-        "true_lat": "where the carrier truly was at t",
-        "error_m": "distance of the fix from the truth",
+        "error_m": "distance of the fix from the truth (Simulation.true_position gives the truth itself)",
         "outlier": "an injected outlier (200 m to 3 km off)",
     },
 }
