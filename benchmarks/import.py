@@ -54,15 +54,19 @@ def make_csv(path: Path, n: int) -> None:
 
 def make_gpx(path: Path, n: int) -> None:
     with open(path, "w") as fh:
-        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="bench" '
-                 'xmlns="http://www.topografix.com/GPX/1/1">\n<trk><name>bench</name><trkseg>\n')
+        fh.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="bench" '
+            'xmlns="http://www.topografix.com/GPX/1/1">\n<trk><name>bench</name><trkseg>\n'
+        )
         for i in range(0, n, 500_000):
             t, lat, lon = _track(min(500_000, n - i), seed=i)
             iso = _iso(t + i * 5)
-            fh.write("".join(
-                f'<trkpt lat="{b:.7f}" lon="{c:.7f}"><ele>520.0</ele><time>{a}Z</time></trkpt>\n'
-                for a, b, c in zip(iso, lat, lon, strict=True)
-            ))
+            fh.write(
+                "".join(
+                    f'<trkpt lat="{b:.7f}" lon="{c:.7f}"><ele>520.0</ele><time>{a}Z</time></trkpt>\n'
+                    for a, b, c in zip(iso, lat, lon, strict=True)
+                )
+            )
         fh.write("</trkseg></trk>\n</gpx>\n")
 
 
@@ -143,8 +147,10 @@ def main() -> None:
     args = ap.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     n = args.fixes
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{datetime.now(UTC):%Y-%m-%d}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{datetime.now(UTC):%Y-%m-%d}"
+    )
     jobs = [
         ("csv", args.data / f"bench_{n}.csv", make_csv, "pandas"),
         ("gpx", args.data / f"bench_{n}.gpx", make_gpx, "gpxpy"),
@@ -156,36 +162,46 @@ def main() -> None:
         if not path.exists():
             t0 = time.perf_counter()
             make(path, n)
-            print(f"generated {path} ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s")
+            print(
+                f"generated {path} ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s"
+            )
         store = args.data / f"bench_{name}.db"
         store.unlink(missing_ok=True)
         ours = run("hereabouts", path, str(store))
         store.unlink(missing_ok=True)
         theirs = run(peer, path)
         if ours:
-            line = (f"{name}: hereabouts imported {ours['n']:,.0f} fixes in {ours['seconds']:.1f} s = "
-                    f"{ours['n'] / ours['seconds']:,.0f} fixes/s, peak RSS {ours['maxrss_kb'] / 1024:.0f} MB")
+            line = (
+                f"{name}: hereabouts imported {ours['n']:,.0f} fixes in {ours['seconds']:.1f} s = "
+                f"{ours['n'] / ours['seconds']:,.0f} fixes/s, peak RSS {ours['maxrss_kb'] / 1024:.0f} MB"
+            )
             if theirs:
-                line += (f"; {peer} parsed {theirs['n']:,.0f} in {theirs['seconds']:.1f} s "
-                         f"(peak RSS {theirs['maxrss_kb'] / 1024:.0f} MB); speed ratio hereabouts/{peer} = "
-                         f"{theirs['seconds'] / ours['seconds']:.2f}x")
+                line += (
+                    f"; {peer} parsed {theirs['n']:,.0f} in {theirs['seconds']:.1f} s "
+                    f"(peak RSS {theirs['maxrss_kb'] / 1024:.0f} MB); speed ratio hereabouts/{peer} = "
+                    f"{theirs['seconds'] / ours['seconds']:.2f}x"
+                )
             print(line)
     if not args.only or "records-gb" in args.only:
         path = args.data / f"bench_{args.records_gb:g}GB_Records.json"
         if not path.exists():
             t0 = time.perf_counter()
             k = make_records(path, gb=args.records_gb)
-            print(f"generated {path} ({path.stat().st_size / 1e9:.2f} GB, {k:,} records) in "
-                  f"{time.perf_counter() - t0:.0f} s")
+            print(
+                f"generated {path} ({path.stat().st_size / 1e9:.2f} GB, {k:,} records) in "
+                f"{time.perf_counter() - t0:.0f} s"
+            )
         store = args.data / "bench_records_gb.db"
         store.unlink(missing_ok=True)
         ours = run("hereabouts", path, str(store))
         store.unlink(missing_ok=True)
         theirs = run("json", path)
         if ours:
-            print(f"Records.json {path.stat().st_size / 1e9:.2f} GB: hereabouts peak RSS "
-                  f"{ours['maxrss_kb'] / 1024:.0f} MB ({ours['n']:,.0f} fixes in {ours['seconds']:.1f} s)"
-                  + (f"; json.load peak RSS {theirs['maxrss_kb'] / 1024:.0f} MB" if theirs else ""))
+            print(
+                f"Records.json {path.stat().st_size / 1e9:.2f} GB: hereabouts peak RSS "
+                f"{ours['maxrss_kb'] / 1024:.0f} MB ({ours['n']:,.0f} fixes in {ours['seconds']:.1f} s)"
+                + (f"; json.load peak RSS {theirs['maxrss_kb'] / 1024:.0f} MB" if theirs else "")
+            )
     _ = resource
 
 

@@ -13,9 +13,9 @@ and of a full scan, and their ratio.
 from __future__ import annotations
 
 import argparse
-import re
 import os
 import platform
+import re
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -99,13 +99,17 @@ def main() -> None:
     t0 = time.perf_counter()
     full = con.execute("SELECT count(*), avg(lat) FROM fixes").fetchall()
     t_full = time.perf_counter() - t0
-    sql, params = db.store._fix_sql(args.devices // 2 + 1, device, "e", start, end)  # type: ignore[attr-defined]
+    sql, _params = db.store._fix_sql(args.devices // 2 + 1, device, "e", start, end)  # type: ignore[attr-defined]
     prof = profile(con, sql.replace("?::VARCHAR", "'x'::VARCHAR"))
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d}"
+    )
     print(f"store: {total:,} fixes, {size / 1e9:.2f} GB on disk")
-    print(f"one device's month: {month.num_rows:,} fixes in {t_month * 1e3:.1f} ms; the scan read "
-          f"{prof['total_row_groups_scanned']:,} of {prof['total_row_groups_to_scan']:,} row groups "
-          f"({prof['total_rows_scanned']:,} of {total:,} rows)")
+    print(
+        f"one device's month: {month.num_rows:,} fixes in {t_month * 1e3:.1f} ms; the scan read "
+        f"{prof['total_row_groups_scanned']:,} of {prof['total_row_groups_to_scan']:,} row groups "
+        f"({prof['total_rows_scanned']:,} of {total:,} rows)"
+    )
     print(f"full scan (count, avg lat) of {full[0][0]:,} fixes: {t_full * 1e3:.0f} ms")
     print(f"ratio full scan / month read: {t_full / t_month:.0f}x")
     db.close()

@@ -36,7 +36,9 @@ def _big_csv(path: Path, n: int) -> None:
         fh.write("timestamp,latitude,longitude\n")
         for i in range(0, n, 200_000):
             sl = slice(i, i + 200_000)
-            fh.write("".join(f"{a},{b:.7f},{c:.7f}\n" for a, b, c in zip(t[sl], lat[sl], lon[sl], strict=True)))
+            fh.write(
+                "".join(f"{a},{b:.7f},{c:.7f}\n" for a, b, c in zip(t[sl], lat[sl], lon[sl], strict=True))
+            )
 
 
 def _snapshot(db_path: Path) -> tuple[object, ...]:

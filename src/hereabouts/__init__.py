@@ -20,11 +20,9 @@ from .model.errors import (
 
 __all__ = [
     "Database",
-    "ImportResult",
-    "open",
-    "show_versions",
     "FormatError",
     "HereaboutsError",
+    "ImportResult",
     "InputError",
     "MissingDependencyError",
     "NotFoundError",
@@ -34,4 +32,6 @@ __all__ = [
     "UnknownFormatError",
     "UnsafeInputError",
     "__version__",
+    "open",
+    "show_versions",
 ]

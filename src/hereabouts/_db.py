@@ -107,7 +107,13 @@ class Database:
         for p in paths:
             results.append(
                 self._import_one(
-                    p, entity=entity, device=device, format=format, columns=columns, tz=tz, progress=progress,
+                    p,
+                    entity=entity,
+                    device=device,
+                    format=format,
+                    columns=columns,
+                    tz=tz,
+                    progress=progress,
                     now_us=now_us,
                 )
             )
@@ -142,7 +148,11 @@ class Database:
         existing = self.store.find_source(checksum, opts)
         if existing is not None:
             return ImportResult(
-                str(path), existing, "duplicate", Counts(), skipped=True,
+                str(path),
+                existing,
+                "duplicate",
+                Counts(),
+                skipped=True,
                 note=f"already imported as source {existing} with the same options; nothing added",
                 seconds=time.perf_counter() - t0,
             )
@@ -163,7 +173,9 @@ class Database:
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
         try:
-            with self.store.begin_import(origin=str(p.resolve()), checksum=checksum, options=opts, entity=entity) as txn:
+            with self.store.begin_import(
+                origin=str(p.resolve()), checksum=checksum, options=opts, entity=entity
+            ) as txn:
                 members = list(read_members(p, txn, options, format=format, counter=counter))
                 counts = Counts()
                 for m in members:
@@ -257,7 +269,9 @@ class Database:
         if entity not in names:
             aliases = {a for lst in self.entities().column("aliases").to_pylist() for a in (lst or [])}
             if entity not in aliases:
-                raise NotFoundError(f"no entity named {entity!r}", hint="run `hereabouts entities` to list them")
+                raise NotFoundError(
+                    f"no entity named {entity!r}", hint="run `hereabouts entities` to list them"
+                )
 
     def close(self) -> None:
         self.store.close()
@@ -291,7 +305,7 @@ def _format_from_extension(path: str) -> str:
     )
 
 
-def open(  # noqa: A001 - the public name is hb.open
+def open(
     path: str | os.PathLike[str] = "hereabouts.db",
     *,
     read_only: bool = False,

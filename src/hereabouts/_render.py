@@ -35,7 +35,9 @@ def fmt_cell(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, datetime):
-        return v.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if v.utcoffset() is not None and not v.utcoffset() else "")
+        return v.strftime("%Y-%m-%d %H:%M:%S") + (
+            "Z" if v.utcoffset() is not None and not v.utcoffset() else ""
+        )
     if isinstance(v, float):
         if not math.isfinite(v):
             return ""

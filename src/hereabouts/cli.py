@@ -56,7 +56,9 @@ def main_options(
     db: Annotated[
         str, typer.Option("--db", envvar="HEREABOUTS_DB", help="The database file (created if missing).")
     ] = "hereabouts.db",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
@@ -97,8 +99,10 @@ def _parse_when(value: str | None, name: str) -> datetime | None:
     try:
         t_us, _ = parse_iso(value)
     except ValueError as exc:
-        raise InputError(f"{name} {value!r} is not a date or time; expected ISO 8601 like 2024-05-01 or "
-                         "2024-05-01T08:00:00+02:00") from exc
+        raise InputError(
+            f"{name} {value!r} is not a date or time; expected ISO 8601 like 2024-05-01 or "
+            "2024-05-01T08:00:00+02:00"
+        ) from exc
     from .io._time import from_us
 
     return from_us(t_us)
@@ -123,13 +127,16 @@ def _parse_columns(spec: str | None) -> dict[str, str] | None:
 @app.command("import")
 def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files to import: any supported format, zip or gzip.")],
-    entity: Annotated[str | None, typer.Option(help="The entity (person, vehicle) the data belongs to.")] = None,
+    entity: Annotated[
+        str | None, typer.Option(help="The entity (person, vehicle) the data belongs to.")
+    ] = None,
     device: Annotated[str | None, typer.Option(help="Put every fix in this device stream.")] = None,
     format: Annotated[
         str | None, typer.Option("--format", help="Skip detection and read as this format.")
     ] = None,
     columns: Annotated[
-        str | None, typer.Option(help="CSV column mapping, e.g. t=when,lat=Latitude,lon=Longitude,device=car.")
+        str | None,
+        typer.Option(help="CSV column mapping, e.g. t=when,lat=Latitude,lon=Longitude,device=car."),
     ] = None,
     tz: Annotated[str | None, typer.Option(help="Time zone of times that carry none (default UTC).")] = None,
     as_json: JsonOpt = False,
@@ -138,7 +145,7 @@ def import_cmd(
     results = []
     with _open() as db:
         total = sum(p.stat().st_size for p in paths if p.is_file())
-        show = not state.quiet and not as_json and sys.stderr.isatty() or (not state.quiet and total > 5e6)
+        show = (not state.quiet and not as_json and sys.stderr.isatty()) or (not state.quiet and total > 5e6)
         if show:
             progress = Progress(
                 TextColumn("{task.description}"),
@@ -158,15 +165,22 @@ def import_cmd(
                 for p in paths:
                     results.extend(
                         db.import_(
-                            p, entity=entity, device=device, format=format, columns=_parse_columns(columns),
-                            tz=tz, progress=cb,
+                            p,
+                            entity=entity,
+                            device=device,
+                            format=format,
+                            columns=_parse_columns(columns),
+                            tz=tz,
+                            progress=cb,
                         )
                     )
                     done_before += p.stat().st_size if p.is_file() else 0
         else:
             for p in paths:
                 results.extend(
-                    db.import_(p, entity=entity, device=device, format=format, columns=_parse_columns(columns), tz=tz)
+                    db.import_(
+                        p, entity=entity, device=device, format=format, columns=_parse_columns(columns), tz=tz
+                    )
                 )
     if as_json:
         print(dumps([r.as_dict() for r in results]))
@@ -207,7 +221,8 @@ def sources(as_json: JsonOpt = False) -> None:
         print(dumps(data))
     else:
         _table(
-            "sources", data,
+            "sources",
+            data,
             ["source_id", "kind", "origin", "imported_at", "n_read", "n_fixes", "n_duplicates", "n_rejected"],
         )
 
@@ -261,7 +276,8 @@ def fixes(
         return
     data = rows(table.slice(0, limit))
     _table(
-        f"fixes of {entity} ({table.num_rows} in all)", data,
+        f"fixes of {entity} ({table.num_rows} in all)",
+        data,
         ["device", "t", "lat", "lon", "accuracy_m", "speed_mps", "provider", "source_id"],
     )
 
@@ -303,14 +319,20 @@ def export(
     device: Annotated[str | None, typer.Option(help="Only this device.")] = None,
     start: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601), inclusive.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="End (ISO 8601), exclusive.")] = None,
-    format: Annotated[str | None, typer.Option("--format", help="geoparquet, geojson, gpx, csv, owntracks_rec.")] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="geoparquet, geojson, gpx, csv, owntracks_rec.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export fixes as GeoParquet, GeoJSON, GPX, CSV or OwnTracks .rec."""
     with _open(read_only=True) as db:
         n = db.export(
-            path, format=format, entity=entity, device=device,
-            start=_parse_when(start, "--from"), end=_parse_when(end, "--to"),
+            path,
+            format=format,
+            entity=entity,
+            device=device,
+            start=_parse_when(start, "--from"),
+            end=_parse_when(end, "--to"),
         )
     if as_json:
         print(json.dumps({"path": str(path), "rows": n}))

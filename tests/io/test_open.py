@@ -78,13 +78,15 @@ def test_nested_zip_is_read(tmp_path: Path) -> None:
 
 def test_zip_bomb_is_refused(tmp_path: Path) -> None:
     z = tmp_path / "bomb.zip"
-    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        # a valid CSV header, then 300 MB of the same line: compresses more than 200:1
-        with zf.open("big.csv", "w", force_zip64=True) as fh:
-            fh.write(b"time,lat,lon\n")
-            line = b"2024-05-01T08:00:00Z,48.1,11.5\n" * 32_768
-            for _ in range(300):
-                fh.write(line)
+    # a valid CSV header, then 300 MB of the same line: compresses more than 200:1
+    with (
+        zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+        zf.open("big.csv", "w", force_zip64=True) as fh,
+    ):
+        fh.write(b"time,lat,lon\n")
+        line = b"2024-05-01T08:00:00Z,48.1,11.5\n" * 32_768
+        for _ in range(300):
+            fh.write(line)
     with pytest.raises(hb.UnsafeInputError, match="zip bomb"):
         read(z)
 

@@ -16,8 +16,16 @@ from hereabouts.store import SCHEMA_VERSION, DuckDBStore
 T0 = 1_700_000_000_000_000  # 2023-11-14
 
 
-def _write(db: hb.Database, device: str, n: int, *, start_us: int = T0, step_s: int = 60, entity: str | None = None,
-           checksum: str = "c") -> hb.io.Counts:  # type: ignore[name-defined]
+def _write(
+    db: hb.Database,
+    device: str,
+    n: int,
+    *,
+    start_us: int = T0,
+    step_s: int = 60,
+    entity: str | None = None,
+    checksum: str = "c",
+) -> hb.io.Counts:  # type: ignore[name-defined]
     with db.store.begin_import(origin="test", checksum=checksum, options={}, entity=entity) as txn:
         sink = Sink(txn, member="test", options=ReadOptions(default_device=device), batch_rows=1000)
         for i in range(n):

@@ -30,6 +30,7 @@ import math
 from enum import StrEnum
 from fractions import Fraction
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,6 +54,8 @@ class StayMethod(StrEnum):
 #: ``max_gap_s`` when none is given: trackintel's 15 minutes for its method; for ours, 6 hours, so
 #: that a phone which stops reporting while it lies still (overnight at home) keeps one stay.
 DEFAULT_MAX_GAP_S = {StayMethod.DEFAULT: 6 * 3600.0, StayMethod.TRACKINTEL: 15 * 60.0}
+
+_INT64_MAX = 2**63 - 1
 
 #: Defaults of the parameters only the default method uses.
 DEFAULT_MAX_OUTLIERS = 3
@@ -160,8 +163,8 @@ def detect_stays(
 
     cols = _columns(fixes)
     # ">= min_duration_s" and "> max_gap_s" on integer microseconds, exact for the float given
-    min_duration_us = math.ceil(Fraction(min_duration_s) * 1_000_000)
-    max_gap_us = math.floor(Fraction(gap_s) * 1_000_000)
+    min_duration_us = min(math.ceil(Fraction(min_duration_s) * 1_000_000), _INT64_MAX)
+    max_gap_us = min(math.floor(Fraction(gap_s) * 1_000_000), _INT64_MAX)
 
     from ..kernels import stays as kernels
 
@@ -277,19 +280,30 @@ class _Columns:
         from ..kernels.stays import segment_bounds
 
         self.table = table
+        t_us, lat, lon, codes = (_readonly(a) for a in (t_us, lat, lon, codes))
         self.entities = entities  # sorted distinct entity names; codes index into it
         self.order = order  # input row of each sorted row, or None when the input was sorted
         self.t_us = t_us
         self.lat = lat
         self.lon = lon
         self.codes = codes
-        self.bounds = segment_bounds(codes)
+        self.bounds = _readonly(segment_bounds(codes))
 
     def accuracy_m(self) -> NDArray[np.float64]:
         if "accuracy_m" not in self.table.column_names:
-            return np.full(self.t_us.shape[0], np.nan)
+            return _readonly(np.full(self.t_us.shape[0], np.nan))
         acc = _numeric(self.table, "accuracy_m", nullable=True)
-        return acc if self.order is None else acc[self.order]
+        return _readonly(acc if self.order is None else acc[self.order])
+
+
+def _readonly(a: NDArray[Any]) -> NDArray[Any]:
+    """Arrays reach the kernels read-only, whether they are Arrow's buffers or our copies: numba
+    compiles one specialisation per writability, and compiling takes seconds."""
+    a = np.ascontiguousarray(a)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
 def _columns(fixes: pa.Table) -> _Columns:
@@ -320,13 +334,33 @@ def _columns(fixes: pa.Table) -> _Columns:
     codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
     entities = names.take(pa.array(np.argsort(rank, kind="stable")))
 
+    for name, arr in (("lat", lat), ("lon", lon)):
+        if np.isnan(arr).any():
+            raise SchemaError(f"column {name!r} of the fix table holds NaN; every fix needs a position")
+
     from ..kernels.stays import is_sorted
 
     order: NDArray[np.int64] | None = None
     if not is_sorted(codes, t_us):
-        order = np.lexsort((t_us, codes)).astype(np.int64)  # lexsort is stable
+        order = _sort_order(codes, t_us)
         codes, t_us, lat, lon = codes[order], t_us[order], lat[order], lon[order]
     return _Columns(fixes, entities, codes, order, t_us, lat, lon)
+
+
+def _sort_order(codes: NDArray[np.int64], t_us: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Stable order of the rows by (codes, t_us): one radix sort of a combined key when it fits in
+    63 bits (it does unless the times span centuries), else NumPy's lexsort."""
+    from ..kernels.stays import radix_argsort
+
+    if len(t_us) == 0:
+        return np.zeros(0, np.int64)
+    t0 = int(t_us.min())
+    t_bits = int(t_us.max() - t0).bit_length()
+    c_bits = int(codes.max()).bit_length()
+    if t_bits + c_bits <= 63:
+        key = (codes << t_bits) | (t_us - t0)
+        return np.asarray(radix_argsort(key, t_bits + c_bits), dtype=np.int64)
+    return np.lexsort((t_us, codes)).astype(np.int64)
 
 
 def _single(col: pa.ChunkedArray, name: str) -> pa.Array:

@@ -598,7 +598,7 @@ def _to_numpy(col: Any, dtype: Any) -> np.ndarray:
 
 def _to_list(col: Any, idx: np.ndarray) -> list[Any]:
     if isinstance(col, pa.ChunkedArray | pa.Array):
-        return col.take(pa.array(idx)).to_pylist()  # type: ignore[no-any-return]
+        return col.take(pa.array(idx)).to_pylist()
     return [col[i] for i in idx]
 
 

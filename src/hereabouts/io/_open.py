@@ -197,7 +197,7 @@ def members(path: str | os.PathLike[str], counter: ByteCounter | None = None) ->
     label = str(path)
 
     def _raw() -> IO[bytes]:
-        fh = open(p, "rb")
+        fh = open(p, "rb")  # noqa: SIM115 - the caller closes the member stream
         if counter is None:
             return fh
         return io.BufferedReader(_Counting(fh, counter), buffer_size=1 << 16)

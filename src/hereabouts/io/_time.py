@@ -98,8 +98,8 @@ def epoch_to_us(value: float | int | str) -> int:
     if a >= 1e14:
         return int(v)
     if a >= 1e11:
-        return int(round(v * 1000))
-    return int(round(v * 1_000_000))
+        return round(v * 1000)
+    return round(v * 1_000_000)
 
 
 def parse_time(value: object, default_tz: tzinfo = UTC) -> tuple[int, int | None]:

@@ -24,11 +24,11 @@ from __future__ import annotations
 import codecs
 import re
 from datetime import UTC, datetime, tzinfo
+from pyexpat import ExpatError, ParserCreate, XMLParserType
+from pyexpat import errors as expat_errors
 from typing import IO, ClassVar
 
 import pyarrow as pa
-from pyexpat import ExpatError, ParserCreate, XMLParserType
-from pyexpat import errors as expat_errors
 
 from ..model.errors import UnsafeInputError
 from ._base import ReadContext, Sink
@@ -154,8 +154,9 @@ class XmlReader:
         """An element of :attr:`struct_elements` opens."""
 
     def end(self, name: str, text: str | None) -> None:
-        """An element of :attr:`text_elements` or :attr:`struct_elements` closes; ``text`` is its text for :attr:`text_elements` (None when the text
-        passed the cap, see :meth:`text_too_long`) and None for the others."""
+        """An element of :attr:`text_elements` or :attr:`struct_elements` closes; ``text`` is its
+        text for :attr:`text_elements` (None when the text passed the cap, see :meth:`text_too_long`)
+        and None for the others."""
 
     def text_too_long(self, name: str, line: int) -> None:
         """The text of a wanted element ``name`` passed the cap; :meth:`end` will get None for it."""

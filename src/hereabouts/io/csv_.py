@@ -557,22 +557,25 @@ def _opt_num(text: str | None, decimal_comma: bool, scale: float) -> float | Non
 def parse_csv_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
     """A CSV time cell: epoch number, ISO 8601, ``YYYY/MM/DD hh:mm:ss`` or ``DD.MM.YYYY hh:mm:ss``."""
     s = text.strip()
-    try:
-        return parse_time(s, tz)
-    except ValueError:
-        pass
-    m = _DOTTED.match(s)
+    m = _DOTTED.match(s) if s[1:3].count(".") else None
     if m:
         s = f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}" + (
             f"T{m.group(4)}" if m.group(4) else ""
         )
     else:
-        m = _SLASHED.match(s)
+        m = _SLASHED.match(s) if s[4:5] == "/" else None
         if m:
             s = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" + (
                 f"T{m.group(4)}" if m.group(4) else ""
             )
-    s = re.sub(r"T(\d):", r"T0\1:", s)
+        else:
+            try:
+                return parse_time(s, tz)
+            except ValueError:
+                if not s[11:13].endswith(":"):
+                    raise
+    if s[11:13].endswith(":"):
+        s = s[:11] + "0" + s[11:]  # one-digit hour
     return parse_iso(s, tz)
 
 
@@ -586,7 +589,7 @@ _TIME_REASON = (
 )
 
 
-def _read_line(text: str, pos: int, layout: Layout, ctx: ReadContext) -> None:
+def _read_line(text: str, pos: int, layout: Layout, ctx: ReadContext, tz: tzinfo) -> None:
     sink = ctx.sink
     fields = split_line(text, layout.delimiter)
     n_header = len(layout.names)
@@ -626,7 +629,6 @@ def _read_line(text: str, pos: int, layout: Layout, ctx: ReadContext) -> None:
                 text,
             )
             return
-    tz = ctx.options.tzinfo
     try:
         if layout.split_time:
             t_us, off = parse_csv_time(_combine(get("date") or "", get("time") or ""), tz)
@@ -667,12 +669,13 @@ def _read_line(text: str, pos: int, layout: Layout, ctx: ReadContext) -> None:
 
 def _read_block_lines(block: Block, layout: Layout, ctx: ReadContext) -> None:
     pos = block.first_line
+    tz = ctx.options.tzinfo
     for raw in block.lines():
         text, err = decode_line(raw)
         if text is None:
             ctx.sink.reject(pos, None, err or "unreadable line", raw[:300].decode("utf-8", "replace"))
         elif text.strip():
-            _read_line(text, pos, layout, ctx)
+            _read_line(text, pos, layout, ctx, tz)
         pos += 1
 
 
@@ -728,7 +731,11 @@ def vector_time(col: pa.Array, tz_name: str | None) -> tuple[pa.Array, pa.Array 
         off = pc.if_else(zulu, 0, off)
         return t, pc.cast(off, pa.int32())
     try:
-        naive = pc.cast(col, pa.timestamp("us"))
+        if _DOTTED.match(first) or _SLASHED.match(first):
+            fmt = "%d.%m.%Y %H:%M:%S" if "." in first[:3] else "%Y/%m/%d %H:%M:%S"
+            naive = pc.strptime(col, format=fmt, unit="us")
+        else:
+            naive = pc.cast(col, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     local = naive.cast(pa.int64())
@@ -825,6 +832,39 @@ def _fast_block(block: Block, layout: Layout, ctx: ReadContext) -> bool:
 
 
 # --------------------------------------------------------------------- reader
+#: A block that fails the vectorised path is split in this many parts, down to this many lines, so
+#: that one bad line sends only its neighbourhood down the slow line-by-line path.
+SPLIT_PARTS = 8
+MIN_SPLIT_LINES = 512
+
+
+def _read_block(block: Block, layout: Layout, ctx: ReadContext) -> None:
+    if _fast_block(block, layout, ctx):
+        return
+    if block.n_lines <= MIN_SPLIT_LINES:
+        _read_block_lines(block, layout, ctx)
+        return
+    for part in split_block(block, SPLIT_PARTS):
+        _read_block(part, layout, ctx)
+
+
+def split_block(block: Block, parts: int) -> list[Block]:
+    """``block`` cut at line boundaries into about ``parts`` blocks of as many lines each."""
+    ends = np.flatnonzero(np.frombuffer(block.data, dtype=np.uint8) == 10)
+    n = block.n_lines
+    per = max(1, -(-n // parts))
+    out: list[Block] = []
+    start_byte = 0
+    line = block.first_line
+    for k in range(0, n, per):
+        last = min(k + per, n) - 1
+        end_byte = int(ends[last]) + 1 if last < len(ends) else len(block.data)
+        out.append(Block(line, last - k + 1, block.data[start_byte:end_byte]))
+        start_byte = end_byte
+        line += last - k + 1
+    return out
+
+
 def _head_lines(block: Block, n: int = 40) -> list[str]:
     out: list[str] = []
     for raw in block.lines()[:n]:
@@ -876,8 +916,7 @@ def read_csv(stream: IO[bytes], ctx: ReadContext, *, traccar: bool = False) -> N
             if rest is None:
                 continue
             item = rest
-        if not _fast_block(item, layout, ctx):
-            _read_block_lines(item, layout, ctx)
+        _read_block(item, layout, ctx)
     if layout is None:
         raise ctx.error("empty file; expected a header row and one fix per line")
 

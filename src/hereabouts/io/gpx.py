@@ -124,7 +124,8 @@ class _GpxReader(XmlReader):
                 self.sink.reject(
                     self.pt_line,
                     self.kind,
-                    f"<{self.kind}> contains another <{name}> before it closes; expected one point per element",
+                    f"<{self.kind}> contains another <{name}> before it closes; "
+                    "expected one point per element",
                 )
             self.parts.clear()
             self.mark = _NOT_CAPTURING
@@ -170,7 +171,11 @@ class _GpxReader(XmlReader):
         # goes to _emit, which checks each field and says what was wrong
         time = cur[0]
         ele = cur[1]
-        if self.too_long is None and time is not None and cur.count(None) == _NSLOT - (1 if ele is None else 2):
+        if (
+            self.too_long is None
+            and time is not None
+            and cur.count(None) == _NSLOT - (1 if ele is None else 2)
+        ):
             try:
                 lat = float(self.pt_lat)  # type: ignore[arg-type]
                 lon = float(self.pt_lon)  # type: ignore[arg-type]
@@ -218,20 +223,27 @@ class _GpxReader(XmlReader):
             sink.reject(
                 line,
                 self.too_long,
-                f"<{kind}> <{self.too_long}> text is longer than {self.max_text} characters; expected a short value",
+                f"<{kind}> <{self.too_long}> text is longer than {self.max_text} characters; "
+                "expected a short value",
             )
             return
         v = {_SLOTS[i]: text for i, text in enumerate(cur) if text is not None}
         lat = number(self.pt_lat)
         if lat is None:
             sink.reject(
-                line, "lat", f"<{kind}> lat attribute is missing or not a number; expected decimal degrees", self.pt_lat
+                line,
+                "lat",
+                f"<{kind}> lat attribute is missing or not a number; expected decimal degrees",
+                self.pt_lat,
             )
             return
         lon = number(self.pt_lon)
         if lon is None:
             sink.reject(
-                line, "lon", f"<{kind}> lon attribute is missing or not a number; expected decimal degrees", self.pt_lon
+                line,
+                "lon",
+                f"<{kind}> lon attribute is missing or not a number; expected decimal degrees",
+                self.pt_lon,
             )
             return
         fix = v.get("fix")

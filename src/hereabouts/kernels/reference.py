@@ -52,14 +52,6 @@ def ti_haversine_m(lon_1: float, lat_1: float, lon_2: float, lat_2: float) -> fl
     return EARTH_RADIUS_M * math.acos(x)
 
 
-def haversine_m(lat_1: float, lon_1: float, lat_2: float, lon_2: float) -> float:
-    p1, p2 = math.radians(lat_1), math.radians(lat_2)
-    s_dp = math.sin((p2 - p1) * 0.5)
-    s_dl = math.sin(math.radians(lon_2 - lon_1) * 0.5)
-    a = s_dp * s_dp + math.cos(p1) * math.cos(p2) * s_dl * s_dl
-    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 def _wrap_lon(d: float) -> float:
     return d - 360.0 if d > 180.0 else d + 360.0 if d < -180.0 else d
 
@@ -81,7 +73,13 @@ def _quantile(values: Sequence[float], q: float) -> float:
 def _radius_gap(
     rows: Sequence[int], t: Sequence[int], lat: Sequence[float], lon: Sequence[float], c: tuple[float, float]
 ) -> tuple[float, int]:
-    radius = _quantile([haversine_m(c[0], c[1], lat[r], lon[r]) for r in rows], RADIUS_QUANTILE)
+    ccos = math.cos(math.radians(c[0]))
+    d = []
+    for r in rows:
+        dy = (lat[r] - c[0]) * DEG_M
+        dx = _wrap_lon(lon[r] - c[1]) * ccos * DEG_M
+        d.append(math.sqrt(dx * dx + dy * dy))
+    radius = _quantile(d, RADIUS_QUANTILE)
     gap = sum(t[b] - t[a] for a, b in itertools.pairwise(rows) if t[b] - t[a] > GAP_REF_US)
     return radius, gap
 

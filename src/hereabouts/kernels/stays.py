@@ -62,17 +62,6 @@ def ti_haversine_m(lon_1: float, lat_1: float, lon_2: float, lat_2: float) -> fl
 
 
 @jit
-def haversine_m(lat_1: float, lon_1: float, lat_2: float, lon_2: float) -> float:
-    """Great-circle distance (asin form, accurate at short range) in metres."""
-    p1 = math.radians(lat_1)
-    p2 = math.radians(lat_2)
-    s_dp = math.sin((p2 - p1) * 0.5)
-    s_dl = math.sin(math.radians(lon_2 - lon_1) * 0.5)
-    a = s_dp * s_dp + math.cos(p1) * math.cos(p2) * s_dl * s_dl
-    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-@jit
 def _wrap_lon(d: float) -> float:
     """A longitude difference of two values in [-180, 180], brought into [-180, 180]."""
     if d > 180.0:
@@ -111,6 +100,65 @@ def _grow(ibuf: IntArray, fbuf: FloatArray) -> tuple[IntArray, FloatArray]:
 
 
 @jit
+def _sift(a: FloatArray, root: int, end: int) -> None:
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and a[child] < a[child + 1]:
+            child += 1
+        if a[root] < a[child]:
+            a[root], a[child] = a[child], a[root]
+            root = child
+        else:
+            return
+
+
+@jit
+def sort_inplace(a: FloatArray) -> None:
+    """Heapsort (numba's own sorts take seconds to compile; this takes a fraction of one)."""
+    n = a.shape[0]
+    for root in range(n // 2 - 1, -1, -1):
+        _sift(a, root, n)
+    for end in range(n - 1, 0, -1):
+        a[0], a[end] = a[end], a[0]
+        _sift(a, 0, end)
+
+
+@jit
+def _pair_less(a: FloatArray, b: FloatArray, i: int, j: int) -> bool:
+    return a[i] < a[j] or (a[i] == a[j] and b[i] < b[j])
+
+
+@jit
+def _sift_pairs(a: FloatArray, b: FloatArray, root: int, end: int) -> None:
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and _pair_less(a, b, child, child + 1):
+            child += 1
+        if _pair_less(a, b, root, child):
+            a[root], a[child] = a[child], a[root]
+            b[root], b[child] = b[child], b[root]
+            root = child
+        else:
+            return
+
+
+@jit
+def sort_pairs_inplace(a: FloatArray, b: FloatArray) -> None:
+    """Heapsort of the pairs ``(a[i], b[i])`` in lexicographic order."""
+    n = a.shape[0]
+    for root in range(n // 2 - 1, -1, -1):
+        _sift_pairs(a, b, root, n)
+    for end in range(n - 1, 0, -1):
+        a[0], a[end] = a[end], a[0]
+        b[0], b[end] = b[end], b[0]
+        _sift_pairs(a, b, 0, end)
+
+
+@jit
 def _radius_gap(
     rows: IntArray,
     lo: int,
@@ -121,17 +169,21 @@ def _radius_gap(
     clat: float,
     clon: float,
 ) -> tuple[float, int]:
-    """Quantile distance of ``rows[lo..hi]`` from the centre, and the time in gaps between them."""
+    """Quantile distance (equirectangular, exact enough at stay scale) of ``rows[lo..hi]`` from the
+    centre, and the time spent in gaps between them."""
     d = np.empty(hi - lo + 1, np.float64)
+    ccos = math.cos(math.radians(clat))
     gap = 0
     for k in range(lo, hi + 1):
         r = rows[k]
-        d[k - lo] = haversine_m(clat, clon, lat[r], lon[r])
+        dy = (lat[r] - clat) * DEG_M
+        dx = _wrap_lon(lon[r] - clon) * ccos * DEG_M
+        d[k - lo] = math.sqrt(dx * dx + dy * dy)
         if k > lo:
             dt = t_us[r] - t_us[rows[k - 1]]
             if dt > GAP_REF_US:
                 gap += dt
-    d.sort()
+    sort_inplace(d)
     return _quantile_sorted(d, RADIUS_QUANTILE), gap
 
 
@@ -149,15 +201,9 @@ def _ti_centroid(rows: IntArray, lo: int, hi: int, lat: FloatArray, lon: FloatAr
     for k in range(w):
         la[k] = lat[rows[lo + k]]
         lo_[k] = lon[rows[lo + k]]
-    order = np.argsort(la, kind="mergesort")
-    sla = la[order]
-    slo = lo_[order]
-    r0 = 0
-    for k in range(1, w + 1):
-        if k == w or sla[k] != sla[r0]:
-            if k - r0 > 1:
-                slo[r0:k] = np.sort(slo[r0:k])
-            r0 = k
+    sort_pairs_inplace(la, lo_)
+    sla = la
+    slo = lo_
     s_lat = 0.0
     s_sin = 0.0
     s_cos = 0.0
@@ -318,8 +364,8 @@ def _robust_centre(
         r = pos[mem[lo + k]]
         la[k] = lat[r]
         lo_[k] = _wrap_lon(lon[r] - ref)
-    la.sort()
-    lo_.sort()
+    sort_inplace(la)
+    sort_inplace(lo_)
     clat = _median_sorted(la)
     clon = _wrap_lon(ref + _median_sorted(lo_))
     return clat, clon, math.cos(math.radians(clat))
@@ -487,3 +533,34 @@ def segment_bounds(codes: IntArray) -> IntArray:
             k += 1
     out[k] = n
     return out[: k + 1].copy()
+
+
+@jit
+def radix_argsort(key: IntArray, bits: int) -> IntArray:
+    """Stable argsort of non-negative int64 keys below ``2**bits`` (LSD radix, 11-bit digits)."""
+    n = key.shape[0]
+    order = np.arange(n)
+    keys = key.copy()
+    tmp_o = np.empty(n, np.int64)
+    tmp_k = np.empty(n, np.int64)
+    count = np.empty(2049, np.int64)
+    shift = 0
+    while shift < bits:
+        count[:] = 0
+        for i in range(n):
+            count[((keys[i] >> shift) & 2047) + 1] += 1
+        if count.max() == n:  # every key has the same digit here
+            shift += 11
+            continue
+        for d in range(2048):
+            count[d + 1] += count[d]
+        for i in range(n):
+            d = (keys[i] >> shift) & 2047
+            j = count[d]
+            count[d] = j + 1
+            tmp_o[j] = order[i]
+            tmp_k[j] = keys[i]
+        order, tmp_o = tmp_o, order
+        keys, tmp_k = tmp_k, keys
+        shift += 11
+    return order

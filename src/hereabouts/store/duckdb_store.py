@@ -202,7 +202,8 @@ class _Import:
         if did is not None:
             return did
         rows = self.con.execute(
-            "SELECT d.device_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?", [name]
+            "SELECT d.device_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?",
+            [name],
         ).fetchall()
         if rows:
             did, owner = int(rows[0][0]), rows[0][1]
@@ -215,8 +216,9 @@ class _Import:
         else:
             entity_id = self.store._entity_id(self.entity or name, create=True)
             did = int(
-                self.con.execute(  # type: ignore[index]
-                    "INSERT INTO devices (name, entity_id) VALUES (?, ?) RETURNING device_id", [name, entity_id]
+                self.con.execute(
+                    "INSERT INTO devices (name, entity_id) VALUES (?, ?) RETURNING device_id",
+                    [name, entity_id],
                 ).fetchall()[0][0]
             )
         self._device_ids[name] = did
@@ -348,9 +350,7 @@ class DuckDBStore:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self.con.execute(MIGRATIONS[i])
-                self.con.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(i + 1)]
-                )
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(i + 1)])
                 self.con.execute("COMMIT")
             except Exception:
                 self.con.execute("ROLLBACK")
@@ -367,9 +367,9 @@ class DuckDBStore:
         if not create:
             raise NotFoundError(f"no entity named {name!r}", hint="run `hereabouts entities` to list them")
         return int(
-            self.con.execute(  # type: ignore[index]
-                "INSERT INTO entities (name) VALUES (?) RETURNING entity_id", [name]
-            ).fetchall()[0][0]
+            self.con.execute("INSERT INTO entities (name) VALUES (?) RETURNING entity_id", [name]).fetchall()[
+                0
+            ][0]
         )
 
     def find_source(self, checksum: str, options: Mapping[str, Any]) -> int | None:
@@ -392,7 +392,9 @@ class DuckDBStore:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 # source ids come from max()+1 inside the transaction so a rolled-back import leaves no gap
-                sid = int(self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()[0][0])  # type: ignore[index]
+                sid = int(
+                    self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()[0][0]
+                )
                 self.con.execute(
                     "INSERT INTO sources (source_id, kind, origin, imported_at, checksum, options) "
                     "VALUES (?, 'unknown', ?, current_timestamp, ?, ?)",
@@ -412,12 +414,15 @@ class DuckDBStore:
                 "UPDATE devices SET entity_id = ? WHERE name = ? RETURNING device_id", [eid, device]
             ).fetchall()
             if not n:
-                raise NotFoundError(f"no device named {device!r}", hint="run `hereabouts devices` to list them")
+                raise NotFoundError(
+                    f"no device named {device!r}", hint="run `hereabouts devices` to list them"
+                )
 
     def add_alias(self, entity: str, alias: str) -> None:
         eid = self._entity_id(entity)
         self.con.execute(
-            "UPDATE entities SET aliases = list_distinct(list_append(aliases, ?)) WHERE entity_id = ?", [alias, eid]
+            "UPDATE entities SET aliases = list_distinct(list_append(aliases, ?)) WHERE entity_id = ?",
+            [alias, eid],
         )
 
     # ---------------------------------------------------------------- reading
@@ -458,7 +463,9 @@ class DuckDBStore:
                 [device],
             ).fetchall()
             if not rows:
-                raise NotFoundError(f"no device named {device!r}", hint="run `hereabouts devices` to list them")
+                raise NotFoundError(
+                    f"no device named {device!r}", hint="run `hereabouts devices` to list them"
+                )
             return [(int(r[0]), r[1], r[2]) for r in rows]
         if entity is not None:
             eid = self._entity_id(entity)
@@ -474,7 +481,9 @@ class DuckDBStore:
         ).fetchall()
         return [(int(r[0]), r[1], r[2]) for r in rows]
 
-    def _fix_sql(self, device_id: int, dname: str, ename: str, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
+    def _fix_sql(
+        self, device_id: int, dname: str, ename: str, start: datetime | None, end: datetime | None
+    ) -> tuple[str, list[Any]]:
         where = [f"device_id = {int(device_id)}"]
         params: list[Any] = [ename, dname]
         # constants, not parameters, so the zone maps on t prune row groups
@@ -548,10 +557,14 @@ class DuckDBStore:
         )
 
     def count(self, tier: str) -> int:
-        table = {"fix": "fixes", "reject": "rejects", "source": "sources", "entity": "entities", "device": "devices"}.get(
-            tier, _KEYS.get(tier, (tier,))[0]
-        )
-        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])  # type: ignore[index]
+        table = {
+            "fix": "fixes",
+            "reject": "rejects",
+            "source": "sources",
+            "entity": "entities",
+            "device": "devices",
+        }.get(tier, _KEYS.get(tier, (tier,))[0])
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
     # ---------------------------------------------------------------- upkeep
     def optimize(self) -> None:
