@@ -53,7 +53,7 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import IO, Any
 
 import numpy as np
@@ -65,7 +65,7 @@ from ..model.errors import InputError
 from . import _lines
 from ._base import Format, ReadContext, register
 from ._lines import Block, Oversized, decode_line, iter_blocks, too_long_reason
-from ._time import parse_iso, parse_time
+from ._time import parse_iso, parse_time, to_us
 
 DELIMITERS = (",", ";", "\t", "|")
 #: Our field names a column mapping may use.
@@ -569,6 +569,10 @@ def parse_csv_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
                 f"T{m.group(4)}" if m.group(4) else ""
             )
         else:
+            if s[:1].isdigit() and s[4:5] == "-":
+                fast = _fromiso(s, tz)
+                if fast is not None:
+                    return fast
             try:
                 return parse_time(s, tz)
             except ValueError:
@@ -577,6 +581,21 @@ def parse_csv_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
     if s[11:13].endswith(":"):
         s = s[:11] + "0" + s[11:]  # one-digit hour
     return parse_iso(s, tz)
+
+
+def _fromiso(s: str, tz: tzinfo) -> tuple[int, int | None] | None:
+    """The common ISO 8601 shapes, straight through ``datetime.fromisoformat`` (the same result as
+    :func:`parse_iso`, faster); None when it does not accept the text."""
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+        off = dt.utcoffset()
+        return to_us(dt), None if tz is UTC or off is None else int(off.total_seconds())
+    off = dt.utcoffset()
+    return to_us(dt), None if off is None else int(off.total_seconds())
 
 
 def _combine(date: str, tod: str) -> str:
@@ -767,7 +786,11 @@ def _fast_block(block: Block, layout: Layout, ctx: ReadContext) -> bool:
     try:
         table = pacsv.read_csv(
             io.BytesIO(block.data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=max(len(block.data) + 1, 1 << 20)),
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                block_size=max(len(block.data) + 1, 1 << 12),
+                use_threads=len(block.data) > 1 << 20,
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=layout.delimiter, newlines_in_values=False, ignore_empty_lines=False
             ),

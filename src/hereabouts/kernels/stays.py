@@ -92,10 +92,20 @@ def _quantile_sorted(v: FloatArray, q: float) -> float:
 @jit
 def _grow(ibuf: IntArray, fbuf: FloatArray) -> tuple[IntArray, FloatArray]:
     cap = ibuf.shape[0] * 2
+    return _take_rows(ibuf, fbuf, ibuf.shape[0], cap)
+
+
+@jit
+def _take_rows(ibuf: IntArray, fbuf: FloatArray, n: int, cap: int) -> tuple[IntArray, FloatArray]:
+    """The first ``n`` rows of both buffers, in new buffers of ``cap`` rows (explicit loops compile
+    much faster than numba's slice assignment)."""
     ni = np.empty((cap, ibuf.shape[1]), np.int64)
     nf = np.empty((cap, fbuf.shape[1]), np.float64)
-    ni[: ibuf.shape[0]] = ibuf
-    nf[: fbuf.shape[0]] = fbuf
+    for i in range(n):
+        for j in range(ibuf.shape[1]):
+            ni[i, j] = ibuf[i, j]
+        for j in range(fbuf.shape[1]):
+            nf[i, j] = fbuf[i, j]
     return ni, nf
 
 
@@ -315,7 +325,7 @@ def sliding_stays(
                 ibuf, fbuf = _grow(ibuf, fbuf)
             _ti_emit(ibuf, fbuf, ns, e, kept, start, m - 1, t_us[kept[m - 1]], t_us, lat, lon)
             ns += 1
-    return ibuf[:ns].copy(), fbuf[:ns].copy()
+    return _take_rows(ibuf, fbuf, ns, ns)
 
 
 @jit
@@ -505,7 +515,7 @@ def robust_stays(
                 fbuf[ns, _F_RADIUS] = radius
                 ns += 1
             p = mem[hi + 1] if hi < nm - 1 else brk
-    return ibuf[:ns].copy(), fbuf[:ns].copy()
+    return _take_rows(ibuf, fbuf, ns, ns)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -532,7 +542,10 @@ def segment_bounds(codes: IntArray) -> IntArray:
             out[k] = i
             k += 1
     out[k] = n
-    return out[: k + 1].copy()
+    res = np.empty(k + 1, np.int64)
+    for i in range(k + 1):
+        res[i] = out[i]
+    return res
 
 
 @jit
@@ -546,10 +559,15 @@ def radix_argsort(key: IntArray, bits: int) -> IntArray:
     count = np.empty(2049, np.int64)
     shift = 0
     while shift < bits:
-        count[:] = 0
+        for d in range(2049):
+            count[d] = 0
         for i in range(n):
             count[((keys[i] >> shift) & 2047) + 1] += 1
-        if count.max() == n:  # every key has the same digit here
+        same = False
+        for d in range(2049):
+            if count[d] == n:
+                same = True
+        if same:  # every key has the same digit here
             shift += 11
             continue
         for d in range(2048):
