@@ -142,6 +142,64 @@ def test_knots_column_and_speed_in_metres_per_second_by_default() -> None:
     assert col(fixes, "speed_mps") == [3.0]
 
 
+def test_header_styles_units_and_languages() -> None:
+    cols = csv_.match_columns(
+        [
+            "Time (UTC)",
+            "Latitude [deg]",
+            "Longitude [deg]",
+            "speed_m_s",
+            "Altitude_ft",
+            "Heading",
+            "Device Name",
+        ]
+    )
+    assert {k: (c.index, c.scale) for k, c in cols.items()} == {
+        "t": (0, 1.0),
+        "lat": (1, 1.0),
+        "lon": (2, 1.0),
+        "speed_mps": (3, 1.0),
+        "altitude_m": (4, pytest.approx(0.3048)),
+        "course_deg": (5, 1.0),
+        "device": (6, 1.0),
+    }
+    cols = csv_.match_columns(["fecha", "hora", "latitud", "longitud", "velocidad (km/h)", "rumbo"])
+    assert {k: c.index for k, c in cols.items()} == {
+        "date": 0,
+        "time": 1,
+        "lat": 2,
+        "lon": 3,
+        "speed_mps": 4,
+        "course_deg": 5,
+    }
+    assert cols["speed_mps"].scale == pytest.approx(1 / 3.6)
+    # an accuracy column wins over hdop; GPSLogger's header
+    gpslogger = [
+        "time",
+        "lat",
+        "lon",
+        "elevation",
+        "accuracy",
+        "bearing",
+        "speed",
+        "satellites",
+        "provider",
+        "hdop",
+        "timestamp_ms",
+    ]
+    cols = csv_.match_columns(gpslogger)
+    assert {k: c.name for k, c in cols.items()} == {
+        "t": "time",
+        "lat": "lat",
+        "lon": "lon",
+        "altitude_m": "elevation",
+        "accuracy_m": "accuracy",
+        "course_deg": "bearing",
+        "speed_mps": "speed",
+        "provider": "provider",
+    }
+
+
 # ------------------------------------------------------------ column mapping
 def test_column_mapping_overrides_detection() -> None:
     data = b"when,north,east,who,latitude\n2024-06-15T10:30:00Z,52.5,13.4,cat,1.0\n"

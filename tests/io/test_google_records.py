@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -110,6 +109,13 @@ def test_activity_is_not_imported() -> None:
     assert r.events.num_rows == 0 and r.reported_trips.num_rows == 0
 
 
+def test_byte_order_mark_and_leading_space_are_accepted(tmp_path: Path) -> None:
+    p = tmp_path / "Records.json"
+    p.write_bytes(b"\xef\xbb\xbf\n  " + (FIXTURES / "records_takeout.json").read_bytes())
+    r = hio.read(p, format=FMT)
+    assert (r.counts.fixes, r.counts.scans, r.counts.rejected) == (6, 2, 0)
+
+
 def test_empty_locations_array_reads_nothing(tmp_path: Path) -> None:
     r = hio.read(records_file(tmp_path, []), format=FMT)
     assert r.counts.read == 0
@@ -156,7 +162,7 @@ def test_truncated_file_keeps_records_before_the_break(tmp_path: Path) -> None:
     assert (c.fixes, c.scans, c.rejected) == (3, 2, 1)
     rej = r.rejects.to_pylist()[0]
     assert rej["position"] == 4 and rej["field"] is None
-    assert "truncated or broken inside record 4" in rej["reason"]
+    assert "truncated or broken after record 3" in rej["reason"]
 
 
 def test_corrupt_byte_in_the_middle(tmp_path: Path) -> None:
@@ -328,16 +334,3 @@ def _generate(path: Path, n: int) -> None:
                 rec.update(velocity=3, heading=120, altitude=45)
             f.write(("," if i else "") + "\n  " + json.dumps(rec))
         f.write("\n]}\n")
-
-
-@pytest.mark.slow
-def test_throughput_on_200k_records(tmp_path: Path) -> None:
-    path = tmp_path / "Records.json"
-    _generate(path, 200_000)
-    hio.read(FIXTURES / "records_takeout.json")  # warm up imports the sink makes on its first flush
-    t0 = time.perf_counter()
-    r = hio.read(path)
-    rate = r.counts.read / (time.perf_counter() - t0)
-    print(f"google_records: {rate:,.0f} records/s")
-    assert r.counts.fixes == 200_000
-    assert rate > 40_000  # a loose floor for a shared machine; about 170k/s measured on one free core

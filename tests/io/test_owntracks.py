@@ -178,6 +178,21 @@ def test_concatenated_pretty_messages_and_truncated_single() -> None:
     assert (c.fixes, c.rejected) == (1, 1) and col(rejects, "position") == [2]
 
 
+def test_recorder_api_reply_is_streamed() -> None:
+    data = (
+        b'{"count": 3, "data": [\n'
+        b'{"_type":"location","tst":1718447400,"lat":1.5,"lon":2.5,"tid":"aa","isotst":"2024-06-15T10:30:00Z"},\n'
+        b'{"_type":"location","tst":1718447460,"lat":1.6,"lon":2.6,"topic":"owntracks/ann/phone"},\n'
+        b'{"_type":"location","tst":1718447520,"lat":"x","lon":2.7}\n'
+        b'], "status": 200}'
+    )
+    c, fixes, rejects, _ = read_bytes(data, "owntracks_json")
+    assert (c.read, c.fixes, c.rejected) == (3, 2, 1)
+    assert col(fixes, "device") == ["aa", "ann/phone"] and secs(fixes) == [T0, T0 + 60]
+    assert col(rejects, "position") == [3] and col(rejects, "field") == ["lat"]
+    assert ot._sniff_json(data, "locations.json") >= 0.5
+
+
 def test_encrypted_message_is_rejected_with_a_reason() -> None:
     c, _, rejects, _ = read_bytes(b'{"_type":"encrypted","data":"abc"}', "owntracks_json")
     assert (c.read, c.rejected) == (1, 1)

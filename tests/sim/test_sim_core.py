@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -103,12 +104,18 @@ def test_stays_and_trips_alternate_without_overlap(small_sim: Simulation) -> Non
         ss.sort(key=lambda s: s["start"])
         assert ss[0]["start"] == start and ss[-1]["end"] == end
         assert ss[0]["truncated"] and ss[-1]["truncated"]
-        assert all(x["end"] <= y["start"] for x, y in zip(ss[:-1], ss[1:], strict=True))
+        assert all(x["end"] <= y["start"] for x, y in itertools.pairwise(ss))
 
 
 def test_night_shift_workers_are_at_work_at_night() -> None:
     sim = simulate(agents=120, days=7, seed=3, profile="gps-15min")
-    roles = dict(zip(sim.true_agents.column("agent").to_pylist(), sim.true_agents.column("role").to_pylist(), strict=True))
+    roles = dict(
+        zip(
+            sim.true_agents.column("agent").to_pylist(),
+            sim.true_agents.column("role").to_pylist(),
+            strict=True,
+        )
+    )
     night_workers = [a for a, r in roles.items() if r == "night_worker"]
     assert night_workers
     work = {a["agent"]: a["place_id"] for a in _rows(sim.true_anchors) if a["kind"] == "work"}
@@ -142,7 +149,7 @@ def test_trips_follow_the_road_graph(small_sim: Simulation) -> None:
         assert nodes[0] == nodes[1] == nodes[-1] == nodes[-2] == -1  # building and kerb at each end
         inner = nodes[2:-2]
         assert all(n >= 0 for n in inner)
-        for u, v in zip(inner[:-1], inner[1:], strict=True):
+        for u, v in itertools.pairwise(inner):
             assert u == v or (u, v) in edges, (tr["trip_id"], u, v)
             hops += u != v
         for k, n in enumerate(nodes):
@@ -203,11 +210,21 @@ def test_schedules_are_in_local_time_across_dst(dst_sim: Simulation) -> None:
     assert dst_sim.manifest["timezone"] == "Europe/Amsterdam"
     changes = dst_sim.manifest["period"]["dst_changes"]
     assert changes == [{"utc": "2025-03-30T01:00:00+00:00", "offset_before_s": 3600, "offset_after_s": 7200}]
-    roles = dict(zip(dst_sim.true_agents.column("agent").to_pylist(), dst_sim.true_agents.column("role").to_pylist(), strict=True))
+    roles = dict(
+        zip(
+            dst_sim.true_agents.column("agent").to_pylist(),
+            dst_sim.true_agents.column("role").to_pylist(),
+            strict=True,
+        )
+    )
     work = {a["agent"]: a["place_id"] for a in _rows(dst_sim.true_anchors) if a["kind"] == "work"}
     before_local, after_local, before_utc, after_utc = [], [], [], []
     for s in _rows(dst_sim.true_stays):
-        if roles[s["agent"]] == "day_worker" and s["place_id"] == work.get(s["agent"]) and s["activity"] == "work":
+        if (
+            roles[s["agent"]] == "day_worker"
+            and s["place_id"] == work.get(s["agent"])
+            and s["activity"] == "work"
+        ):
             arrive = s["start"]
             local = arrive.astimezone(TZ)
             if local.weekday() >= 5 or local.hour >= 11:
@@ -224,7 +241,10 @@ def test_schedules_are_in_local_time_across_dst(dst_sim: Simulation) -> None:
     assert abs(np.median(before_local) - np.median(after_local)) < 0.25
     assert 0.75 < np.median(before_utc) - np.median(after_utc) < 1.25
     # the stays' local offset follows the change
-    offs = {s["start"].astimezone(TZ).utcoffset().total_seconds() == s["tz_offset_s"] for s in _rows(dst_sim.true_stays)}
+    offs = {
+        s["start"].astimezone(TZ).utcoffset().total_seconds() == s["tz_offset_s"]
+        for s in _rows(dst_sim.true_stays)
+    }
     assert offs == {True}
 
 
@@ -237,10 +257,19 @@ def test_households_move_and_people_with_two_homes_sleep_at_both() -> None:
     anchors = _rows(sim.true_anchors)
     stays = _rows(sim.true_stays)
     for agent in movers:
-        homes = sorted((a for a in anchors if a["agent"] == agent and a["kind"] == "home" and a["primary"]), key=lambda a: a["valid_from"])
+        homes = sorted(
+            (a for a in anchors if a["agent"] == agent and a["kind"] == "home" and a["primary"]),
+            key=lambda a: a["valid_from"],
+        )
         assert len(homes) == 2 and homes[0]["valid_to"] == homes[1]["valid_from"]
         assert homes[0]["place_id"] != homes[1]["place_id"]
-        slept = {s["place_id"] for s in stays if s["agent"] == agent and s["activity"] == "home" and s["start"] > homes[1]["valid_from"] + timedelta(days=1)}
+        slept = {
+            s["place_id"]
+            for s in stays
+            if s["agent"] == agent
+            and s["activity"] == "home"
+            and s["start"] > homes[1]["valid_from"] + timedelta(days=1)
+        }
         assert homes[1]["place_id"] in slept and homes[0]["place_id"] not in slept
     for agent in two:
         homes = {a["place_id"] for a in anchors if a["agent"] == agent and a["kind"] == "home"}
@@ -279,10 +308,18 @@ def test_ties_and_strangers_meet(small_sim: Simulation) -> None:
             a_st = [s for s in stays if s["agent"] == t["agent_a"] and s["activity"] == "social"]
             b_st = [s for s in stays if s["agent"] == t["agent_b"] and s["activity"] == "social"]
             friends_met += any(
-                x["place_id"] == y["place_id"] and x["start"] < y["end"] and y["start"] < x["end"] for x in a_st for y in b_st
+                x["place_id"] == y["place_id"] and x["start"] < y["end"] and y["start"] < x["end"]
+                for x in a_st
+                for y in b_st
             )
     assert friends_met >= 5
-    place_kind = dict(zip(sim.true_places.column("place_id").to_pylist(), sim.true_places.column("kind").to_pylist(), strict=True))
+    place_kind = dict(
+        zip(
+            sim.true_places.column("place_id").to_pylist(),
+            sim.true_places.column("kind").to_pylist(),
+            strict=True,
+        )
+    )
     strangers_by_kind: dict[str, int] = defaultdict(int)
     for place, ss in by_place.items():
         for pair in overlapping(ss):
@@ -316,7 +353,13 @@ def test_family_car_follows_its_drivers(small_sim: Simulation) -> None:
     devices_of = defaultdict(list)
     for d in _rows(sim.devices):
         devices_of[d["household"]].append(d)
-    agent_hh = dict(zip(sim.true_agents.column("agent").to_pylist(), sim.true_agents.column("household").to_pylist(), strict=True))
+    agent_hh = dict(
+        zip(
+            sim.true_agents.column("agent").to_pylist(),
+            sim.true_agents.column("household").to_pylist(),
+            strict=True,
+        )
+    )
     checked = 0
     for tr in car_trips[:40]:
         car = next(d for d in devices_of[agent_hh[tr["agent"]]] if d["kind"] == "car")
@@ -350,6 +393,14 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], words: str) -> Non
 
 
 def test_profiles_are_documented() -> None:
-    assert set(PROFILES) == {"gps-1min", "gps-15min", "wifi", "cell", "duty-cycled", "significant-change", "tracker"}
+    assert set(PROFILES) == {
+        "gps-1min",
+        "gps-15min",
+        "wifi",
+        "cell",
+        "duty-cycled",
+        "significant-change",
+        "tracker",
+    }
     for p in PROFILES.values():
         assert p.description and p.provider in ("gps", "wifi", "cell")

@@ -20,6 +20,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..model import schemas
 from ..model.errors import InputError
@@ -340,7 +341,7 @@ class Sink:
             cols["device"] = pa.array([self.options.device] * n, pa.string())
         elif "device" in table.column_names:
             dev = table.column("device").cast(pa.string())
-            cols["device"] = pa.compute.fill_null(dev, self.options.default_device)
+            cols["device"] = pc.fill_null(dev, self.options.default_device)
         else:
             cols["device"] = pa.array([self.options.default_device] * n, pa.string())
         t = table.column("t")
@@ -553,7 +554,7 @@ def _short_json(obj: object, limit: int = 300) -> str:
 
 def _safe_float_array(values: list[Any]) -> pa.Array:
     try:
-        return pa.array(values, pa.float64(), from_pandas=True)
+        return pa.array(values, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return pa.array([_num(v) for v in values], pa.float64())
 

@@ -193,6 +193,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 _E7 = {"latitudee7": "lat", "longitudee7": "lon", "late7": "lat", "lone7": "lon", "lnge7": "lon"}
 _UNIT_TOKENS = {
+    "s",
     "kmh",
     "kph",
     "mph",

@@ -159,7 +159,12 @@ class _GpxReader(XmlReader):
                     self.too_long = _SLOTS[c]
             elif cur[c] is None:
                 parts = self.parts
-                cur[c] = parts[mark] if len(parts) == mark + 1 else "".join(parts[mark:])
+                txt = parts[mark] if len(parts) == mark + 1 else "".join(parts[mark:])
+                if len(txt) > self.max_text:
+                    if self.too_long is None:
+                        self.too_long = _SLOTS[c]
+                else:
+                    cur[c] = txt
             return
         if c != _POINT_CODE or tag != self.pt_tag:
             return

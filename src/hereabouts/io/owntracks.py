@@ -5,7 +5,8 @@ separate the three with runs of spaces). The topic is ``owntracks/<user>/<device
 (``*``, ``-``). Positions are line numbers.
 
 **JSON messages** (``owntracks_json``): a single message, a JSON array of messages (what an OwnTracks
-HTTP endpoint returns, e.g. a friends list), or JSON lines (one message per line). Positions are record
+HTTP endpoint returns, e.g. a friends list), JSON lines (one message per line), or the Recorder API's
+reply ``{"count": n, "data": [messages...]}`` (read as a stream). Positions are record
 numbers: the line number in a JSON-lines file, the element number in an array, 1 for a single message.
 
 What each message type becomes:
@@ -59,6 +60,8 @@ _TOPIC_SUFFIXES = {
 }
 _REC_LINE = re.compile(rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?[ \t]+\S+[ \t]+\{")
 _TYPE = re.compile(rb'"_type"\s*:\s*"(location|transition|waypoints?|encrypted|lwt|card|status|cmd)"')
+_API_REPLY = re.compile(rb'^\{\s*"(?!_type")')
+_API_DATA = re.compile(rb'"data"\s*:\s*\[')
 _STORE_PATH = re.compile(r"(?:^|[/\\!])rec[/\\]([^/\\]+)[/\\]([^/\\]+)[/\\]\d{4}-\d{2}\.rec$")
 
 
@@ -156,6 +159,9 @@ class _Reader:
             self.not_owntracks(pos, None, "expected a JSON object (an OwnTracks message)", raw)
             return
         typ = obj.get("_type")
+        if typ is not None and not isinstance(typ, str):
+            self.not_owntracks(pos, "_type", f"'_type' is {typ!r}; expected a string such as 'location'", raw)
+            return
         if typ in _KNOWN:
             self.messages += 1
         if typ == "location":
@@ -311,6 +317,10 @@ def _read_json(stream: IO[bytes], ctx: ReadContext) -> None:
     reader = _Reader(ctx)
     if body.startswith(b"["):
         for _prefix, pos, item in stream_items(s, ctx, ("item",)):
+            reader.message(item, pos)
+    elif body.startswith(b"{") and _API_REPLY.match(body) and _API_DATA.search(head):
+        # the Recorder's HTTP API reply: {"count": n, "data": [messages...], ...}
+        for _prefix, pos, item in stream_items(s, ctx, ("data.item",)):
             reader.message(item, pos)
     elif body.startswith(b"{"):
         first_line = body.split(b"\n", 1)[0].strip()

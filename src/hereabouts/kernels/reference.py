@@ -122,7 +122,7 @@ def sliding_stays_entity(
     def stay(lo: int, hi: int, end_us: int) -> Stay:
         window = rows[lo : hi + 1]
         # trackintel unions the points (dropping repeats), then averages lat and the angle of lon
-        points = sorted({(lat[r], lon[r]) for r in window})
+        points = list(dict.fromkeys((lat[r], lon[r]) for r in window))
         s_lat = s_sin = s_cos = 0.0
         for la, lo_ in points:
             s_lat += la

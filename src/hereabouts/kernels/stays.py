@@ -72,21 +72,75 @@ def _wrap_lon(d: float) -> float:
 
 
 @jit
-def _median_sorted(v: FloatArray) -> float:
-    n = v.shape[0]
-    h = n // 2
-    if n % 2 == 1:
-        return float(v[h])
-    return 0.5 * (v[h - 1] + v[h])
+def select_inplace(a: FloatArray, k: int) -> None:
+    """Reorder ``a`` so that ``a[k]`` is its k-th smallest value, no larger value before it and no
+    smaller one after it (quickselect, median-of-three; heapsort past an iteration budget, so never
+    quadratic)."""
+    lo = 0
+    hi = a.shape[0] - 1
+    budget = 64
+    while hi > lo:
+        if budget == 0:
+            sort_inplace(a[lo : hi + 1])
+            return
+        budget -= 1
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
 
 
 @jit
-def _quantile_sorted(v: FloatArray, q: float) -> float:
+def median_inplace(v: FloatArray) -> float:
+    """Median (mean of the two middle values for an even count); reorders ``v``."""
+    n = v.shape[0]
+    h = n // 2
+    select_inplace(v, h)
+    if n % 2 == 1:
+        return float(v[h])
+    below = v[0]
+    for i in range(1, h):
+        if v[i] > below:
+            below = v[i]
+    return 0.5 * (below + v[h])
+
+
+@jit
+def quantile_inplace(v: FloatArray, q: float) -> float:
+    """Quantile with linear interpolation between order statistics (NumPy's default); reorders ``v``."""
     n = v.shape[0]
     pos = q * (n - 1)
     lo = math.floor(pos)
-    hi = min(lo + 1, n - 1)
-    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+    select_inplace(v, lo)
+    v_lo = v[lo]
+    v_hi = v_lo
+    if lo + 1 < n:
+        v_hi = v[lo + 1]
+        for i in range(lo + 2, n):
+            if v[i] < v_hi:
+                v_hi = v[i]
+    return float(v_lo + (v_hi - v_lo) * (pos - lo))
 
 
 @jit
@@ -193,8 +247,7 @@ def _radius_gap(
             dt = t_us[r] - t_us[rows[k - 1]]
             if dt > GAP_REF_US:
                 gap += dt
-    sort_inplace(d)
-    return _quantile_sorted(d, RADIUS_QUANTILE), gap
+    return quantile_inplace(d, RADIUS_QUANTILE), gap
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,24 +257,40 @@ def _radius_gap(
 @jit
 def _ti_centroid(rows: IntArray, lo: int, hi: int, lat: FloatArray, lon: FloatArray) -> tuple[float, float]:
     """trackintel's staypoint geometry: mean latitude and circular-mean longitude of the *distinct*
-    points of ``rows[lo..hi]`` (it unions the points first), summed in (lat, lon) order."""
+    points of ``rows[lo..hi]`` (it unions the points first), summed in order of first appearance.
+    Distinct points are found with an open-addressing hash table of row numbers."""
     w = hi - lo + 1
-    la = np.empty(w, np.float64)
-    lo_ = np.empty(w, np.float64)
-    for k in range(w):
-        la[k] = lat[rows[lo + k]]
-        lo_[k] = lon[rows[lo + k]]
-    sort_pairs_inplace(la, lo_)
-    sla = la
-    slo = lo_
+    cap = 2
+    while cap < 2 * w:
+        cap *= 2
+    mask = cap - 1
+    table = np.full(cap, -1, np.int64)
+    lat_bits = lat.view(np.int64)
+    lon_bits = lon.view(np.int64)
     s_lat = 0.0
     s_sin = 0.0
     s_cos = 0.0
     cnt = 0
-    for k in range(w):
-        if k == 0 or sla[k] != sla[k - 1] or slo[k] != slo[k - 1]:
-            s_lat += sla[k]
-            x = math.radians(slo[k])
+    for k in range(lo, hi + 1):
+        r = rows[k]
+        la = lat[r]
+        lo_ = lon[r]
+        # hash of the bit patterns; -0.0 == 0.0, so zeros hash alike
+        hb = 0 if la == 0.0 else lat_bits[r]
+        ho = 0 if lo_ == 0.0 else lon_bits[r]
+        h = (hb * -7046029254386353131) ^ (ho * -4658895280553007687)
+        idx = (h ^ (h >> 31)) & mask
+        seen = False
+        while table[idx] >= 0:
+            r2 = table[idx]
+            if lat[r2] == la and lon[r2] == lo_:
+                seen = True
+                break
+            idx = (idx + 1) & mask
+        if not seen:
+            table[idx] = r
+            s_lat += la
+            x = math.radians(lo_)
             s_sin += math.sin(x)
             s_cos += math.cos(x)
             cnt += 1
@@ -274,6 +343,9 @@ def sliding_stays(
     ratio = dist_threshold_m / EARTH_RADIUS_M
     fast = 0.0 < ratio < 3.0
     x0 = math.cos(ratio) if fast else 0.0
+    bounded = 10.0 <= dist_threshold_m <= 1e6
+    near_lim = dist_threshold_m - 1.0
+    far_lim = dist_threshold_m + 1.0
     for e in range(bounds.shape[0] - 1):
         a = bounds[e]
         b = bounds[e + 1]
@@ -308,8 +380,22 @@ def sliding_stays(
                 continue
             c_lat = lat[ic] * deg
             c_lon = lon[ic] * deg
-            x = math.cos(s_lat - c_lat) - s_cos * math.cos(c_lat) * (1.0 - math.cos(s_lon - c_lon))
-            if _ti_far(x, x0, fast, dist_threshold_m):
+            # Cheap bounds first. The true distance d lies between R·|Δlat| (the meridian arc) and
+            # R·(|Δlat| + cos(lat_start)·|Δlon|) (along the start's parallel, then the meridian);
+            # trackintel's acos formula computes d to within 0.25 m (its argument is exact to a few
+            # ulp of 1, and acos(1 - u) = sqrt(2u)), so outside a 1 m margin the bound decides.
+            dlat = abs(s_lat - c_lat)
+            dlon = abs(s_lon - c_lon)
+            if dlon > math.pi:
+                dlon = 2.0 * math.pi - dlon
+            if bounded and EARTH_RADIUS_M * (dlat + s_cos * dlon) < near_lim:
+                far = False
+            elif bounded and EARTH_RADIUS_M * dlat > far_lim:
+                far = True
+            else:
+                x = math.cos(s_lat - c_lat) - s_cos * math.cos(c_lat) * (1.0 - math.cos(s_lon - c_lon))
+                far = _ti_far(x, x0, fast, dist_threshold_m)
+            if far:
                 if t_us[ic] - t_us[kept[start]] >= min_duration_us:
                     if ns == ibuf.shape[0]:
                         ibuf, fbuf = _grow(ibuf, fbuf)
@@ -374,10 +460,8 @@ def _robust_centre(
         r = pos[mem[lo + k]]
         la[k] = lat[r]
         lo_[k] = _wrap_lon(lon[r] - ref)
-    sort_inplace(la)
-    sort_inplace(lo_)
-    clat = _median_sorted(la)
-    clon = _wrap_lon(ref + _median_sorted(lo_))
+    clat = median_inplace(la)
+    clon = _wrap_lon(ref + median_inplace(lo_))
     return clat, clon, math.cos(math.radians(clat))
 
 

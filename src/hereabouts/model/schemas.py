@@ -73,30 +73,57 @@ STAY = pa.schema(
 PLACE = pa.schema(
     [
         pa.field("place_id", pa.string(), nullable=False),
-        pa.field("entity", pa.string()),
+        pa.field("entity", pa.string()),  # null for a place shared by several entities
         pa.field("lat", pa.float64(), nullable=False),
         pa.field("lon", pa.float64(), nullable=False),
-        pa.field("extent_m", pa.float64()),
-        pa.field("label", pa.string()),
+        pa.field("extent_m", pa.float64()),  # centre to farthest member stay
+        pa.field("label", pa.string()),  # home, work, ... (set by the anchors stage)
         pa.field("n_visits", pa.int64()),
+        pa.field("n_stays", pa.int64()),
+        pa.field("n_entities", pa.int64()),
         pa.field("dwell_s", pa.float64()),
+        pa.field("first_visit", UTC_US),
+        pa.field("last_visit", UTC_US),
+        pa.field("town", pa.string()),  # nearest GeoNames town (offline gazetteer)
+        pa.field("country", pa.string()),  # ISO 3166-1 alpha-2 of that town
+        pa.field("town_distance_m", pa.float64()),
         pa.field("confidence", pa.float64()),
+        pa.field("evidence_stays", pa.list_(pa.int64())),  # rows of the stay table
         pa.field("method", pa.string()),
     ],
     metadata={"tier": "place"},
 )
+
+#: One continuous observed piece of a trip's path (a trip's path is a list of them: a recording gap
+#: splits the path instead of drawing a line across it).
+PATH_POINT = pa.struct([pa.field("lat", pa.float64()), pa.field("lon", pa.float64())])
 
 TRIP = pa.schema(
     [
         pa.field("entity", pa.string(), nullable=False),
         pa.field("start", UTC_US, nullable=False),
         pa.field("end", UTC_US, nullable=False),
+        pa.field("from_stay", pa.int64()),  # row of the stay table
+        pa.field("to_stay", pa.int64()),
+        pa.field("from_place", pa.string()),
+        pa.field("to_place", pa.string()),
         pa.field("from_lat", pa.float64()),
         pa.field("from_lon", pa.float64()),
         pa.field("to_lat", pa.float64()),
         pa.field("to_lon", pa.float64()),
-        pa.field("distance_m", pa.float64()),
-        pa.field("mode", pa.string()),
+        pa.field("distance_m", pa.float64()),  # observed path plus straight lines across gaps
+        pa.field("gap_distance_m", pa.float64()),  # the straight-line part of distance_m
+        pa.field("duration_s", pa.float64()),
+        pa.field("gap_s", pa.float64()),  # time spent in recording gaps longer than max_gap_s
+        pa.field("n_fixes", pa.int64()),
+        pa.field("evidence_first", pa.int64()),  # fix rows, input sorted by (entity, t)
+        pa.field("evidence_last", pa.int64()),
+        pa.field("path", pa.list_(pa.list_(PATH_POINT))),  # simplified observed pieces
+        pa.field("speed_median_mps", pa.float64()),  # while moving
+        pa.field("speed_p95_mps", pa.float64()),
+        pa.field("stop_fraction", pa.float64()),
+        pa.field("mode", pa.string()),  # walk, bike, vehicle, train, flight, unknown
+        pa.field("mode_confidence", pa.float64()),
         pa.field("confidence", pa.float64()),
         pa.field("method", pa.string()),
     ],

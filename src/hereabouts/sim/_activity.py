@@ -159,35 +159,15 @@ class Planner:
             home = evening_home(d)
             appt: Appointment | None = appts.get(d)
 
-            def evening(t_free: float, appt: Appointment | None = appt, home: int = home, base: float = base) -> None:
+            def evening(
+                t_free: float, appt: Appointment | None = appt, home: int = home, base: float = base
+            ) -> None:
                 if appt is not None and appt.kind == "evening":
                     plan.go(base + appt.start_s - 0.3 * HOUR, appt.place, "social")
                     plan.go(base + appt.end_s, home, "home")
                 elif rng.random() < 0.14:
                     t = max(t_free + 0.5 * HOUR, base + 19.0 * HOUR + jit(30))
                     out_and_back(t, "explore", (0.75, 1.75), home, "home")
-
-            def weekend_or_free_day(gym_ok: bool) -> None:
-                if appt is not None and appt.kind == "family":
-                    if not appt.host_home:
-                        plan.go(base + appt.start_s - 0.4 * HOUR, appt.place, "social")
-                        plan.go(base + appt.end_s, home, "home")
-                    else:
-                        plan.go(base + appt.start_s - 2 * HOUR, home, "home")
-                    evening(base + appt.end_s)
-                    return
-                if rng.random() < (0.7 if dow == 5 else 0.45):
-                    out_and_back(base + 10.5 * HOUR + jit(45), "shopping", (0.3, 0.8), morning_home, "home")
-                if appt is not None and appt.kind == "afternoon":
-                    plan.go(base + appt.start_s - 0.3 * HOUR, appt.place, "social")
-                    plan.go(base + appt.end_s, home, "home")
-                elif rng.random() < 0.45:
-                    out_and_back(base + 14.5 * HOUR + jit(45), "leisure", (1.0, 2.5), morning_home, "home")
-                if gym_ok and a.gym >= 0 and dow in a.gym_dows:
-                    plan.go(base + 17.5 * HOUR + jit(20), a.gym, "sport")
-                    plan.go(base + 18.75 * HOUR + jit(10), home, "home")
-                plan.go(base + 18.9 * HOUR, home, "home")
-                evening(base + 19 * HOUR)
 
             if a.role == "night_worker" and dow in NIGHT_SHIFT_DOWS:
                 if rng.random() < 0.4:
@@ -229,8 +209,24 @@ class Planner:
                     plan.go(base + 17.25 * HOUR + jit(10), home, "home")
                 plan.go(base + 18.9 * HOUR, home, "home")
                 evening(base + 19 * HOUR)
-            else:
-                weekend_or_free_day(gym_ok=False)
+            else:  # weekend
+                if appt is not None and appt.kind == "family":
+                    if not appt.host_home:
+                        plan.go(base + appt.start_s - 0.4 * HOUR, appt.place, "social")
+                        plan.go(base + appt.end_s, home, "home")
+                    else:
+                        plan.go(base + appt.start_s - 2 * HOUR, home, "home")
+                    evening(base + appt.end_s)
+                    continue
+                if rng.random() < (0.7 if dow == 5 else 0.45):
+                    out_and_back(base + 10.5 * HOUR + jit(45), "shopping", (0.3, 0.8), morning_home, "home")
+                if appt is not None and appt.kind == "afternoon":
+                    plan.go(base + appt.start_s - 0.3 * HOUR, appt.place, "social")
+                    plan.go(base + appt.end_s, home, "home")
+                elif rng.random() < 0.45:
+                    out_and_back(base + 14.5 * HOUR + jit(45), "leisure", (1.0, 2.5), morning_home, "home")
+                plan.go(base + 18.9 * HOUR, home, "home")
+                evening(base + 19 * HOUR)
         return plan.items
 
 
@@ -280,7 +276,10 @@ class Realiser:
             bwd = np.concatenate([np.cumsum((seg + back_dwell)[::-1])[::-1], [0.0]])
             self.line_cum.append((fwd, bwd))
         self.stop_xy = [
-            (np.asarray([town.node_x[line.nodes[s]] for s in line.stops]), np.asarray([town.node_y[line.nodes[s]] for s in line.stops]))
+            (
+                np.asarray([town.node_x[line.nodes[s]] for s in line.stops]),
+                np.asarray([town.node_y[line.nodes[s]] for s in line.stops]),
+            )
             for line in town.lines
         ]
 
@@ -392,7 +391,9 @@ class Realiser:
             return "bike", None
         return ("walk" if crow < 1800 else "bike"), None
 
-    def realise(self, a: Agent, items: list[list[object]], planner_known: dict[int, int], out: Activity) -> None:
+    def realise(
+        self, a: Agent, items: list[list[object]], planner_known: dict[int, int], out: Activity
+    ) -> None:
         clock = self.clock
         hh = self.pop.households[a.household]
         wall = np.array([float(it[2]) if math.isfinite(float(it[2])) else 1e12 for it in items])  # type: ignore[arg-type]
@@ -440,7 +441,20 @@ class Realiser:
             kt.append(dep + g.rel_t)
             kn.append(g.node)
             out.trips.append(
-                Trip(a.index, dep, end, place, nxt, mode, g.dist, is_new, first, line, n_knots, n_knots + len(g.x))
+                Trip(
+                    a.index,
+                    dep,
+                    end,
+                    place,
+                    nxt,
+                    mode,
+                    g.dist,
+                    is_new,
+                    first,
+                    line,
+                    n_knots,
+                    n_knots + len(g.x),
+                )
             )
             n_knots += len(g.x)
             moving.append((dep, end))
@@ -481,8 +495,12 @@ def car_trajectory(pop: Population, hh_index: int, act: Activity, clock: Clock, 
             tr = act.trajectories[drv]
             inside = (tr.t > w0) & (tr.t < w1)
             ts.append(np.concatenate([[w0], tr.t[inside], [w1]]))
-            xs.append(np.concatenate([[np.interp(w0, tr.t, tr.x)], tr.x[inside], [np.interp(w1, tr.t, tr.x)]]))
-            ys.append(np.concatenate([[np.interp(w0, tr.t, tr.y)], tr.y[inside], [np.interp(w1, tr.t, tr.y)]]))
+            xs.append(
+                np.concatenate([[np.interp(w0, tr.t, tr.x)], tr.x[inside], [np.interp(w1, tr.t, tr.x)]])
+            )
+            ys.append(
+                np.concatenate([[np.interp(w0, tr.t, tr.y)], tr.y[inside], [np.interp(w1, tr.t, tr.y)]])
+            )
             mv = tr.moving
             moving.append(mv[(mv[:, 0] >= w0) & (mv[:, 1] <= w1)])
         else:

@@ -47,8 +47,10 @@ class Frame:
 
     def to_xy(self, lat: F64, lon: F64) -> tuple[F64, F64]:
         y = np.radians(np.asarray(lat, dtype=np.float64) - self.lat0) * EARTH_RADIUS_M
-        x = np.radians(np.asarray(lon, dtype=np.float64) - self.lon0) * EARTH_RADIUS_M * np.cos(
-            np.radians(self.lat0)
+        x = (
+            np.radians(np.asarray(lon, dtype=np.float64) - self.lon0)
+            * EARTH_RADIUS_M
+            * np.cos(np.radians(self.lat0))
         )
         return x, y
 

@@ -84,10 +84,12 @@ class Population:
 
 
 def household_count(agents: int) -> int:
-    return max(1, int(round(agents / 2.2)))
+    return max(1, round(agents / 2.2))
 
 
-def _nearest_by_weight(rng: np.random.Generator, town: Town, candidates: np.ndarray, x: float, y: float, scale: float) -> int:
+def _nearest_by_weight(
+    rng: np.random.Generator, town: Town, candidates: np.ndarray, x: float, y: float, scale: float
+) -> int:
     px = np.asarray(town.places.x)[candidates]
     py = np.asarray(town.places.y)[candidates]
     w = np.exp(-np.hypot(px - x, py - y) / scale) + 1e-12
@@ -108,7 +110,11 @@ def build_population(
     homes = pl.of_kind("home")
     perm = rng.permutation(len(homes))
     free_homes = [int(homes[i]) for i in perm]
-    work = [i for i, n in enumerate(pl.name) if pl.kind[i] == "work" and n not in ("hospital", "distribution depot")]
+    work = [
+        i
+        for i, n in enumerate(pl.name)
+        if pl.kind[i] == "work" and n not in ("hospital", "distribution depot")
+    ]
     night_sites = [i for i, n in enumerate(pl.name) if n in ("hospital", "distribution depot")]
     other_jobs = pl.of_kind("shop", "school", "cafe", "gym")
     schools = pl.of_kind("school")
@@ -179,7 +185,8 @@ def build_population(
             hh.new_home = free_homes.pop()
         if hh.car:
             hh.drivers = [
-                int(drivers[int(rng.integers(len(drivers)))]) if rng.random() < 0.8 else -1 for _ in range(days)
+                int(drivers[int(rng.integers(len(drivers)))]) if rng.random() < 0.8 else -1
+                for _ in range(days)
             ]
             if hh.move_day >= 0:
                 hh.drivers[hh.move_day] = drivers[0]
@@ -218,7 +225,7 @@ def build_population(
     for t in ties:
         if t.kind == "household":
             continue
-        a, b = agent_list[t.a], agent_list[t.b]
+        ag_a, ag_b = agent_list[t.a], agent_list[t.b]
         for week in range(0, days, 7):
             if t.kind == "friend" and rng.random() < 0.45:
                 day = week + int(rng.integers(7))
@@ -229,12 +236,12 @@ def build_population(
                     kind, start = "afternoon", float(rng.uniform(14.0, 15.5) * 3600)
                     dur = float(rng.uniform(1.5, 2.5) * 3600)
                 else:
-                    if any(x.role == "night_worker" and dow in NIGHT_SHIFT_DOWS for x in (a, b)):
+                    if any(x.role == "night_worker" and dow in NIGHT_SHIFT_DOWS for x in (ag_a, ag_b)):
                         continue
                     kind, start = "evening", float(rng.uniform(19.0, 20.0) * 3600)
                     dur = float(rng.uniform(1.25, 2.0) * 3600)
-                ha = pl.x[households[a.household].home], pl.y[households[a.household].home]
-                hb = pl.x[households[b.household].home], pl.y[households[b.household].home]
+                ha = pl.x[households[ag_a.household].home], pl.y[households[ag_a.household].home]
+                hb = pl.x[households[ag_b.household].home], pl.y[households[ag_b.household].home]
                 mx, my = (ha[0] + hb[0]) / 2, (ha[1] + hb[1]) / 2
                 place = _nearest_by_weight(rng, town, venues, mx, my, 900.0)
                 ap = Appointment(day, start, start + dur, place, kind)
@@ -245,9 +252,11 @@ def build_population(
                 day = week + (6 - start_dow) % 7  # the Sunday of this week of the period
                 if day >= days or day in appts[t.a] or day in appts[t.b]:
                     continue
-                host = households[a.household]
+                host = households[ag_a.household]
                 start = float(rng.uniform(12.0, 13.0) * 3600)
-                ap = Appointment(day, start, start + float(rng.uniform(2.5, 3.5) * 3600), host.home_at(day), "family")
+                ap = Appointment(
+                    day, start, start + float(rng.uniform(2.5, 3.5) * 3600), host.home_at(day), "family"
+                )
                 appts[t.a][day] = Appointment(ap.day, ap.start_s, ap.end_s, ap.place, ap.kind, host_home=True)
                 appts[t.b][day] = ap
                 t.meetings += 1

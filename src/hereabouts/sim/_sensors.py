@@ -47,8 +47,17 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("gps-1min", "GPS fix every minute, 5-10 m accuracy", "gps", (5.0, 10.0), 0.002, interval_s=60),
-        Profile("gps-15min", "GPS fix every 15 minutes, 5-10 m accuracy", "gps", (5.0, 10.0), 0.002, interval_s=900),
+        Profile(
+            "gps-1min", "GPS fix every minute, 5-10 m accuracy", "gps", (5.0, 10.0), 0.002, interval_s=60
+        ),
+        Profile(
+            "gps-15min",
+            "GPS fix every 15 minutes, 5-10 m accuracy",
+            "gps",
+            (5.0, 10.0),
+            0.002,
+            interval_s=900,
+        ),
         Profile(
             "wifi",
             "Wi-Fi positioning every 5 minutes (about 75 m) with the Wi-Fi scan behind each fix",
@@ -58,7 +67,14 @@ PROFILES: dict[str, Profile] = {
             interval_s=300,
             scans=True,
         ),
-        Profile("cell", "cell-tower positioning every 10 minutes (about 600 m)", "cell", (600.0, 0.25), 0.01, interval_s=600),
+        Profile(
+            "cell",
+            "cell-tower positioning every 10 minutes (about 600 m)",
+            "cell",
+            (600.0, 0.25),
+            0.01,
+            interval_s=600,
+        ),
         Profile(
             "duty-cycled",
             "GPS on for 60 s every 15 minutes (6.7 % of the time), a fix every 15 s while on",
@@ -98,8 +114,8 @@ PROFILES: dict[str, Profile] = {
 MIXED: dict[str, dict[str, float]] = {
     "phone": {
         "gps-1min": 0.15,
-        "gps-15min": 0.15,
-        "wifi": 0.15,
+        "gps-15min": 0.2,
+        "wifi": 0.1,
         "cell": 0.08,
         "duty-cycled": 0.17,
         "significant-change": 0.30,
@@ -109,7 +125,7 @@ MIXED: dict[str, dict[str, float]] = {
 }
 
 RSSI_FLOOR_DBM = -90.0
-PATH_LOSS_EXPONENT = 2.8
+PATH_LOSS_EXPONENT = 3.0
 SHADOWING_DB = 4.0
 SCAN_RADIUS_M = 160.0
 
@@ -146,8 +162,9 @@ def gaps(rng: np.random.Generator, prof: Profile, kind: str, clock: Clock) -> li
             w1 = (d + 1) * DAY + float(rng.uniform(7, 8)) * HOUR
             a, b = clock.to_utc(np.array([w0, w1]))
             out.append((float(a), float(b), "battery"))
-        if kind == "watch":
-            a, b = clock.to_utc(np.array([d * DAY + 22.5 * HOUR, (d + 1) * DAY + 7 * HOUR]))
+    if kind == "watch":
+        for d in range(-1, days):
+            a, b = clock.to_utc(np.array([max(d * DAY + 22.5 * HOUR, 0.0), (d + 1) * DAY + 7 * HOUR]))
             out.append((float(a), float(b), "not worn"))
     for _ in range(int(rng.poisson(prof.gaps_per_day * days))):
         s = float(rng.uniform(clock.t0, clock.t_end))
@@ -180,7 +197,9 @@ def sample_times(rng: np.random.Generator, prof: Profile, tr: Trajectory, clock:
             parts.append(tr.t[j - 1] + frac * (tr.t[j] - tr.t[j - 1]) + rng.uniform(0, 2, marks.size))
     if prof.moving_interval_s and tr.moving.size:
         for s, e in tr.moving:
-            parts.append(np.arange(s + float(rng.uniform(0, prof.moving_interval_s)), e, prof.moving_interval_s))
+            parts.append(
+                np.arange(s + float(rng.uniform(0, prof.moving_interval_s)), e, prof.moving_interval_s)
+            )
     if prof.heartbeat_s:
         phase = float(rng.uniform(0, prof.heartbeat_s))
         parts.append(np.arange(t0 + phase, t1, prof.heartbeat_s))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,7 @@ def simulate(
             progress(stage, done, total)
 
     seq = np.random.SeedSequence(seed)
-    r_town, r_pop, r_plan, r_route, r_dev = (np.random.default_rng(s) for s in seq.spawn(5))
+    r_town, r_pop, r_plan, r_route = (np.random.default_rng(s) for s in seq.spawn(4))
     city = UTRECHT
     frame = Frame(city.lat, city.lon)
     clock = Clock(city.tz, start, days)
@@ -193,7 +193,9 @@ def simulate(
             traj[dv.id] = act.trajectories[dv.agent]
     dev_order = sorted(pop.devices, key=lambda d: d.id)
     apx = ApIndex(town)
-    fix_parts: dict[str, list[Any]] = {k: [] for k in ("t", "x", "y", "tx", "ty", "acc", "spd", "crs", "out", "prov")}
+    fix_parts: dict[str, list[Any]] = {
+        k: [] for k in ("t", "x", "y", "tx", "ty", "acc", "spd", "crs", "out", "prov")
+    }
     scan_parts: dict[str, list[Any]] = {k: [] for k in ("dev", "t", "ap", "rssi")}
     gap_rows: list[tuple[str, float, float, str]] = []
     for k, dv in enumerate(dev_order):
@@ -272,7 +274,9 @@ def simulate(
 
 
 # -------------------------------------------------------------------------------- tables
-def _fix_tables(parts: dict[str, list[Any]], dev_ids: NDArray[Any], frame: Frame, clock: Clock) -> tuple[pa.Table, pa.Table]:
+def _fix_tables(
+    parts: dict[str, list[Any]], dev_ids: NDArray[Any], frame: Frame, clock: Clock
+) -> tuple[pa.Table, pa.Table]:
     def cat(name: str, dtype: Any) -> NDArray[Any]:
         return np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=dtype)
 
@@ -327,12 +331,14 @@ def _scan_table(parts: dict[str, list[Any]], dev_ids: NDArray[Any], town: Town) 
     ap = np.concatenate(parts["ap"])
     tbl = pa.table(
         {
-            "device": pa.DictionaryArray.from_arrays(pa.array(dev), pa.array(dev_ids.tolist(), pa.string())).cast(
-                pa.string()
-            ),
+            "device": pa.DictionaryArray.from_arrays(
+                pa.array(dev), pa.array(dev_ids.tolist(), pa.string())
+            ).cast(pa.string()),
             "t": _ts(np.concatenate(parts["t"])),
             "kind": pa.array(np.full(dev.size, "wifi", dtype=object), pa.string()),
-            "ident": pa.DictionaryArray.from_arrays(pa.array(ap), pa.array(town.ap_bssid, pa.string())).cast(pa.string()),
+            "ident": pa.DictionaryArray.from_arrays(pa.array(ap), pa.array(town.ap_bssid, pa.string())).cast(
+                pa.string()
+            ),
             "rssi_dbm": pa.array(np.concatenate(parts["rssi"])),
             "frequency_mhz": pa.array(town.ap_freq_mhz[ap]),
         }
@@ -370,7 +376,9 @@ def _truth_tables(
             "place_id": pa.array(pid, pa.string()),
             "kind": pa.array(pl.kind, pa.string()),
             "name": pa.array(pl.name, pa.string()),
-            "building_id": pa.array([f"building-{b + 1:05d}" if b >= 0 else None for b in pl.building], pa.string()),
+            "building_id": pa.array(
+                [f"building-{b + 1:05d}" if b >= 0 else None for b in pl.building], pa.string()
+            ),
             "lat": pa.array(plat),
             "lon": pa.array(plon),
             "node": pa.array(pl.node, pa.int32()),
@@ -455,7 +463,9 @@ def _truth_tables(
     t0, t_end = clock.t0, clock.t_end
     an: dict[str, list[Any]] = {k: [] for k in ("agent", "kind", "place", "from", "to", "primary", "note")}
 
-    def anchor(agent: str, kind: str, place: int, a: float, b: float, primary: bool, note: str | None) -> None:
+    def anchor(
+        agent: str, kind: str, place: int, a: float, b: float, primary: bool, note: str | None
+    ) -> None:
         for k, v in zip(an, (agent, kind, place, a, b, primary, note), strict=True):
             an[k].append(v)
 
@@ -470,7 +480,9 @@ def _truth_tables(
         if a.second_home >= 0:
             anchor(a.id, "home", a.second_home, t0, t_end, False, "weekday flat: Monday to Thursday nights")
         if a.role in ("day_worker", "night_worker"):
-            anchor(a.id, "work", a.work, t0, t_end, True, "night shifts" if a.role == "night_worker" else None)
+            anchor(
+                a.id, "work", a.work, t0, t_end, True, "night shifts" if a.role == "night_worker" else None
+            )
         elif a.role == "student":
             anchor(a.id, "school", a.work, t0, t_end, True, None)
     ap_ = np.asarray(an["place"], dtype=np.int64)
@@ -494,7 +506,9 @@ def _truth_tables(
             "household": pa.array([f"household-{a.household + 1:04d}" for a in pop.agents], pa.string()),
             "role": pa.array([a.role for a in pop.agents], pa.string()),
             "two_homes": pa.array([a.second_home >= 0 for a in pop.agents], pa.bool_()),
-            "moves_house": pa.array([pop.households[a.household].move_day >= 0 for a in pop.agents], pa.bool_()),
+            "moves_house": pa.array(
+                [pop.households[a.household].move_day >= 0 for a in pop.agents], pa.bool_()
+            ),
             "gym_place": pa.array([pid[a.gym] if a.gym >= 0 else None for a in pop.agents], pa.string()),
             "drives_family_car": pa.array(
                 [a.index in pop.households[a.household].drivers for a in pop.agents], pa.bool_()
@@ -539,7 +553,9 @@ def _truth_tables(
         {
             "bssid": pa.array(town.ap_bssid, pa.string()),
             "place_id": pa.array([pid[p] for p in town.ap_place.tolist()], pa.string()),
-            "building_id": pa.array([f"building-{pl.building[p] + 1:05d}" for p in town.ap_place.tolist()], pa.string()),
+            "building_id": pa.array(
+                [f"building-{pl.building[p] + 1:05d}" for p in town.ap_place.tolist()], pa.string()
+            ),
             "lat": pa.array(alat),
             "lon": pa.array(alon),
             "building_lat": pa.array(blat),
@@ -661,7 +677,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "placement_error_m": "distance between the two",
         "tx_dbm_at_1m": "RSSI at 1 m in the log-distance path-loss model",
     },
-    "true_device_gaps": {"reason": "battery (died, recharged next morning), gap (not recording), not worn (watch)"},
+    "true_device_gaps": {
+        "reason": "battery (died, recharged next morning), gap (not recording), not worn (watch)"
+    },
     "fix_truth": {
         "error_m": "distance of the fix from the truth (Simulation.true_position gives the truth itself)",
         "outlier": "an injected outlier (200 m to 3 km off)",
@@ -695,12 +713,18 @@ def _manifest(
     return {
         "generator": f"hereabouts.sim {__version__}",
         "seed": seed,
-        "parameters": {"agents": agents, "days": days, "start": start.isoformat(), "profile": profile, "formats": list(formats)},
+        "parameters": {
+            "agents": agents,
+            "days": days,
+            "start": start.isoformat(),
+            "profile": profile,
+            "formats": list(formats),
+        },
         "city": {"name": UTRECHT.name, "country": UTRECHT.country, "lat": UTRECHT.lat, "lon": UTRECHT.lon},
         "timezone": clock.tz,
         "period": {
-            "start_utc": iso(clock.t0, tz=timezone.utc).isoformat(),
-            "end_utc": iso(clock.t_end, tz=timezone.utc).isoformat(),
+            "start_utc": iso(clock.t0, tz=UTC).isoformat(),
+            "end_utc": iso(clock.t_end, tz=UTC).isoformat(),
             "dst_changes": clock.transitions(),
         },
         "counts": {name: t.num_rows for name, t in tables.items()},
@@ -736,7 +760,13 @@ def _manifest(
 
 
 # -------------------------------------------------------------------------------- files
-def write(sim: Simulation, out: Path, *, formats: Sequence[str] = ("geoparquet",), progress: ProgressFn | None = None) -> dict[str, Path]:
+def write(
+    sim: Simulation,
+    out: Path,
+    *,
+    formats: Sequence[str] = ("geoparquet",),
+    progress: ProgressFn | None = None,
+) -> dict[str, Path]:
     """Write fixes in ``formats``, scans and ground truth as Parquet, and ``manifest.json`` under ``out``."""
     from ..io.writers import WRITERS
 
@@ -763,7 +793,9 @@ def write(sim: Simulation, out: Path, *, formats: Sequence[str] = ("geoparquet",
             progress("write", done, steps)
     manifest = dict(sim.manifest)
     manifest["files"] = {k: str(p.relative_to(out)) for k, p in written.items()}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
     sim.out = out
     if progress is not None:
         progress("write", steps, steps)

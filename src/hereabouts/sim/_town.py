@@ -41,7 +41,9 @@ class Places:
     foot_x: list[float] = field(default_factory=list)  # where the driveway meets the street
     foot_y: list[float] = field(default_factory=list)
 
-    def add(self, kind: str, name: str, building: int, x: float, y: float, node: int, fx: float, fy: float) -> int:
+    def add(
+        self, kind: str, name: str, building: int, x: float, y: float, node: int, fx: float, fy: float
+    ) -> int:
         self.kind.append(kind)
         self.name.append(name)
         self.building.append(building)
@@ -114,8 +116,6 @@ def build_town(rng: np.random.Generator, *, agents: int, households: int) -> Tow
     ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # i: column (x), j: row (y)
     node_x = (ii.ravel() * BLOCK_M - half + rng.uniform(-12, 12, n * n)).astype(np.float64)
     node_y = (jj.ravel() * BLOCK_M - half + rng.uniform(-12, 12, n * n)).astype(np.float64)
-    col = ii.ravel()
-    row = jj.ravel()
     arterial_idx = set(range(1, n, ARTERIAL_EVERY))
 
     def nid(i: int, j: int) -> int:
@@ -201,7 +201,9 @@ def build_town(rng: np.random.Generator, *, agents: int, households: int) -> Tow
     add_places("home", n_homes - n_flats, residential)
     add_places("home", n_flats, residential + central, per_building=(3, 10))  # apartment blocks
     n_employers = max(4, agents // 14)
-    add_places("work", n_employers, central * 3 + 0.05 * edge_art, per_building=(1, 6))  # shared office blocks
+    add_places(
+        "work", n_employers, central * 3 + 0.05 * edge_art, per_building=(1, 6)
+    )  # shared office blocks
     for site in ("hospital", "distribution depot"):
         bx, by, node, fx, fy = new_building(0.2 + (1 - central))
         places.add("work", site, building_count - 1, bx, by, node, fx, fy)
@@ -212,12 +214,10 @@ def build_town(rng: np.random.Generator, *, agents: int, households: int) -> Tow
     add_places("park", 12, residential)
     # Name homes/work sequentially per kind for readability.
     counters: dict[str, int] = {}
-    for i, k in enumerate(places.kind):
-        if k in ("home", "work", "school", "shop", "cafe", "gym", "park") and not places.name[i].endswith(
-            ("hospital", "depot")
-        ):
-            counters[k] = counters.get(k, 0) + 1
-            places.name[i] = f"{k} {counters[k]}"
+    for i, kind_name in enumerate(places.kind):
+        if kind_name != "transit_stop" and not places.name[i].endswith(("hospital", "depot")):
+            counters[kind_name] = counters.get(kind_name, 0) + 1
+            places.name[i] = f"{kind_name} {counters[kind_name]}"
 
     # Bus lines along two north-south and two east-west arterials, stops every third junction.
     lines: list[Line] = []
@@ -225,7 +225,9 @@ def build_town(rng: np.random.Generator, *, agents: int, households: int) -> Tow
     chosen = art[1:-1] if len(art) >= 3 else art
     for orient in ("north-south", "east-west"):
         for a in chosen:
-            nodes = [nid(a, j) for j in range(n)] if orient == "north-south" else [nid(i, a) for i in range(n)]
+            nodes = (
+                [nid(a, j) for j in range(n)] if orient == "north-south" else [nid(i, a) for i in range(n)]
+            )
             stops = list(range(0, n, 3))
             if stops[-1] != n - 1:
                 stops.append(n - 1)
@@ -246,7 +248,9 @@ def build_town(rng: np.random.Generator, *, agents: int, households: int) -> Tow
                     )
                 )
             seg = [
-                float(np.hypot(node_x[nodes[k + 1]] - node_x[nodes[k]], node_y[nodes[k + 1]] - node_y[nodes[k]]))
+                float(
+                    np.hypot(node_x[nodes[k + 1]] - node_x[nodes[k]], node_y[nodes[k + 1]] - node_y[nodes[k]])
+                )
                 / BUS_MPS
                 for k in range(n - 1)
             ]
@@ -255,9 +259,8 @@ def build_town(rng: np.random.Generator, *, agents: int, households: int) -> Tow
     # Wi-Fi access points: one per home, several per office block and school, one per shop/café/gym.
     per_kind = {"home": 1, "work": 3, "school": 2, "shop": 1, "cafe": 1, "gym": 1}
     ap_place: list[int] = []
-    for i, k in enumerate(places.kind):
-        for _ in range(per_kind.get(k, 0)):
-            ap_place.append(i)
+    for i, kind_name in enumerate(places.kind):
+        ap_place.extend([i] * per_kind.get(kind_name, 0))
     ap_place_arr = np.array(ap_place, dtype=np.int64)
     px = np.array(places.x)[ap_place_arr]
     py = np.array(places.y)[ap_place_arr]
