@@ -407,6 +407,15 @@ def test_traccar_times_are_in_the_accounts_zone() -> None:
     assert col(r.fixes, "tz_offset_s")[0] == 7200
 
 
+def test_csv_with_traccar_field_names_is_read_as_traccar() -> None:
+    data = b"deviceId,fixTime,latitude,longitude,speed,course\n12,2024-06-15 10:30:00,48.1,11.5,10,90\n"
+    found = detect(data, "positions.csv")
+    assert found is not None and found.name == "traccar_csv"
+    c, fixes, _ = read_bytes(data, "traccar_csv")
+    assert c.fixes == 1 and col(fixes, "device") == ["12"] and t_us(fixes) == [T0]
+    assert col(fixes, "speed_mps") == [pytest.approx(10 * 1852 / 3600)]
+
+
 def test_traccar_header_read_as_generic_csv_still_uses_knots() -> None:
     r = read(FIX / "traccar.csv", format="csv")
     assert col(r.fixes, "speed_mps")[0] == pytest.approx(10 * 1852 / 3600)

@@ -26,6 +26,7 @@ __all__ = [
     "frechet_m",
     "frechet_reference",
     "from_enu",
+    "from_xyz",
     "geohash",
     "grouped_quantile",
     "haversine_m",
@@ -65,6 +66,14 @@ def to_xyz_m(lat: F64, lon: F64) -> F64:
     out[:, 1] = EARTH_RADIUS_M * cp * np.sin(lam)
     out[:, 2] = EARTH_RADIUS_M * np.sin(p)
     return out
+
+
+def from_xyz(xyz: F64) -> tuple[F64, F64]:
+    """Latitude and longitude (degrees) of Earth-centred coordinates (projected onto the sphere)."""
+    x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    lat = np.degrees(np.arctan2(z, np.hypot(x, y)))
+    lon = np.degrees(np.arctan2(y, x))
+    return np.asarray(lat, np.float64), np.asarray(lon, np.float64)
 
 
 def enu_m(lat: F64, lon: F64, lat0: F64 | float, lon0: F64 | float) -> tuple[F64, F64]:

@@ -268,7 +268,7 @@ def place_confidence(label: I64, stay_conf: F64, n_visits: I64, k: int) -> F64:
 
     >>> import numpy as np
     >>> [round(float(c), 3) for c in place_confidence(np.array([0, 0, 1]), np.array([0.5, 0.5, 0.9]), np.array([2, 1]), 2)]
-    [0.665, 0.63]
+    [0.667, 0.63]
     """
     c = np.clip(np.nan_to_num(np.asarray(stay_conf, np.float64), nan=0.5), 0.0, 1.0 - 1e-12)
     log_miss = np.bincount(label, weights=np.log1p(-c), minlength=k)

@@ -342,25 +342,26 @@ def _columns(fixes: pa.Table) -> _Columns:
 
     order: NDArray[np.int64] | None = None
     if not is_sorted(codes, t_us):
-        order = _sort_order(codes, t_us)
-        codes, t_us, lat, lon = codes[order], t_us[order], lat[order], lon[order]
+        order, codes, t_us = _sort(codes, t_us)
+        lat, lon = lat[order], lon[order]
     return _Columns(fixes, entities, codes, order, t_us, lat, lon)
 
 
-def _sort_order(codes: NDArray[np.int64], t_us: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Stable order of the rows by (codes, t_us): one radix sort of a combined key when it fits in
-    63 bits (it does unless the times span centuries), else NumPy's lexsort."""
+def _sort(
+    codes: NDArray[np.int64], t_us: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Stable order of the rows by (codes, t_us), with codes and times in that order: one radix sort
+    of a combined key when it fits in 63 bits (unless the times span centuries), else lexsort."""
     from ..kernels.stays import radix_argsort
 
-    if len(t_us) == 0:
-        return np.zeros(0, np.int64)
     t0 = int(t_us.min())
     t_bits = int(t_us.max() - t0).bit_length()
     c_bits = int(codes.max()).bit_length()
     if t_bits + c_bits <= 63:
-        key = (codes << t_bits) | (t_us - t0)
-        return np.asarray(radix_argsort(key, t_bits + c_bits), dtype=np.int64)
-    return np.lexsort((t_us, codes)).astype(np.int64)
+        order, keys = radix_argsort((codes << t_bits) | (t_us - t0), t_bits + c_bits)
+        return order, keys >> t_bits, (keys & ((1 << t_bits) - 1)) + t0
+    order = np.lexsort((t_us, codes)).astype(np.int64)
+    return order, codes[order], t_us[order]
 
 
 def _single(col: pa.ChunkedArray, name: str) -> pa.Array:

@@ -39,7 +39,8 @@ read again line by line, so the bad lines are rejected with their line numbers a
 
 **Traccar.** Traccar's positions export (``/api/reports/route`` CSV, ``CsvExportProvider``) has the header
 ``id,deviceId,protocol,serverTime,deviceTime,fixTime,valid,latitude,longitude,altitude,speed,course,
-address,accuracy,<attributes...>``. Its times are ``yyyy-MM-dd HH:mm:ss`` in the Traccar user's time zone
+address,accuracy,<attributes...>``; any CSV whose header holds Traccar's camel-case ``fixTime`` beside
+``latitude`` and ``longitude`` (e.g. one written from Traccar's API) is read the same way. Its times are ``yyyy-MM-dd HH:mm:ss`` in the Traccar user's time zone
 (give it as ``tz``), its speed is in knots (converted to m/s), the device is ``deviceId``. Values are not
 quoted, so an address holding commas spills into extra fields: columns up to ``course`` are read from the
 left and the ones after ``address`` from the right. Rows with ``valid=false`` (no satellite fix; Traccar
@@ -241,8 +242,6 @@ _PROVIDERS = {
     "unknown": "unknown",
 }
 
-TRACCAR_COLUMNS = ("id", "deviceId", "protocol", "serverTime", "deviceTime", "fixTime", "valid")
-
 
 def provider_name(value: str | None) -> str | None:
     """Our provider name (gps, wifi, cell, fused, reported, unknown) for a producer's label."""
@@ -400,9 +399,10 @@ def _looks_like_header(fields: list[str]) -> bool:
 
 
 def is_traccar_header(names: list[str]) -> bool:
-    return tuple(n.strip() for n in names[: len(TRACCAR_COLUMNS)]) == TRACCAR_COLUMNS and (
-        "latitude" in names and "longitude" in names
-    )
+    """Traccar's field names, spelt as Traccar spells them: ``fixTime`` (camel case) beside
+    ``latitude`` and ``longitude`` (the full export starts ``id,deviceId,protocol,serverTime...``)."""
+    stripped = {n.strip().strip('"') for n in names}
+    return {"fixTime", "latitude", "longitude"} <= stripped
 
 
 def build_layout(
@@ -858,8 +858,8 @@ def _fast_block(block: Block, layout: Layout, ctx: ReadContext) -> bool:
 # --------------------------------------------------------------------- reader
 #: A block that fails the vectorised path is split in this many parts, down to this many lines, so
 #: that one bad line sends only its neighbourhood down the slow line-by-line path.
-SPLIT_PARTS = 8
-MIN_SPLIT_LINES = 512
+SPLIT_PARTS = 4
+MIN_SPLIT_LINES = 128
 
 
 def _read_block(block: Block, layout: Layout, ctx: ReadContext) -> None:

@@ -29,8 +29,10 @@ before the damage and records one reject at the feature where it broke.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, tzinfo
 from typing import IO, Any
 
 import ijson
@@ -46,8 +48,11 @@ except ImportError:  # pragma: no cover - depends on how ijson was built
 
 #: Bytes asked of the stream per read.
 BUF_SIZE = 64 * 1024
-#: A feature holding a line (whose vertices are records of their own) may be this many times larger.
-LINE_FACTOR = 64
+#: Bytes read first to find the array of features.
+HEAD_BYTES = 64 * 1024
+#: A feature holding a line (whose vertices are records of their own) may be this many times larger;
+#: past that the read stops (memory bound).
+LINE_FACTOR = 16
 #: Metres per unit of HDOP (a typical user-equivalent range error), as in the GPX reader.
 HDOP_METRES = 5.0
 
@@ -133,16 +138,32 @@ def _sniff(head: bytes, name: str) -> float:
 
 
 # ------------------------------------------------------------------ streaming
-class _Counter:
-    """A binary stream that counts the bytes the parser has read from it."""
+class _RecordTooLarge(Exception):
+    """Raised from inside the parser's read when one feature grows past the hard cap."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+
+class _Counter:
+    """The stream (after the ``head`` already read from it) as the parser sees it: counts the bytes
+    read, and with ``hard_cap`` stops the parser when more than that many bytes pass without a feature
+    boundary (``mark``), so one huge feature cannot exhaust memory."""
+
+    def __init__(self, raw: IO[bytes], head: bytes = b"", hard_cap: int | None = None) -> None:
         self.raw = raw
+        self.head = head
         self.pos = 0
+        self.mark = 0
+        self.hard_cap = hard_cap
 
     def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n if n is not None and n >= 0 else BUF_SIZE)
+        if n is None or n < 0:
+            n = BUF_SIZE
+        if self.head:
+            data, self.head = self.head[:n], self.head[n:]
+        else:
+            data = self.raw.read(n)
         self.pos += len(data)
+        if self.hard_cap is not None and self.pos - self.mark > self.hard_cap:
+            raise _RecordTooLarge
         return data
 
 
@@ -234,11 +255,28 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _read(stream: IO[bytes], ctx: ReadContext) -> None:
-    counter = _Counter(stream)
-    events: Iterator[tuple[str, Any]] = iter(_BACKEND.basic_parse(counter, use_float=True, buf_size=BUF_SIZE))
+    head = stream.read(HEAD_BYTES)
+    prefix = _array_prefix(head)
+    limit = ctx.options.max_record_bytes
+    counter = _Counter(stream, head, hard_cap=limit * LINE_FACTOR + BUF_SIZE if prefix else None)
     reader = _Reader(ctx, counter)
     try:
-        reader.document(events)
+        if prefix is not None:
+            reader.recognised = True
+            reader.fast_items(prefix)
+        else:
+            events: Iterator[tuple[str, Any]] = iter(
+                _BACKEND.basic_parse(counter, use_float=True, buf_size=BUF_SIZE)
+            )
+            reader.document(events)
+    except _RecordTooLarge:
+        n = reader.pos + 1
+        ctx.sink.reject(
+            n,
+            None,
+            f"feature {n} is larger than {counter.hard_cap} bytes; the read stopped here to keep memory "
+            f"bounded (the {n - 1} features before it were read)",
+        )
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         if not reader.recognised:
             raise ctx.error(
@@ -254,6 +292,25 @@ def _read(stream: IO[bytes], ctx: ReadContext) -> None:
         )
 
 
+def _array_prefix(head: bytes) -> str | None:
+    """The ijson prefix of the array of features (``features.item``, ``locations.item`` or ``item``),
+    when the head of the document shows it; None for anything else (a single Feature or geometry, or a
+    collection whose ``features`` key comes after a long preamble), which takes the general path."""
+    try:
+        for prefix, event, value in _BACKEND.parse(io.BytesIO(head), use_float=True):
+            if prefix == "" and event == "start_array":
+                return "item"
+            if event == "map_key" and prefix == "" and value in ("features", "locations"):
+                continue
+            if prefix in ("features", "locations") and event == "start_array":
+                return f"{prefix}.item"
+            if prefix == "" and event == "end_map":
+                return None
+    except (ijson.JSONError, UnicodeDecodeError, ValueError):
+        return None
+    return None
+
+
 class _Reader:
     def __init__(self, ctx: ReadContext, counter: _Counter) -> None:
         self.ctx = ctx
@@ -264,6 +321,25 @@ class _Reader:
         self.pos = 0
         self.in_item = False
         self.recognised = False
+
+    def fast_items(self, prefix: str) -> None:
+        """Features of one array, each built by ijson's C backend; sizes checked between features."""
+        counter = self.counter
+        limit = self.limit + BUF_SIZE
+        last = 0
+        for item in _BACKEND.items(counter, prefix, use_float=True, buf_size=BUF_SIZE):
+            self.pos += 1
+            size = counter.pos - last
+            last = counter.mark = counter.pos
+            if size > limit and not (size <= limit * LINE_FACTOR and _is_line(item)):
+                self.sink.reject(
+                    self.pos,
+                    None,
+                    f"feature is larger than {self.limit} bytes (the most one record may hold); skipped",
+                    f"about {size} bytes",
+                )
+                continue
+            self.feature(item, self.pos)
 
     def document(self, events: Iterator[tuple[str, Any]]) -> None:
         try:
@@ -300,6 +376,9 @@ class _Reader:
         kind = top.get("type")
         if kind == "Feature" or kind in _GEOMETRY_TYPES:
             self.pos = 1
+            if any(isinstance(v, _TooBig) for v in top.values()):
+                self.sink.reject(1, None, f"feature is larger than {self.limit} bytes; skipped")
+                return
             self.feature(top, 1)
             return
         raise self.ctx.error(
@@ -322,7 +401,7 @@ class _Reader:
                         pos,
                         None,
                         f"feature is larger than {self.limit} bytes (the most one record may hold); skipped",
-                        f"{item.size} bytes",
+                        f"about {item.size} bytes",
                     )
                     continue
                 self.feature(item, pos)
@@ -332,7 +411,7 @@ class _Reader:
     # -------------------------------------------------------------- one feature
     def feature(self, feat: Any, pos: int) -> None:
         sink = self.sink
-        if not isinstance(feat, dict):
+        if type(feat) is not dict:
             sink.reject(pos, None, "not a GeoJSON Feature object; expected {...}", feat)
             return
         if feat.get("type") in _GEOMETRY_TYPES:
@@ -341,21 +420,22 @@ class _Reader:
         else:
             geom = feat.get("geometry")
             raw_props = feat.get("properties")
-            props = raw_props if isinstance(raw_props, dict) else {}
-        low = {str(k).lower(): v for k, v in props.items()}
-        device = _first_text(low, DEVICE_KEYS)
-        if not isinstance(geom, dict):
-            action = low.get("action")
-            if isinstance(action, str) and action:
-                t_raw = _first(low, TIME_KEYS)
-                if t_raw is not None:
-                    try:
-                        t_us, _off = parse_time(t_raw, self.tz)
-                    except ValueError:
-                        sink.reject(pos, "time", f"time {t_raw!r} is not an ISO 8601 or epoch time", feat)
-                        return
-                    sink.event(pos, t_us, action, data=props, device=device)
+            props = raw_props if type(raw_props) is dict else {}
+        found = _scan(props)
+        dev = found.get("device")
+        device = dev[1] if dev is not None else None
+        t_found = found.get("time")
+        t_raw = t_found[1] if t_found is not None else None
+        if type(geom) is not dict:
+            act = found.get("action")
+            if act is not None and t_raw is not None:
+                try:
+                    t_us, _off = _parse_time(t_raw, self.tz)
+                except (ValueError, OverflowError):
+                    sink.reject(pos, "time", f"time {t_raw!r} is not an ISO 8601 or epoch time", feat)
                     return
+                sink.event(pos, t_us, act[1], data=props, device=device)
+                return
             sink.reject(pos, "geometry", "feature has no geometry; expected a Point or a LineString", feat)
             return
         gtype = geom.get("type")
@@ -369,12 +449,11 @@ class _Reader:
                 _clip(feat),
             )
             return
-        if not isinstance(coords, list):
+        if type(coords) is not list:
             sink.reject(pos, "coordinates", "geometry has no coordinates array", _clip(feat))
             return
-        opt = self.optional(low)
+        opt = _optional(found)
         if gtype == "Point":
-            t_raw = _first(low, TIME_KEYS)
             if t_raw is None:
                 sink.reject(
                     pos,
@@ -387,7 +466,7 @@ class _Reader:
             return
         # lines and multi-points: one time per vertex
         times = _times_of(props)
-        if gtype in ("MultiLineString",):
+        if gtype == "MultiLineString":
             verts = [v for part in coords if isinstance(part, list) for v in part]
             times = [t for part in times if isinstance(part, list) for t in part] if _nested(times) else times
         else:
@@ -409,9 +488,8 @@ class _Reader:
                 _clip(feat),
             )
             return
-        opt_line = dict(opt)
-        for v, t_raw in zip(verts, times, strict=True):
-            self.vertex(pos, v, t_raw, device, opt_line, "coordTimes", None)
+        for v, t_v in zip(verts, times, strict=True):
+            self.vertex(pos, v, t_v, device, opt, "coordTimes", None)
 
     def vertex(
         self,
@@ -419,22 +497,26 @@ class _Reader:
         coords: Any,
         t_raw: Any,
         device: str | None,
-        opt: dict[str, Any],
+        opt: tuple[float | None, float | None, float | None, float | None, int | None, str | None],
         time_field: str,
         feat: Any,
     ) -> None:
         sink = self.sink
-        if not isinstance(coords, list) or len(coords) < 2:
+        if type(coords) is not list or len(coords) < 2:
             sink.reject(pos, "coordinates", "expected coordinates [lon, lat] or [lon, lat, alt]", _clip(feat))
             return
-        lon = _number(coords[0])
-        lat = _number(coords[1])
+        lon = coords[0]
+        lat = coords[1]
+        if type(lon) is not float:
+            lon = _number(lon)
+        if type(lat) is not float:
+            lat = _number(lat)
         if lon is None or lat is None:
             fld = "lon" if lon is None else "lat"
             sink.reject(pos, fld, "coordinates are not numbers; expected [lon, lat]", repr(coords)[:200])
             return
         try:
-            t_us, off = parse_time(t_raw, self.tz)
+            t_us, off = _parse_time(t_raw, self.tz)
         except (ValueError, OverflowError):
             sink.reject(
                 pos,
@@ -443,12 +525,9 @@ class _Reader:
                 _clip(feat) if feat is not None else repr(t_raw),
             )
             return
-        if off == 0 and isinstance(t_raw, str) and t_raw.rstrip()[-1:] in ("Z", "z"):
-            off = None  # UTC says nothing of the local offset
-        alt = opt["altitude_m"]
+        acc, alt, speed, course, tz_off, provider = opt
         if alt is None and len(coords) > 2:
             alt = _number(coords[2])
-        tz_off = opt["tz_offset_s"]
         sink.fix(
             pos,
             t_us,
@@ -456,39 +535,125 @@ class _Reader:
             lon,
             device=device,
             tz_offset_s=tz_off if tz_off is not None else off,
-            accuracy_m=opt["accuracy_m"],
+            accuracy_m=acc,
             altitude_m=alt,
-            speed_mps=opt["speed_mps"],
-            course_deg=opt["course_deg"],
-            provider=opt["provider"],
+            speed_mps=speed,
+            course_deg=course,
+            provider=provider,
         )
-
-    def optional(self, low: dict[str, Any]) -> dict[str, Any]:
-        acc = _first_number(low, ACCURACY_KEYS)
-        if acc is None:
-            hdop = _number(low.get("hdop"))
-            if hdop is not None and hdop > 0:
-                acc = hdop * HDOP_METRES
-        speed = None
-        for key, factor in SPEED_KEYS:
-            v = _number(low.get(key))
-            if v is not None:
-                speed = v if factor == 1.0 else v * factor
-                break
-        tz = low.get("tz_offset_s")
-        tz_off = tz if isinstance(tz, int) and not isinstance(tz, bool) and abs(tz) <= 18 * 3600 else None
-        prov = low.get("provider")
-        return {
-            "accuracy_m": acc,
-            "altitude_m": _first_number(low, ALTITUDE_KEYS),
-            "speed_mps": speed,
-            "course_deg": _first_number(low, COURSE_KEYS),
-            "tz_offset_s": tz_off,
-            "provider": prov if isinstance(prov, str) and prov in PROVIDERS else None,
-        }
 
 
 # ------------------------------------------------------------------ helpers
+#: lower-cased property name → (field, rank (lower wins), unit factor)
+_KEYS: dict[str, tuple[str, int, float]] = {}
+for _field, _names in (
+    ("time", TIME_KEYS),
+    ("accuracy", ACCURACY_KEYS),
+    ("altitude", ALTITUDE_KEYS),
+    ("course", COURSE_KEYS),
+    ("device", DEVICE_KEYS),
+):
+    for _rank, _name in enumerate(_names):
+        _KEYS[_name] = (_field, _rank, 1.0)
+for _rank, (_name, _factor) in enumerate(SPEED_KEYS):
+    _KEYS[_name] = ("speed", _rank, _factor)
+_KEYS["hdop"] = ("hdop", 0, HDOP_METRES)
+_KEYS["tz_offset_s"] = ("tz", 0, 1.0)
+_KEYS["provider"] = ("provider", 0, 1.0)
+_KEYS["action"] = ("action", 0, 1.0)
+_NUMERIC = frozenset({"accuracy", "altitude", "course", "speed", "hdop"})
+
+
+def _scan(props: dict[str, Any]) -> dict[str, tuple[int, Any]]:
+    """One pass over the properties: for each field, ``(rank, value)`` of its best-ranked usable key
+    (numbers already converted to metres, m/s and degrees)."""
+    found: dict[str, tuple[int, Any]] = {}
+    for k, v in props.items():
+        spec = _KEYS.get(k)
+        if spec is None:
+            if type(k) is not str:
+                continue
+            spec = _KEYS.get(k.lower())
+            if spec is None:
+                continue
+        if v is None or v == "":
+            continue
+        fld, rank, factor = spec
+        cur = found.get(fld)
+        if cur is not None and cur[0] <= rank:
+            continue
+        if fld in _NUMERIC:
+            num = v if type(v) is float else _number(v)
+            if num is None:
+                continue
+            v = num * factor if factor != 1.0 else num
+        elif fld == "device":
+            if isinstance(v, bool) or not isinstance(v, str | int):
+                continue
+            v = str(v)
+        elif fld == "tz":
+            if type(v) is not int or abs(v) > 18 * 3600:
+                continue
+        elif fld == "provider":
+            if v not in PROVIDERS:
+                continue
+        elif fld == "action" and type(v) is not str:
+            continue
+        found[fld] = (rank, v)
+    return found
+
+
+def _optional(
+    found: dict[str, tuple[int, Any]],
+) -> tuple[float | None, float | None, float | None, float | None, int | None, str | None]:
+    """(accuracy_m, altitude_m, speed_mps, course_deg, tz_offset_s, provider) from :func:`_scan`."""
+    acc = found.get("accuracy") or found.get("hdop")
+    alt = found.get("altitude")
+    speed = found.get("speed")
+    course = found.get("course")
+    tz = found.get("tz")
+    prov = found.get("provider")
+    return (
+        acc[1] if acc is not None and acc[1] >= 0 else None,
+        alt[1] if alt is not None else None,
+        speed[1] if speed is not None else None,
+        course[1] if course is not None else None,
+        tz[1] if tz is not None else None,
+        prov[1] if prov is not None else None,
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _parse_time(value: Any, tz: tzinfo) -> tuple[int, int | None]:
+    """``(t_us, tz_offset_s)``; a fast path for ISO texts with an offset. A time in UTC (``Z``) gives
+    offset None: it says nothing of the local offset."""
+    if type(value) is str:
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            dt = None
+        if dt is not None and dt.tzinfo is not None:
+            d = dt - _EPOCH
+            t_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+            if value[-1] in "Zz":
+                return t_us, None
+            delta = dt.utcoffset()
+            return t_us, int(delta.total_seconds()) if delta is not None else None
+    t_us, off = parse_time(value, tz)
+    if off == 0 and type(value) is str and value.rstrip()[-1:] in ("Z", "z"):
+        off = None
+    return t_us, off
+
+
+def _is_line(item: Any) -> bool:
+    if type(item) is not dict:
+        return False
+    geom = item.get("geometry") if item.get("type") == "Feature" else item
+    return type(geom) is dict and geom.get("type") in ("LineString", "MultiLineString", "MultiPoint")
+
+
 def _number(v: Any) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
@@ -499,30 +664,6 @@ def _number(v: Any) -> float | None:
             return float(v)
         except ValueError:
             return None
-    return None
-
-
-def _first(low: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        v = low.get(k)
-        if v is not None and v != "":
-            return v
-    return None
-
-
-def _first_number(low: dict[str, Any], keys: tuple[str, ...]) -> float | None:
-    for k in keys:
-        v = _number(low.get(k))
-        if v is not None:
-            return v
-    return None
-
-
-def _first_text(low: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    for k in keys:
-        v = low.get(k)
-        if isinstance(v, str | int) and not isinstance(v, bool) and str(v) != "":
-            return str(v)
     return None
 
 

@@ -319,8 +319,13 @@ def _decode_wkb(col: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray | Non
     if fast.any() and data is not None:
         raw = np.frombuffer(data, dtype=np.uint8)
         starts = offsets[:-1][fast].astype(np.int64)
-        idx = starts[:, None] + np.arange(21)
-        recs = raw[idx].copy().view(_WKB_POINT).reshape(-1)
+        first = int(starts[0])
+        if fast.all() and int(offsets[-1]) - int(offsets[0]) == 21 * n:
+            # every value a 21-byte point, back to back: view the buffer as records, no copy
+            recs = raw[first : first + 21 * n].view(_WKB_POINT)
+        else:
+            idx = starts[:, None] + np.arange(21)
+            recs = raw[idx].reshape(-1).view(_WKB_POINT)
         ok = (recs["order"] == 1) & (recs["kind"] == 1)
         rows = np.nonzero(fast)[0]
         lon[rows[ok]] = recs["x"][ok]

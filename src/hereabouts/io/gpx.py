@@ -71,42 +71,41 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _SECOND = timedelta(seconds=1)
 _fromiso = datetime.fromisoformat
-_OTHER_CODE = _NSLOT
-_POINT_CODE = _NSLOT + 1
-_NOT_CAPTURING = -1
-_OVERFLOW = -2
+_OTHER = -1
+_POINT = -2
 
 
 class _GpxReader(XmlReader):
-    """GPX-specialised: expat's text callback is a C-level ``list.append`` and the two element
-    callbacks are written out here, because GPX files run to millions of points and each Python call
-    per element counts. Text of a wanted element is the pieces appended between its start and end."""
+    """GPX, specialised for speed: GPX files run to millions of points, and a Python call per XML
+    event is the cost that matters. Only element *starts* call Python; expat appends text pieces and
+    end-tag names to two lists through their C-level ``append``. Every start inside a point records
+    a mark (which element, how many text pieces so far), so the text of a wanted element is the
+    pieces from its mark to the next mark, stripped: GPX elements hold either text or elements, never
+    both, so what follows an element's end up to the next start is layout whitespace. A point is
+    settled (emitted or rejected) at the first start after its end tag, after each chunk once its end
+    tag has been seen, and at the end of the document; a point whose end tag never came is damage."""
 
     root_names: ClassVar[frozenset[str]] = frozenset({"gpx"})
     format_label: ClassVar[str] = "GPX"
-    text_elements: ClassVar[frozenset[str]] = frozenset(_SLOTS)
-    struct_elements: ClassVar[frozenset[str]] = _POINTS
 
     def __init__(self, ctx: ReadContext) -> None:
         super().__init__(ctx)
         self.parts: list[str] = []
+        self.ends: list[str] = []
         self.parser.CharacterDataHandler = self.parts.append
-        self.mark = _NOT_CAPTURING
-        self.slot = 0
-        self.cur: list[str | None] | None = None
+        self.parser.EndElementHandler = self.ends.append
+        self.marks: list[tuple[int, int]] | None = None  # None: not inside a point
         self.kind = ""
         self.pt_tag = ""
-        self._codes: dict[str, int] = {}
         self.pt_line = 0
         self.pt_lat: str | None = None
         self.pt_lon: str | None = None
         self.too_long: str | None = None
+        self._codes: dict[str, int] = {}
 
     def _code(self, tag: str) -> int:
         name = tag[tag.rfind(":") + 1 :]
-        code = _SLOT.get(name, _OTHER_CODE)
-        if name in _POINTS:
-            code = _POINT_CODE
+        code = _POINT if name in _POINTS else _SLOT.get(name, _OTHER)
         if len(self._codes) < 4096:
             self._codes[tag] = code
         return code
@@ -115,72 +114,107 @@ class _GpxReader(XmlReader):
         c = self._codes.get(tag)
         if c is None:
             c = self._code(tag)
-        if c < _NSLOT:
-            self.mark = len(self.parts)
-            self.slot = c
-        elif c == _POINT_CODE:
-            name = tag[tag.rfind(":") + 1 :]
-            if self.cur is not None:
-                self.sink.reject(
-                    self.pt_line,
-                    self.kind,
-                    f"<{self.kind}> contains another <{name}> before it closes; "
-                    "expected one point per element",
-                )
-            self.parts.clear()
-            self.mark = _NOT_CAPTURING
-            self.cur = [None] * _NSLOT
-            self.kind = name
-            self.pt_tag = tag
-            self.pt_line = self.parser.CurrentLineNumber
-            lat = attrs.get("lat")
-            lon = attrs.get("lon")
-            if lat is None or lon is None:
-                lat = attr(attrs, "lat")
-                lon = attr(attrs, "lon")
-            self.pt_lat = lat
-            self.pt_lon = lon
-            self.too_long = None
-
-    def _on_end(self, tag: str) -> None:
-        c = self._codes.get(tag)
-        if c is None:
-            c = self._code(tag)
-        if c < _NSLOT:
-            mark = self.mark
-            if mark == _NOT_CAPTURING or c != self.slot:
-                return  # not inside this element's capture (or wanted elements nested in each other)
-            self.mark = _NOT_CAPTURING
-            cur = self.cur
-            if cur is None:
+        marks = self.marks
+        if marks is not None:
+            if self.pt_tag in self.ends:  # the open point has ended: settle it first
+                self._settle()
+            elif c != _POINT:
+                marks.append((c, len(self.parts)))
                 return
-            if mark == _OVERFLOW:
+        if c != _POINT:
+            return
+        name = tag[tag.rfind(":") + 1 :]
+        if self.marks is not None:
+            self.marks = None
+            self.sink.reject(
+                self.pt_line,
+                self.kind,
+                f"<{self.kind}> contains another <{name}> before it closes; expected one point per element",
+            )
+        self.parts.clear()
+        self.ends.clear()
+        self.marks = []
+        self.kind = name
+        self.pt_tag = tag
+        self.pt_line = self.parser.CurrentLineNumber
+        lat = attrs.get("lat")
+        lon = attrs.get("lon")
+        if lat is None or lon is None:
+            lat = attr(attrs, "lat")
+            lon = attr(attrs, "lon")
+        self.pt_lat = lat
+        self.pt_lon = lon
+        self.too_long = None
+
+    def after_chunk(self) -> None:
+        marks = self.marks
+        if marks is not None and self.pt_tag in self.ends:
+            self._settle()
+            marks = None
+        if marks is None:
+            self.parts.clear()
+            self.ends.clear()
+            return
+        if len(self.ends) > 4096:  # only whether the point itself has ended matters
+            self.ends.clear()
+        parts = self.parts
+        if len(parts) > 16 and sum(map(len, parts)) > self.max_text:
+            self._compact(marks)
+
+    def _compact(self, marks: list[tuple[int, int]]) -> None:
+        """Drop text no wanted element owns and cap what they own, so a point with gigantic text
+        (a long description, a runaway value) is held in bounded memory."""
+        parts = self.parts
+        kept: list[str] = []
+        new: list[tuple[int, int]] = []
+        for k, (c, m) in enumerate(marks):
+            e = marks[k + 1][1] if k + 1 < len(marks) else len(parts)
+            if c >= 0 and sum(map(len, parts[m:e])) <= self.max_text:
+                new.append((c, len(kept)))
+                kept.extend(parts[m:e])
+                continue
+            if c >= 0 and self.too_long is None:
+                self.too_long = _SLOTS[c]
+            if not new or new[-1][0] >= 0:  # close the previous wanted range; merge runs of others
+                new.append((_OTHER, len(kept)))
+            elif k + 1 == len(marks):
+                new[-1] = (_OTHER, len(kept))
+        self.parts[:] = kept
+        self.marks = new
+
+    def finish(self, complete: bool) -> None:
+        if self.marks is not None:
+            if complete or self.pt_tag in self.ends:
+                self._settle()
+            self.marks = None  # a point cut off by damage is covered by the damage reject
+
+    def _settle(self) -> None:
+        marks = self.marks
+        self.marks = None
+        if not marks:
+            return self._emit([None] * _NSLOT)
+        parts = self.parts
+        total = len(parts)
+        n = len(marks)
+        cur: list[str | None] = [None] * _NSLOT
+        cap = self.max_text
+        for k in range(n):
+            c, m = marks[k]
+            if c < 0 or cur[c] is not None:
+                continue
+            e = marks[k + 1][1] if k + 1 < n else total
+            txt = parts[m] if e == m + 1 else "".join(parts[m:e])
+            if len(txt) > cap:
                 if self.too_long is None:
                     self.too_long = _SLOTS[c]
-            elif cur[c] is None:
-                parts = self.parts
-                txt = parts[mark] if len(parts) == mark + 1 else "".join(parts[mark:])
-                if len(txt) > self.max_text:
-                    if self.too_long is None:
-                        self.too_long = _SLOTS[c]
-                else:
-                    cur[c] = txt
-            return
-        if c != _POINT_CODE or tag != self.pt_tag:
-            return
-        cur = self.cur
-        if cur is None:
-            return
-        self.cur = None
+                continue
+            cur[c] = txt.strip()
         # fast path for the lean common point (lat, lon, time, maybe ele); anything unusual or wrong
         # goes to _emit, which checks each field and says what was wrong
         time = cur[0]
         ele = cur[1]
-        if (
-            self.too_long is None
-            and time is not None
-            and cur.count(None) == _NSLOT - (1 if ele is None else 2)
-        ):
+        lean = cur.count(None) == _NSLOT - (1 if ele is None else 2)
+        if lean and self.too_long is None and time is not None:
             try:
                 lat = float(self.pt_lat)  # type: ignore[arg-type]
                 lon = float(self.pt_lon)  # type: ignore[arg-type]
@@ -195,8 +229,7 @@ class _GpxReader(XmlReader):
                 t_us = (dt - _EPOCH) // _US
                 alt = None if ele is None else float(ele)
             except (TypeError, ValueError):
-                self._emit(cur)
-                return
+                return self._emit(cur)
             fx = self.fixes
             fx.pos.append(self.pt_line)
             fx.t.append(t_us)
@@ -206,19 +239,8 @@ class _GpxReader(XmlReader):
             fx.alt.append(alt)
             if len(fx.t) >= FIX_BATCH:
                 fx.flush()
-            return
-        self._emit(cur)
-
-    def after_chunk(self) -> None:
-        parts = self.parts
-        if self.mark < 0:
-            parts.clear()
-        elif sum(map(len, parts[self.mark :])) > self.max_text:
-            parts.clear()
-            self.mark = _OVERFLOW
-
-    def finish(self, complete: bool) -> None:
-        self.cur = None  # a point cut off by damage is covered by the damage reject
+            return None
+        return self._emit(cur)
 
     def _emit(self, cur: list[str | None]) -> None:
         line = self.pt_line

@@ -160,7 +160,9 @@ class _Reader:
             return
         typ = obj.get("_type")
         if typ is not None and not isinstance(typ, str):
-            self.not_owntracks(pos, "_type", f"'_type' is {typ!r}; expected a string such as 'location'", raw)
+            self.not_owntracks(
+                pos, "_type", f"'_type' is {repr(typ)[:40]}; expected a string such as 'location'", raw
+            )
             return
         if typ in _KNOWN:
             self.messages += 1

@@ -633,36 +633,40 @@ def segment_bounds(codes: IntArray) -> IntArray:
 
 
 @jit
-def radix_argsort(key: IntArray, bits: int) -> IntArray:
-    """Stable argsort of non-negative int64 keys below ``2**bits`` (LSD radix, 11-bit digits)."""
+def radix_argsort(key: IntArray, bits: int) -> tuple[IntArray, IntArray]:
+    """Stable argsort of non-negative int64 keys below ``2**bits``, and the sorted keys.
+
+    LSD radix sort with 16-bit digits; the histograms of all digits are counted in one pass and a
+    digit that is the same for every key is skipped.
+    """
     n = key.shape[0]
+    passes = (bits + 15) // 16
+    count = np.zeros((max(passes, 1), 65537), np.int64)
+    for i in range(n):
+        k = key[i]
+        for p in range(passes):
+            count[p, ((k >> (16 * p)) & 65535) + 1] += 1
     order = np.arange(n)
     keys = key.copy()
     tmp_o = np.empty(n, np.int64)
     tmp_k = np.empty(n, np.int64)
-    count = np.empty(2049, np.int64)
-    shift = 0
-    while shift < bits:
-        for d in range(2049):
-            count[d] = 0
-        for i in range(n):
-            count[((keys[i] >> shift) & 2047) + 1] += 1
-        same = False
-        for d in range(2049):
-            if count[d] == n:
-                same = True
-        if same:  # every key has the same digit here
-            shift += 11
+    for p in range(passes):
+        shift = 16 * p
+        trivial = False
+        for d in range(65537):
+            if count[p, d] == n:
+                trivial = True
+        if trivial:
             continue
-        for d in range(2048):
-            count[d + 1] += count[d]
+        for d in range(65536):
+            count[p, d + 1] += count[p, d]
         for i in range(n):
-            d = (keys[i] >> shift) & 2047
-            j = count[d]
-            count[d] = j + 1
+            k = keys[i]
+            d = (k >> shift) & 65535
+            j = count[p, d]
+            count[p, d] = j + 1
             tmp_o[j] = order[i]
-            tmp_k[j] = keys[i]
+            tmp_k[j] = k
         order, tmp_o = tmp_o, order
         keys, tmp_k = tmp_k, keys
-        shift += 11
-    return order
+    return order, keys

@@ -282,6 +282,14 @@ class Realiser:
             )
             for line in town.lines
         ]
+        # nearest stop of each line to each place: (stop index, distance)
+        self.near_stop: list[list[tuple[int, float]]] = []
+        for sx, sy in self.stop_xy:
+            dist = np.hypot(sx[None, :] - self.px[:, None], sy[None, :] - self.py[:, None])
+            best = np.argmin(dist, axis=1)
+            self.near_stop.append(
+                list(zip(best.tolist(), dist[np.arange(len(best)), best].tolist(), strict=True))
+            )
 
     # -- geometry ---------------------------------------------------------------------------------
     def _network(self, metric: str, a: int, b: int) -> list[int]:
@@ -338,13 +346,12 @@ class Realiser:
         if key in self._transit_cache:
             return self._transit_cache[key]
         best: tuple[float, int, int, int] | None = None
-        for li, (sx, sy) in enumerate(self.stop_xy):
-            do = np.hypot(sx - self.px[o], sy - self.py[o])
-            dd = np.hypot(sx - self.px[d], sy - self.py[d])
-            i, j = int(np.argmin(do)), int(np.argmin(dd))
-            if do[i] > 550 or dd[j] > 550 or abs(i - j) < 2:
+        for li in range(len(self.stop_xy)):
+            i, do = self.near_stop[li][o]
+            j, dd = self.near_stop[li][d]
+            if do > 550 or dd > 550 or abs(i - j) < 2:
                 continue
-            cost = float(do[i] + dd[j])
+            cost = do + dd
             if best is None or cost < best[0]:
                 best = (cost, li, i, j)
         opt = None if best is None else best[1:]

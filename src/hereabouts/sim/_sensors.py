@@ -113,14 +113,14 @@ PROFILES: dict[str, Profile] = {
 #: Profile weights per device kind for ``profile="mixed"``.
 MIXED: dict[str, dict[str, float]] = {
     "phone": {
-        "gps-1min": 0.15,
+        "gps-1min": 0.12,
         "gps-15min": 0.2,
         "wifi": 0.1,
         "cell": 0.08,
-        "duty-cycled": 0.17,
+        "duty-cycled": 0.2,
         "significant-change": 0.30,
     },
-    "watch": {"gps-1min": 0.2, "duty-cycled": 0.5, "significant-change": 0.3},
+    "watch": {"gps-1min": 0.15, "duty-cycled": 0.5, "significant-change": 0.35},
     "car": {"tracker": 1.0},
 }
 
@@ -216,6 +216,7 @@ class DeviceFixes:
     y: F64
     true_x: F64
     true_y: F64
+    error: F64
     accuracy: F64
     speed: F64
     course: F64
@@ -252,7 +253,7 @@ def observe(rng: np.random.Generator, prof: Profile, tr: Trajectory, t: F64) -> 
         speed = np.maximum(v + rng.normal(0, 0.3, n), 0.0)
         speed = np.where(v < 0.05, 0.0, speed)
         course = np.where(v >= 0.05, np.degrees(np.arctan2(dx, dy)) % 360.0, np.nan)
-    return DeviceFixes(t, tx + ex, ty + ey, tx, ty, acc, speed, course, out)
+    return DeviceFixes(t, tx + ex, ty + ey, tx, ty, np.hypot(ex, ey), acc, speed, course, out)
 
 
 class ApIndex:

@@ -108,9 +108,47 @@ class Simulation:
         return self._frame.to_latlon(np.interp(t, tr.t, tr.x), np.interp(t, tr.t, tr.y))
 
 
+def _us(seconds: F64) -> NDArray[np.int64]:
+    """UTC epoch seconds to whole microseconds, rounded to the millisecond."""
+    return np.rint(np.asarray(seconds, dtype=np.float64) * 1000.0).astype(np.int64) * 1000
+
+
 def _ts(seconds: F64 | Sequence[float]) -> pa.Array:
-    us = np.rint(np.asarray(seconds, dtype=np.float64) * 1000.0).astype(np.int64) * 1000
+    us = _us(np.asarray(seconds, dtype=np.float64))
     return pa.Array.from_buffers(UTC_US, us.size, [None, pa.py_buffer(us)])
+
+
+def _repeat_strings(labels: Sequence[str], counts: Sequence[int]) -> pa.Array:
+    """A string array holding ``labels[k]`` ``counts[k]`` times in turn, built without per-row work."""
+    encoded = [lab.encode() for lab in labels]
+    data = b"".join(e * c for e, c in zip(encoded, counts, strict=True))
+    lengths = np.repeat(
+        np.array([len(e) for e in encoded], dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    )
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] < 2**31:
+        return pa.Array.from_buffers(
+            pa.string(), lengths.size, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+        )
+    big = pa.Array.from_buffers(
+        pa.large_string(), lengths.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return big.cast(pa.string())
+
+
+def _fixed_strings(labels: Sequence[str], codes: NDArray[np.int64]) -> pa.Array:
+    """A string array of ``labels[codes]`` when every label has the same length in bytes."""
+    encoded = [lab.encode() for lab in labels]
+    width = len(encoded[0])
+    if any(len(e) != width for e in encoded):
+        return pa.array([labels[c] for c in codes.tolist()], pa.string())
+    table = np.frombuffer(b"".join(encoded), dtype=np.uint8).reshape(len(encoded), width)
+    data = table[codes].tobytes()
+    offsets = np.arange(codes.size + 1, dtype=np.int64) * width
+    return pa.Array.from_buffers(
+        pa.string(), int(codes.size), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+    )
 
 
 def _list(offsets: Sequence[int] | NDArray[np.int64], values: pa.Array) -> pa.Array:
@@ -194,7 +232,7 @@ def simulate(
     dev_order = sorted(pop.devices, key=lambda d: d.id)
     apx = ApIndex(town)
     fix_parts: dict[str, list[Any]] = {
-        k: [] for k in ("t", "x", "y", "tx", "ty", "acc", "spd", "crs", "out", "prov")
+        k: [] for k in ("t_us", "tz", "lat", "lon", "err", "acc", "spd", "crs", "out", "prov")
     }
     scan_parts: dict[str, list[Any]] = {k: [] for k in ("dev", "t", "ap", "rssi")}
     gap_rows: list[tuple[str, float, float, str]] = []
@@ -222,28 +260,31 @@ def simulate(
             t = t[~((i >= 0) & (t < me[np.clip(i, 0, None)]))]
         obs = observe(rng, prof, tr, t)
         n = t.size
-        fix_parts["t"].append(obs.t)
-        fix_parts["x"].append(obs.x)
-        fix_parts["y"].append(obs.y)
-        fix_parts["tx"].append(obs.true_x)
-        fix_parts["ty"].append(obs.true_y)
-        fix_parts["acc"].append(obs.accuracy)
-        fix_parts["spd"].append(obs.speed)
-        fix_parts["crs"].append(obs.course)
+        # Convert per device, while the arrays are small: whole-table passes are memory-bound.
+        lat, lon = frame.to_latlon(obs.x, obs.y)
+        fix_parts["t_us"].append(_us(obs.t))
+        fix_parts["tz"].append(clock.offset_at(obs.t))
+        fix_parts["lat"].append(lat)
+        fix_parts["lon"].append(lon)
+        fix_parts["err"].append((np.rint(obs.error * 100) / 100).astype(np.float32))
+        fix_parts["acc"].append(np.rint(obs.accuracy * 10) / 10)
+        fix_parts["spd"].append(np.rint(obs.speed * 100) / 100)
+        fix_parts["crs"].append(np.rint(obs.course * 10) / 10)
         fix_parts["out"].append(obs.outlier)
-        fix_parts["prov"].append(np.full(n, ("gps", "wifi", "cell").index(prof.provider), dtype=np.int8))
+        fix_parts["prov"].append(prof.provider)
         if prof.scans and n:
             row, ap, rssi = apx.scan(rng, obs.true_x, obs.true_y)
-            scan_parts["dev"].append(np.full(row.size, k, dtype=np.int32))
-            scan_parts["t"].append(obs.t[row])
-            scan_parts["ap"].append(ap)
-            scan_parts["rssi"].append(rssi)
+            if row.size:
+                scan_parts["dev"].append(np.full(row.size, k, dtype=np.int32))
+                scan_parts["t"].append(obs.t[row])
+                scan_parts["ap"].append(ap)
+                scan_parts["rssi"].append(rssi)
         if k % 50 == 0 or k == len(dev_order) - 1:
             tick("devices", k + 1, len(dev_order))
 
     tick("tables", 0, 1)
     dev_ids = np.array([d.id for d in dev_order], dtype=object)
-    fixes, fix_truth = _fix_tables(fix_parts, dev_ids, frame, clock)
+    fixes, fix_truth = _fix_tables(fix_parts, dev_ids)
     scans = _scan_table(scan_parts, dev_ids, town)
     truth = _truth_tables(town, pop, act, frame, clock, dev_order, gap_rows)
     manifest = _manifest(
@@ -274,42 +315,30 @@ def simulate(
 
 
 # -------------------------------------------------------------------------------- tables
-def _fix_tables(
-    parts: dict[str, list[Any]], dev_ids: NDArray[Any], frame: Frame, clock: Clock
-) -> tuple[pa.Table, pa.Table]:
+def _fix_tables(parts: dict[str, list[Any]], dev_ids: NDArray[Any]) -> tuple[pa.Table, pa.Table]:
     def cat(name: str, dtype: Any) -> NDArray[Any]:
         return np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=dtype)
 
-    counts = [len(a) for a in parts["t"]]
-    prov_names = ("gps", "wifi", "cell")
-    device_str = pa.chunked_array(
-        [pa.repeat(pa.scalar(str(dev_ids[k]), pa.string()), n) for k, n in enumerate(counts)], pa.string()
-    )
-    provider = pa.chunked_array(
-        [pa.repeat(pa.scalar(prov_names[int(p[0])], pa.string()), len(p)) for p in parts["prov"]], pa.string()
-    )
-    t = cat("t", np.float64)
-    x, y, tx, ty = (cat(k, np.float64) for k in ("x", "y", "tx", "ty"))
-    lat, lon = frame.to_latlon(x, y)
-    err = np.hypot(x - tx, y - ty).astype(np.float32)
-    del x, y, tx, ty
-    t_arr = _ts(t)
+    counts = [len(a) for a in parts["t_us"]]
+    n = sum(counts)
+    device_col = _repeat_strings([str(d) for d in dev_ids], counts)
+    t_us = cat("t_us", np.int64)
+    t_arr = pa.Array.from_buffers(UTC_US, n, [None, pa.py_buffer(t_us)])
     spd = cat("spd", np.float64)
     crs = cat("crs", np.float64)
-    device_col = device_str.combine_chunks()
     fixes = pa.Table.from_arrays(
         [
             device_col,
             t_arr,
-            pa.array(clock.offset_at(t), pa.int32()),
-            pa.array(lat),
-            pa.array(lon),
-            pa.array(np.rint(cat("acc", np.float64) * 10) / 10),
-            pa.nulls(t.size, pa.float64()),
-            pa.array(np.rint(spd * 100) / 100, mask=np.isnan(spd)),
-            pa.array(np.rint(crs * 10) / 10, mask=np.isnan(crs)),
-            provider.combine_chunks(),
-            pa.nulls(t.size, pa.int64()),
+            pa.array(cat("tz", np.int32), pa.int32()),
+            pa.array(cat("lat", np.float64)),
+            pa.array(cat("lon", np.float64)),
+            pa.array(cat("acc", np.float64)),
+            pa.nulls(n, pa.float64()),
+            pa.array(spd, from_pandas=True),
+            pa.array(crs, from_pandas=True),
+            _repeat_strings(parts["prov"], counts),
+            pa.nulls(n, pa.int64()),
         ],
         schema=FIX,
     )
@@ -317,7 +346,7 @@ def _fix_tables(
         {
             "device": device_col,
             "t": t_arr,
-            "error_m": pa.array(err),
+            "error_m": pa.array(cat("err", np.float32)),
             "outlier": pa.array(cat("out", np.bool_)),
         }
     )
@@ -327,18 +356,15 @@ def _fix_tables(
 def _scan_table(parts: dict[str, list[Any]], dev_ids: NDArray[Any], town: Town) -> pa.Table:
     if not parts["dev"]:
         return validate(SCAN.empty_table(), "scan")
-    dev = np.concatenate(parts["dev"])
     ap = np.concatenate(parts["ap"])
+    devs = [int(d[0]) for d in parts["dev"]]
+    counts = [len(d) for d in parts["dev"]]
     tbl = pa.table(
         {
-            "device": pa.DictionaryArray.from_arrays(
-                pa.array(dev), pa.array(dev_ids.tolist(), pa.string())
-            ).cast(pa.string()),
+            "device": _repeat_strings([str(dev_ids[k]) for k in devs], counts),
             "t": _ts(np.concatenate(parts["t"])),
-            "kind": pa.array(np.full(dev.size, "wifi", dtype=object), pa.string()),
-            "ident": pa.DictionaryArray.from_arrays(pa.array(ap), pa.array(town.ap_bssid, pa.string())).cast(
-                pa.string()
-            ),
+            "kind": _repeat_strings(["wifi"], [int(ap.size)]),
+            "ident": _fixed_strings(town.ap_bssid, ap),
             "rssi_dbm": pa.array(np.concatenate(parts["rssi"])),
             "frequency_mhz": pa.array(town.ap_freq_mhz[ap]),
         }

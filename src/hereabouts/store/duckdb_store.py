@@ -228,14 +228,11 @@ class _Import:
         if table.num_rows == 0:
             return 0
         if tier == "reject":
-            self.con.register("_batch", table)
-            try:
-                self.con.execute(
-                    "INSERT INTO rejects SELECT ?, member, unit, position, field, reason, raw FROM _batch",
-                    [self.source_id],
-                )
-            finally:
-                self.con.unregister("_batch")
+            _rejects = table  # noqa: F841 - read by DuckDB's replacement scan below
+            self.con.execute(
+                "INSERT INTO rejects SELECT ?, member, unit, position, field, reason, raw FROM _rejects",
+                [self.source_id],
+            ).fetchall()
             return table.num_rows
         if tier not in _KEYS:
             raise ValueError(f"unknown tier {tier!r}")
@@ -269,11 +266,10 @@ class _Import:
                   AND {_q(tcol)} BETWEEN {_ts_literal(lo)} AND {_ts_literal(hi)}
             ) x ON {on}
         """
-        self.con.register("_batch", batch)
-        try:
-            rows = self.con.execute(sql).fetchall()
-        finally:
-            self.con.unregister("_batch")
+        # DuckDB reads ``_batch`` from this frame (a replacement scan); registering a view instead
+        # would keep every batch alive until the transaction ends, growing memory with the file
+        _batch = batch  # noqa: F841
+        rows = self.con.execute(sql).fetchall()
         return int(rows[0][0]) if rows else 0
 
     def finish(self, counts: Mapping[str, int], kind: str) -> None:

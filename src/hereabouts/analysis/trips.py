@@ -1,0 +1,784 @@
+"""Trips and habitual routes: the movement between stays.
+
+:func:`build_trips` turns consecutive stays of an entity, and the fixes between them, into trips;
+:func:`habitual_routes` groups trips between the same two places by the shape of their paths.
+
+How a trip is built
+-------------------
+For two consecutive stays A and B of an entity, the trip runs from A's end to B's start. Its raw path
+is A's centre, every fix of the entity timed from A's end to B's start (inclusive), and B's centre.
+Then, all trips at once and without loops over fixes in Python:
+
+1. **Spikes** — a single fix that jumps away and back (multipath, a bad cell fix) is dropped when the
+   detour it adds, ``d(i−1, i) + d(i, i+1) − d(i−1, i+1)``, exceeds both ``spike_m`` and twice the
+   direct step ``d(i−1, i+1)``.
+2. **Gaps** — an interval of more than ``max_gap_s`` between consecutive points means the position
+   was unknown: the path is *split* there instead of being drawn across (``path`` is a list of
+   observed pieces), the time is added to ``gap_s`` and the straight line across, a lower bound of
+   the distance really travelled, to ``gap_distance_m`` (it is included in ``distance_m``). A trip
+   with no fixes at all between its stays is one gap.
+3. **Simplification** — each piece is simplified by Douglas-Peucker with tolerance ``simplify_m``
+   (in metres, on the sphere). ``distance_m`` is measured along the simplified pieces: summing the
+   raw steps would count GPS jitter as movement (10 m of noise on a 1 Hz walk more than doubles its
+   length), while the simplified path removes wiggles smaller than the tolerance and cuts corners by
+   less than it.
+4. **Speed profile** — for each point, the straight-line speed to the first point at least
+   ``speed_window_s`` later in the same piece (a window long enough that jitter of a few metres
+   barely moves it). ``stop_fraction`` is the share of windows slower than ``stop_speed_mps``;
+   ``speed_median_mps`` and ``speed_p95_mps`` are taken over the moving windows.
+
+Mode guess (:func:`guess_mode`)
+-------------------------------
+Rules on the speed profile, first match wins (speeds while moving; ``v50`` median, ``v95``
+95th percentile; ``overall`` = distance / duration; ``gap speed`` = straight line over gap time):
+
+=========  ==========================================================================================
+flight     distance ≥ 100 km and (v95 ≥ 70 m/s, or overall ≥ 50 m/s, or gap speed ≥ 50 m/s)
+train      v95 ≥ 42 m/s (150 km/h): faster than road traffic keeps up, slower than a plane
+vehicle    v95 ≥ 10 m/s (36 km/h) or v50 ≥ 7 m/s (25 km/h)
+bike       v50 ≥ 2.3 m/s (8.3 km/h)
+walk       otherwise
+unknown    no speed window at all and no gap to judge by
+=========  ==========================================================================================
+
+``mode_confidence`` grows with the margin between the deciding speed and the nearest threshold
+(``0.5 + 0.45 · (1 − exp(−m / 0.2))`` with ``m`` the log-ratio to it), times a support factor
+``1 − exp(−windows / 5)`` (at least 0.3) and the observed share of the trip; a train guess is capped at
+0.7 (without a rail network a fast motorway drive looks the same). A trip's own ``confidence`` is
+the geometric mean of its two stays' confidences (0.5 when missing), times ``1 − 0.6 · gap_s /
+duration_s``. Both are heuristics, to be calibrated on the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from ..kernels import jit
+from ..model import validate
+from ..model.errors import InputError, SchemaError
+from ..model.schemas import PATH_POINT, UTC_US
+from ._geo import (
+    douglas_peucker_keep,
+    enu_m,
+    frechet_m,
+    from_xyz,
+    grouped_quantile,
+    haversine_m,
+    resample_path,
+    segment_bounds,
+    to_xyz_m,
+)
+
+__all__ = [
+    "MODES",
+    "ROUTE",
+    "build_trips",
+    "guess_mode",
+    "habitual_routes",
+    "trip_ranges_reference",
+]
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+B = NDArray[np.bool_]
+
+#: Values of the ``mode`` column of trips.
+MODES = ("walk", "bike", "vehicle", "train", "flight", "unknown")
+
+# thresholds of the mode rules, m/s and m
+FLIGHT_MIN_DISTANCE_M = 100_000.0
+FLIGHT_V95_MPS = 70.0
+FLIGHT_OVERALL_MPS = 50.0
+TRAIN_V95_MPS = 42.0
+VEHICLE_V95_MPS = 10.0
+VEHICLE_V50_MPS = 7.0
+BIKE_V50_MPS = 2.3
+
+ROUTE = pa.schema(
+    [
+        pa.field("route_id", pa.string(), nullable=False),
+        pa.field("entity", pa.string(), nullable=False),
+        pa.field("from_place", pa.string(), nullable=False),
+        pa.field("to_place", pa.string(), nullable=False),
+        pa.field("n_trips", pa.int64(), nullable=False),
+        pa.field("trips", pa.list_(pa.int64())),  # rows of the trip table
+        pa.field("representative_trip", pa.int64()),
+        pa.field("duration_median_s", pa.float64()),
+        pa.field("duration_p25_s", pa.float64()),
+        pa.field("duration_p75_s", pa.float64()),
+        pa.field("distance_median_m", pa.float64()),
+        pa.field("first_start", UTC_US),
+        pa.field("last_start", UTC_US),
+        pa.field("path", pa.list_(PATH_POINT)),  # the representative trip's path
+        pa.field("mode", pa.string()),  # most frequent mode guess of its trips
+        pa.field("confidence", pa.float64()),
+        pa.field("method", pa.string()),
+    ],
+    metadata={"tier": "route"},
+)
+
+
+def build_trips(
+    fixes: pa.Table,
+    stays: pa.Table,
+    *,
+    places: pa.Table | None = None,
+    max_gap_s: float = 1200.0,
+    simplify_m: float = 10.0,
+    smooth_m: float = 40.0,
+    spike_m: float = 200.0,
+    speed_window_s: float = 60.0,
+    stop_speed_mps: float = 0.5,
+    min_distance_m: float = 50.0,
+) -> pa.Table:
+    """Build the trips between consecutive stays of each entity (see the module documentation).
+
+    Parameters
+    ----------
+    fixes
+        A fix table (``t``, ``lat``, ``lon`` and ``entity``, or ``device`` when there is no
+        ``entity``): the fixes the stays were found in. Not modified.
+    stays
+        A ``stay`` tier table. Not modified. Overlapping stays of one entity make no trip.
+    places
+        Optional ``place`` table: ``from_place``/``to_place`` are filled by :func:`assign_places`
+        (or taken from a ``place_id`` column of ``stays`` when it has one).
+    max_gap_s
+        Longer intervals between points are recording gaps (the path is split there).
+    simplify_m
+        Douglas-Peucker tolerance of the path, and so the jitter ``distance_m`` ignores.
+    smooth_m
+        Each fix is replaced by the mean of the fixes within this distance along the raw path
+        (0: no smoothing).
+    spike_m
+        Smallest detour of a single fix to be dropped as a spike.
+    speed_window_s
+        Length of the windows speeds are measured over.
+    stop_speed_mps
+        Windows slower than this count as stopped.
+    min_distance_m
+        Trips shorter than this (a stay split in two with no movement between) are dropped.
+
+    Returns
+    -------
+    pyarrow.Table
+        A ``trip`` tier table sorted by entity and start. ``from_stay``/``to_stay`` are rows of
+        ``stays``; ``evidence_first``/``evidence_last`` are rows of the fixes sorted (stably) by
+        entity and time, like the stays' evidence; null when no fix lies between the stays.
+    """
+    for name, v in (
+        ("max_gap_s", max_gap_s),
+        ("simplify_m", simplify_m),
+        ("spike_m", spike_m),
+        ("speed_window_s", speed_window_s),
+    ):
+        _check_positive(name, v)
+    _check_non_negative("stop_speed_mps", stop_speed_mps)
+    _check_non_negative("smooth_m", smooth_m)
+    _check_non_negative("min_distance_m", min_distance_m)
+
+    f = _FixColumns(fixes)
+    st = _stay_inputs(stays, f.entities)
+
+    # consecutive stays of each entity, in time order
+    so = np.lexsort((st.start_us, st.code)).astype(np.int64)
+    a, b = so[:-1], so[1:]
+    pair = (st.code[a] == st.code[b]) & (st.start_us[b] > st.end_us[a]) if so.shape[0] > 1 else np.zeros(0, bool)
+    a, b = a[pair], b[pair]
+    ta, tb = st.end_us[a], st.start_us[b]
+    code = st.code[a]
+    n_trips = a.shape[0]
+
+    lo, hi = _trip_ranges(f.t_us, f.ebounds, code, ta, tb)
+    n_fix = hi - lo
+
+    # the raw path: stay A's centre, the fixes, stay B's centre
+    counts = n_fix + 2
+    trip_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    total = int(trip_start[-1])
+    trip_of = np.repeat(np.arange(n_trips, dtype=np.int64), counts)
+    rank = np.arange(total, dtype=np.int64) - trip_start[trip_of]
+    is_a = rank == 0
+    is_b = rank == counts[trip_of] - 1
+    fix_row = np.where(is_a | is_b, 0, lo[trip_of] + rank - 1)
+    lat = f.lat[fix_row] if f.lat.shape[0] else np.zeros(total)
+    lon = f.lon[fix_row] if f.lon.shape[0] else np.zeros(total)
+    t = f.t_us[fix_row] if f.t_us.shape[0] else np.zeros(total, np.int64)
+    lat = np.where(is_a, st.lat[a][trip_of], np.where(is_b, st.lat[b][trip_of], lat))
+    lon = np.where(is_a, st.lon[a][trip_of], np.where(is_b, st.lon[b][trip_of], lon))
+    t = np.where(is_a, ta[trip_of], np.where(is_b, tb[trip_of], t))
+
+    # 1. spikes
+    keep = _spike_free(lat, lon, is_a, is_b, float(spike_m))
+    lat, lon, t, trip_of = lat[keep], lon[keep], t[keep], trip_of[keep]
+    first_of_trip = np.ones(lat.shape[0], np.bool_)
+    first_of_trip[1:] = trip_of[1:] != trip_of[:-1]
+
+    # 2. gaps split the path into pieces
+    dt_s = np.zeros(lat.shape[0])
+    dt_s[1:] = (t[1:] - t[:-1]) / 1e6
+    step = np.zeros(lat.shape[0])
+    if lat.shape[0] > 1:
+        step[1:] = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    gap = (~first_of_trip) & (dt_s > max_gap_s)
+    gap_s = np.bincount(trip_of[gap], weights=dt_s[gap], minlength=n_trips)
+    gap_dist = np.bincount(trip_of[gap], weights=step[gap], minlength=n_trips)
+    piece_start = first_of_trip | gap
+    piece_of = np.cumsum(piece_start) - 1
+    pbounds = segment_bounds(piece_of)
+
+    # 3. smooth jitter, simplify each piece, measure along it
+    movable = ~(is_a[keep] | is_b[keep])
+    xyz = _smooth(to_xyz_m(lat, lon), step, piece_of, pbounds, movable, float(smooth_m))
+    slat, slon = from_xyz(xyz)
+    lat, lon = np.where(movable, slat, lat), np.where(movable, slon, lon)
+    kept = douglas_peucker_keep(xyz, pbounds, float(simplify_m))
+    klat, klon, kpiece = lat[kept], lon[kept], piece_of[kept]
+    kstep = np.zeros(klat.shape[0])
+    if klat.shape[0] > 1:
+        same = kpiece[1:] == kpiece[:-1]
+        kstep[1:] = np.where(same, haversine_m(klat[:-1], klon[:-1], klat[1:], klon[1:]), 0.0)
+    piece_trip = trip_of[pbounds[:-1]]
+    path_dist = np.bincount(trip_of[kept], weights=kstep, minlength=n_trips)
+    distance = path_dist + gap_dist
+
+    # 4. speed windows within each piece
+    v, v_trip = _window_speeds(lat, lon, t, piece_of, pbounds, trip_of, float(speed_window_s))
+    n_win = np.bincount(v_trip, minlength=n_trips)
+    stopped = v < stop_speed_mps
+    stop_frac = np.where(n_win > 0, np.bincount(v_trip[stopped], minlength=n_trips) / np.maximum(n_win, 1), np.nan)
+    mv, mt = v[~stopped], v_trip[~stopped]
+    order = np.lexsort((mv, mt))
+    mv, mt = mv[order], mt[order]
+    mbounds = np.searchsorted(mt, np.arange(n_trips + 1)).astype(np.int64)
+    v50 = grouped_quantile(mv, mbounds, 0.5)
+    v95 = grouped_quantile(mv, mbounds, 0.95)
+    all_stopped = (n_win > 0) & (mbounds[1:] == mbounds[:-1])
+    v50 = np.where(all_stopped, 0.0, v50)
+    v95 = np.where(all_stopped, 0.0, v95)
+
+    duration = (tb - ta) / 1e6
+    mode, mode_conf = guess_mode(v50, v95, distance, duration, gap_s, gap_dist, n_win)
+    ca = np.nan_to_num(st.confidence[a], nan=0.5)
+    cb = np.nan_to_num(st.confidence[b], nan=0.5)
+    gap_frac = np.where(duration > 0, np.clip(gap_s / np.where(duration > 0, duration, 1.0), 0.0, 1.0), 1.0)
+    conf = np.sqrt(np.clip(ca, 0, 1) * np.clip(cb, 0, 1)) * (1.0 - 0.6 * gap_frac)
+
+    # the path column: trips ▸ pieces ▸ points
+    pts = pa.StructArray.from_arrays([pa.array(klat), pa.array(klon)], fields=list(PATH_POINT))
+    kbounds = np.searchsorted(kpiece, np.arange(pbounds.shape[0])).astype(np.int64)
+    pieces = pa.LargeListArray.from_arrays(pa.array(kbounds, pa.int64()), pts)
+    tbounds = np.searchsorted(piece_trip, np.arange(n_trips + 1)).astype(np.int64)
+    path = pa.LargeListArray.from_arrays(pa.array(tbounds, pa.int64()), pieces).cast(
+        pa.list_(pa.list_(PATH_POINT))
+    )
+
+    from_place, to_place = _places(stays, places, a, b)
+    sel = np.flatnonzero(distance >= min_distance_m)
+    has_fix = n_fix > 0
+    label = _label(
+        "trips",
+        max_gap_s=max_gap_s,
+        simplify_m=simplify_m,
+        smooth_m=smooth_m,
+        spike_m=spike_m,
+        speed_window_s=speed_window_s,
+        stop_speed_mps=stop_speed_mps,
+        min_distance_m=min_distance_m,
+    )
+    idx = pa.array(sel)
+    table = pa.table(
+        {
+            "entity": f.entities.take(pa.array(code[sel])).cast(pa.string()),
+            "start": pa.array(ta[sel], pa.int64()).view(UTC_US),
+            "end": pa.array(tb[sel], pa.int64()).view(UTC_US),
+            "from_stay": pa.array(a[sel]),
+            "to_stay": pa.array(b[sel]),
+            "from_place": from_place.take(idx),
+            "to_place": to_place.take(idx),
+            "from_lat": pa.array(st.lat[a][sel]),
+            "from_lon": pa.array(st.lon[a][sel]),
+            "to_lat": pa.array(st.lat[b][sel]),
+            "to_lon": pa.array(st.lon[b][sel]),
+            "distance_m": pa.array(distance[sel]),
+            "gap_distance_m": pa.array(gap_dist[sel]),
+            "duration_s": pa.array(duration[sel]),
+            "gap_s": pa.array(gap_s[sel]),
+            "n_fixes": pa.array(n_fix[sel]),
+            "evidence_first": pa.array(f.row(lo[sel]), mask=~has_fix[sel]),
+            "evidence_last": pa.array(f.row(hi[sel] - 1), mask=~has_fix[sel]),
+            "path": path.take(idx),
+            "speed_median_mps": pa.array(v50[sel], mask=np.isnan(v50[sel])),
+            "speed_p95_mps": pa.array(v95[sel], mask=np.isnan(v95[sel])),
+            "stop_fraction": pa.array(stop_frac[sel], mask=np.isnan(stop_frac[sel])),
+            "mode": pa.array(np.asarray(MODES, dtype=object)[mode[sel]], pa.string()),
+            "mode_confidence": pa.array(mode_conf[sel]),
+            "confidence": pa.array(conf[sel]),
+            "method": pa.array([label] * sel.shape[0], pa.string()),
+        }
+    )
+    return validate(table, "trip")
+
+
+def guess_mode(
+    v50: F64, v95: F64, distance_m: F64, duration_s: F64, gap_s: F64, gap_distance_m: F64, n_windows: I64
+) -> tuple[I64, F64]:
+    """Mode guess (index into :data:`MODES`) and its confidence for each trip, by the rules in the
+    module documentation.
+
+    >>> import numpy as np
+    >>> m, c = guess_mode(np.array([1.4, 5.0, 13.0]), np.array([1.7, 5.8, 15.0]), np.full(3, 3000.0),
+    ...                   np.full(3, 1800.0), np.zeros(3), np.zeros(3), np.full(3, 50))
+    >>> [MODES[k] for k in m]
+    ['walk', 'bike', 'vehicle']
+    """
+    v50 = np.asarray(v50, np.float64)
+    v95 = np.asarray(v95, np.float64)
+    dist = np.asarray(distance_m, np.float64)
+    dur = np.asarray(duration_s, np.float64)
+    gap = np.asarray(gap_s, np.float64)
+    gdist = np.asarray(gap_distance_m, np.float64)
+    n = np.asarray(n_windows, np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        overall = np.where(dur > 0, dist / dur, 0.0)
+        gap_speed = np.where(gap > 0, gdist / gap, 0.0)
+    no_speed = np.isnan(v50)
+    # without any window, judge by the overall speed (a trip that is one gap)
+    s50 = np.where(no_speed, overall, v50)
+    s95 = np.where(no_speed, overall, v95)
+
+    def margin(x: F64, thr: float) -> F64:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.abs(np.log(np.maximum(x, 1e-3) / thr)), np.float64)
+
+    fast = np.maximum(np.maximum(s95 / FLIGHT_V95_MPS, overall / FLIGHT_OVERALL_MPS), gap_speed / FLIGHT_OVERALL_MPS)
+    flight = (dist >= FLIGHT_MIN_DISTANCE_M) & (fast >= 1.0)
+    train = ~flight & (s95 >= TRAIN_V95_MPS)
+    vehicle = ~flight & ~train & ((s95 >= VEHICLE_V95_MPS) | (s50 >= VEHICLE_V50_MPS))
+    bike = ~flight & ~train & ~vehicle & (s50 >= BIKE_V50_MPS)
+    walk = ~flight & ~train & ~vehicle & ~bike
+    mode = np.select([flight, train, vehicle, bike, walk], [4, 3, 2, 1, 0], 5).astype(np.int64)
+    unknown = no_speed & (gap <= 0) & ~flight
+    mode[unknown] = 5
+
+    m = np.zeros(mode.shape[0])
+    m = np.where(
+        flight,
+        np.minimum(margin(dist, FLIGHT_MIN_DISTANCE_M), np.abs(np.log(np.maximum(fast, 1e-9)))),
+        m,
+    )
+    m = np.where(train, margin(s95, TRAIN_V95_MPS), m)
+    veh_m = np.minimum(
+        np.maximum(margin(s95, VEHICLE_V95_MPS) * (s95 >= VEHICLE_V95_MPS), margin(s50, VEHICLE_V50_MPS) * (s50 >= VEHICLE_V50_MPS)),
+        margin(s95, TRAIN_V95_MPS),
+    )
+    m = np.where(vehicle, veh_m, m)
+    m = np.where(bike, np.minimum(margin(s50, BIKE_V50_MPS), np.minimum(margin(s95, VEHICLE_V95_MPS), margin(s50, VEHICLE_V50_MPS))), m)
+    m = np.where(walk, margin(s50, BIKE_V50_MPS), m)
+    conf = 0.5 + 0.45 * (1.0 - np.exp(-m / 0.2))
+    support = np.where(no_speed, 0.3, np.maximum(0.3, 1.0 - np.exp(-n / 5.0)))
+    support = np.where(flight, np.maximum(support, 0.8), support)  # a flight is judged by its gap
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = np.where(dur > 0, 1.0 - np.clip(gap / np.where(dur > 0, dur, 1.0), 0.0, 1.0), 0.0)
+    observed = np.where(flight, 1.0, np.maximum(observed, 0.2))
+    conf = conf * support * observed
+    conf = np.where(train, np.minimum(conf, 0.7), conf)
+    conf = np.where(mode == 5, 0.0, conf)
+    return mode, np.asarray(np.clip(conf, 0.0, 1.0), np.float64)
+
+
+# --------------------------------------------------------------------------------------------------
+# habitual routes
+
+
+def habitual_routes(
+    trips: pa.Table,
+    *,
+    max_frechet_m: float = 200.0,
+    n_points: int = 48,
+    min_trips: int = 2,
+    include_gaps: bool = False,
+) -> pa.Table:
+    """Group trips between the same two places by the shape of their paths.
+
+    Trips of one entity from place P to place Q (in that direction) are taken in time order; each
+    joins the first route whose first trip's path lies within ``max_frechet_m`` of its own, by the
+    discrete Fréchet distance between the two paths resampled to ``n_points`` points evenly spaced
+    along their length, else it starts a new route. Fréchet, unlike a mean distance, sees a detour
+    along a different street even when the two paths share most of their length. The representative
+    path of a route is that of its medoid trip (least summed Fréchet distance to the others).
+
+    Trips without ``from_place``/``to_place`` are skipped, and so are trips with a recording gap
+    unless ``include_gaps`` (their path is not known across the gap). Routes with fewer than
+    ``min_trips`` trips are dropped. ``confidence`` is ``1 − exp(−(n_trips − 1) / 2)`` times the
+    route's share of the trips from P to Q, at least 0.1 when kept (a heuristic).
+
+    Returns
+    -------
+    pyarrow.Table
+        Schema :data:`ROUTE`, sorted by entity, from, to and then number of trips (most first).
+    """
+    _check_positive("max_frechet_m", max_frechet_m)
+    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
+        raise InputError(f"n_points must be a whole number of at least 2, got {n_points!r}")
+    if isinstance(min_trips, bool) or not isinstance(min_trips, int) or min_trips < 1:
+        raise InputError(f"min_trips must be a whole number of at least 1, got {min_trips!r}")
+    missing = [
+        c
+        for c in ("entity", "start", "duration_s", "distance_m", "from_place", "to_place", "path", "gap_s")
+        if c not in trips.column_names
+    ]
+    if missing:
+        raise SchemaError(
+            f"trip table lacks column {', '.join(missing)}",
+            hint="pass the table build_trips returned, built with a place table",
+        )
+    ent = trips.column("entity").to_pylist()
+    fp = trips.column("from_place").to_pylist()
+    tp = trips.column("to_place").to_pylist()
+    start = np.asarray(trips.column("start").cast(UTC_US).combine_chunks().view(pa.int64()).to_numpy(zero_copy_only=False))
+    dur = np.asarray(trips.column("duration_s").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
+    dist = np.asarray(trips.column("distance_m").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
+    gaps = np.asarray(trips.column("gap_s").cast(pa.float64()).fill_null(0.0).to_numpy(), np.float64)
+    modes = trips.column("mode").to_pylist() if "mode" in trips.column_names else [None] * trips.num_rows
+    paths = trips.column("path").to_pylist()
+
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i in range(trips.num_rows):
+        if fp[i] is None or tp[i] is None or ent[i] is None or not paths[i]:
+            continue
+        if gaps[i] > 0 and not include_gaps:
+            continue
+        groups.setdefault((ent[i], fp[i], tp[i]), []).append(i)
+
+    label = _label("frechet", max_frechet_m=max_frechet_m, n_points=n_points, min_trips=min_trips, include_gaps=include_gaps)
+    rows: list[dict[str, object]] = []
+    for (e, p, q), members in sorted(groups.items()):
+        members.sort(key=lambda i: (start[i], i))
+        shapes: list[tuple[F64, F64]] = []
+        lat0 = lon0 = None
+        for i in members:
+            pts = [pt for piece in paths[i] for pt in piece]
+            la = np.array([pt["lat"] for pt in pts], np.float64)
+            lo = np.array([pt["lon"] for pt in pts], np.float64)
+            if lat0 is None:
+                lat0, lon0 = float(la[0]), float(lo[0])
+            x, y = enu_m(la, lo, lat0, lon0)
+            shapes.append(resample_path(x, y, n_points))
+        routes: list[list[int]] = []  # positions within members
+        for k in range(len(members)):
+            for r in routes:
+                lead = shapes[r[0]]
+                if frechet_m(lead[0], lead[1], shapes[k][0], shapes[k][1]) <= max_frechet_m:
+                    r.append(k)
+                    break
+            else:
+                routes.append([k])
+        n_od = len(members)
+        routes.sort(key=lambda r: (-len(r), r[0]))
+        for rank, r in enumerate(routes):
+            if len(r) < min_trips:
+                continue
+            sums = [
+                sum(frechet_m(shapes[u][0], shapes[u][1], shapes[w][0], shapes[w][1]) for w in r if w != u) for u in r
+            ]
+            medoid = members[r[int(np.argmin(sums))]]
+            ti = [members[k] for k in r]
+            d = dur[ti]
+            ms = [modes[i] for i in ti if modes[i] is not None]
+            mode = max(sorted(set(ms)), key=ms.count) if ms else None
+            conf = max(0.1, (1.0 - math.exp(-(len(r) - 1) / 2.0)) * len(r) / n_od)
+            rows.append(
+                {
+                    "route_id": f"{p}>{q}#{rank + 1}",
+                    "entity": e,
+                    "from_place": p,
+                    "to_place": q,
+                    "n_trips": len(r),
+                    "trips": ti,
+                    "representative_trip": medoid,
+                    "duration_median_s": float(np.nanmedian(d)),
+                    "duration_p25_s": float(np.nanquantile(d, 0.25)),
+                    "duration_p75_s": float(np.nanquantile(d, 0.75)),
+                    "distance_median_m": float(np.nanmedian(dist[ti])),
+                    "first_start": int(start[ti].min()),
+                    "last_start": int(start[ti].max()),
+                    "path": [pt for piece in paths[medoid] for pt in piece],
+                    "mode": mode,
+                    "confidence": conf,
+                    "method": label,
+                }
+            )
+    if not rows:
+        return ROUTE.empty_table()
+    cols = {name: [row[name] for row in rows] for name in ROUTE.names}
+    arrays = []
+    for fld in ROUTE:
+        if fld.type == UTC_US:
+            arrays.append(pa.array(cols[fld.name], pa.int64()).view(UTC_US))
+        else:
+            arrays.append(pa.array(cols[fld.name], fld.type))
+    return pa.Table.from_arrays(arrays, schema=ROUTE)
+
+
+# --------------------------------------------------------------------------------------------------
+# kernels
+
+
+@jit
+def _ranges_kernel(t: I64, ebounds: I64, code: I64, ta: I64, tb: I64) -> tuple[I64, I64]:  # pragma: no cover
+    n = code.shape[0]
+    lo = np.zeros(n, np.int64)
+    hi = np.zeros(n, np.int64)
+    for k in range(n):
+        c = code[k]
+        if c < 0 or c + 1 >= ebounds.shape[0]:
+            continue
+        a, b = ebounds[c], ebounds[c + 1]
+        # first row with t >= ta
+        x, y = a, b
+        while x < y:
+            m = (x + y) // 2
+            if t[m] < ta[k]:
+                x = m + 1
+            else:
+                y = m
+        lo[k] = x
+        # first row with t > tb
+        y = b
+        while x < y:
+            m = (x + y) // 2
+            if t[m] <= tb[k]:
+                x = m + 1
+            else:
+                y = m
+        hi[k] = x
+    return lo, hi
+
+
+def _trip_ranges(t: I64, ebounds: I64, code: I64, ta: I64, tb: I64) -> tuple[I64, I64]:
+    """Row range ``[lo, hi)`` of the fixes of entity ``code`` timed in ``[ta, tb]`` for each trip
+    (fixes sorted by entity code then time; ``ebounds`` the start row of each code)."""
+    lo, hi = _ranges_kernel(
+        np.ascontiguousarray(t, np.int64),
+        np.ascontiguousarray(ebounds, np.int64),
+        np.ascontiguousarray(code, np.int64),
+        np.ascontiguousarray(ta, np.int64),
+        np.ascontiguousarray(tb, np.int64),
+    )
+    return np.asarray(lo), np.asarray(hi)
+
+
+def trip_ranges_reference(
+    t: list[int], codes: list[int], code: list[int], ta: list[int], tb: list[int]
+) -> tuple[list[int], list[int]]:
+    """Plain-Python definition of the fix range of each trip: the rows (of fixes sorted by entity
+    code then time) of entity ``code[k]`` with ``ta[k] <= t <= tb[k]``, as ``[lo, hi)``; an empty
+    range sits where such rows would be."""
+    los: list[int] = []
+    his: list[int] = []
+    for c, a, b in zip(code, ta, tb, strict=True):
+        rows = [i for i in range(len(t)) if codes[i] == c and a <= t[i] <= b]
+        if rows:
+            los.append(rows[0])
+            his.append(rows[-1] + 1)
+        else:
+            before = [i for i in range(len(t)) if codes[i] < c or (codes[i] == c and t[i] < a)]
+            pos = before[-1] + 1 if before else 0
+            los.append(pos)
+            his.append(pos)
+    return los, his
+
+
+def _spike_free(lat: F64, lon: F64, is_a: B, is_b: B, spike_m: float) -> B:
+    n = lat.shape[0]
+    keep = np.ones(n, np.bool_)
+    if n < 3:
+        return keep
+    d_prev = haversine_m(lat[:-2], lon[:-2], lat[1:-1], lon[1:-1])
+    d_next = haversine_m(lat[1:-1], lon[1:-1], lat[2:], lon[2:])
+    d_skip = haversine_m(lat[:-2], lon[:-2], lat[2:], lon[2:])
+    detour = d_prev + d_next - d_skip
+    spike = (detour > spike_m) & (detour > 2.0 * d_skip)
+    interior = ~(is_a[1:-1] | is_b[1:-1])  # stay centres are never spikes, and bound each trip
+    keep[1:-1] = ~(spike & interior)
+    return keep
+
+
+def _smooth(xyz: F64, step: F64, piece_of: I64, pbounds: I64, movable: B, smooth_m: float) -> F64:
+    """Replace each movable point by the mean of the points of its piece within ``smooth_m`` of it
+    along the raw path (cumulative step length); stay centres are not movable."""
+    n = xyz.shape[0]
+    if n == 0 or smooth_m <= 0:
+        return xyz
+    inner = step.copy()
+    inner[pbounds[:-1]] = 0.0  # no distance across the start of a piece
+    cum = np.cumsum(inner)
+    lo = np.searchsorted(cum, cum - smooth_m, side="left")
+    hi = np.searchsorted(cum, cum + smooth_m, side="right")
+    lo = np.maximum(lo, pbounds[:-1][piece_of])
+    hi = np.minimum(hi, pbounds[1:][piece_of])
+    csum = np.zeros((n + 1, 3))
+    np.cumsum(xyz, axis=0, out=csum[1:])
+    mean = (csum[hi] - csum[lo]) / (hi - lo)[:, None]
+    return np.where(movable[:, None], mean, xyz)
+
+
+def _window_speeds(
+    lat: F64, lon: F64, t: I64, piece_of: I64, pbounds: I64, trip_of: I64, window_s: float
+) -> tuple[F64, I64]:
+    """Speed from each point to the first point at least ``window_s`` later in its piece."""
+    n = lat.shape[0]
+    if n == 0:
+        return np.zeros(0), np.zeros(0, np.int64)
+    piece_t0 = t[pbounds[:-1]]
+    rel = (t - piece_t0[piece_of]) / 1e6
+    span = float(rel.max()) + window_s + 1.0
+    key = piece_of * span + rel  # increasing: pieces in order, time within a piece
+    j = np.searchsorted(key, key + window_s, side="left")
+    end = pbounds[1:][piece_of]
+    ok = j < end
+    i = np.flatnonzero(ok)
+    j = j[ok]
+    dt = (t[j] - t[i]) / 1e6
+    v = haversine_m(lat[i], lon[i], lat[j], lon[j]) / dt
+    return np.asarray(v, np.float64), trip_of[i]
+
+
+# --------------------------------------------------------------------------------------------------
+# inputs
+
+
+class _FixColumns:
+    """Fix columns sorted stably by (entity, t)."""
+
+    def __init__(self, fixes: pa.Table) -> None:
+        if not isinstance(fixes, pa.Table):
+            raise InputError(f"build_trips needs a pyarrow Table of fixes, got {type(fixes).__name__}")
+        entity = "entity" if "entity" in fixes.column_names else "device"
+        missing = [c for c in (entity, "t", "lat", "lon") if c not in fixes.column_names]
+        if missing:
+            raise SchemaError(
+                f"fix table lacks column {', '.join(missing)}",
+                hint="trips need the fixes' t, lat, lon and entity (or device)",
+            )
+        for c in (entity, "t", "lat", "lon"):
+            if fixes.column(c).null_count:
+                raise SchemaError(f"column {c!r} of the fix table has nulls; it is required")
+        tcol = fixes.column("t")
+        if not pa.types.is_timestamp(tcol.type):
+            raise SchemaError(f"column 't' of the fix table has type {tcol.type}, expected {UTC_US}")
+        t = np.asarray(_one(tcol.cast(UTC_US)).view(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+        lat = np.asarray(_one(fixes.column("lat").cast(pa.float64())).to_numpy(zero_copy_only=False), np.float64)
+        lon = np.asarray(_one(fixes.column("lon").cast(pa.float64())).to_numpy(zero_copy_only=False), np.float64)
+        enc = _one(fixes.column(entity).cast(pa.string())).dictionary_encode()
+        names = enc.dictionary
+        if len(names):
+            rank = np.empty(len(names), np.int64)
+            rank[np.asarray(pc.array_sort_indices(names).to_numpy(), np.int64)] = np.arange(len(names))
+            codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)]
+            self.entities: pa.Array = names.take(pa.array(np.argsort(rank, kind="stable")))
+        else:
+            codes = np.zeros(0, np.int64)
+            self.entities = pa.array([], pa.string())
+        self.order: I64 | None = None
+        if codes.shape[0] > 1:
+            dc = np.diff(codes)
+            if not ((dc > 0) | ((dc == 0) & (np.diff(t) >= 0))).all():
+                self.order = np.lexsort((t, codes)).astype(np.int64)
+                codes, t, lat, lon = codes[self.order], t[self.order], lat[self.order], lon[self.order]
+        self.t_us, self.lat, self.lon = t, lat, lon
+        self.ebounds = np.searchsorted(codes, np.arange(len(self.entities) + 1)).astype(np.int64)
+
+    def row(self, sorted_rows: I64) -> I64:
+        """Row numbers in the fixes sorted by (entity, t): the sorted positions themselves."""
+        return np.asarray(sorted_rows, np.int64)
+
+
+class _StayInputs:
+    def __init__(
+        self, code: I64, start_us: I64, end_us: I64, lat: F64, lon: F64, confidence: F64
+    ) -> None:
+        self.code, self.start_us, self.end_us = code, start_us, end_us
+        self.lat, self.lon, self.confidence = lat, lon, confidence
+
+
+def _stay_inputs(stays: pa.Table, entities: pa.Array) -> _StayInputs:
+    if not isinstance(stays, pa.Table):
+        raise InputError(f"build_trips needs a pyarrow Table of stays, got {type(stays).__name__}")
+    missing = [c for c in ("entity", "start", "end", "lat", "lon") if c not in stays.column_names]
+    if missing:
+        raise SchemaError(
+            f"stay table lacks column {', '.join(missing)}",
+            hint="pass a stay tier table (hereabouts.model.schemas.STAY), e.g. from detect_stays",
+        )
+    for c in ("entity", "start", "end", "lat", "lon"):
+        if stays.column(c).null_count:
+            raise SchemaError(f"column {c!r} of the stay table has nulls; every stay needs it")
+
+    def times(name: str) -> I64:
+        col = stays.column(name)
+        if not pa.types.is_timestamp(col.type):
+            raise SchemaError(f"column {name!r} of the stay table has type {col.type}, expected {UTC_US}")
+        return np.asarray(_one(col.cast(UTC_US)).view(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+
+    def floats(name: str) -> F64:
+        return np.asarray(
+            _one(stays.column(name).cast(pa.float64()).fill_null(np.nan)).to_numpy(zero_copy_only=False), np.float64
+        )
+
+    ent = _one(stays.column("entity").cast(pa.string()))
+    # stays of entities without fixes get codes past the fixes' entities (all their trips are gaps)
+    idx = pc.index_in(ent, value_set=entities)
+    code = np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    if (code < 0).any():
+        extra = pc.unique(ent.filter(idx.is_null())).sort()
+        code[code < 0] = len(entities) + np.asarray(
+            pc.index_in(ent.filter(idx.is_null()), value_set=extra).to_numpy(zero_copy_only=False), np.int64
+        )
+    conf = floats("confidence") if "confidence" in stays.column_names else np.full(stays.num_rows, np.nan)
+    return _StayInputs(code, times("start"), times("end"), floats("lat"), floats("lon"), conf)
+
+
+def _places(stays: pa.Table, places: pa.Table | None, a: I64, b: I64) -> tuple[pa.Array, pa.Array]:
+    if "place_id" in stays.column_names:
+        pid = _one(stays.column("place_id").cast(pa.string()))
+    elif places is not None:
+        from .places import assign_places
+
+        pid = assign_places(stays, places)
+    else:
+        n = a.shape[0]
+        return pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
+    return pid.take(pa.array(a, pa.int64())), pid.take(pa.array(b, pa.int64()))
+
+
+def _one(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        if col.num_chunks == 1:
+            return col.chunk(0)
+        return col.combine_chunks()
+    return col
+
+
+def _check_positive(name: str, value: float) -> None:
+    if isinstance(value, bool) or not (isinstance(value, Real) and math.isfinite(value) and value > 0):
+        raise InputError(f"{name} must be a finite number greater than 0, got {value!r}")
+
+
+def _check_non_negative(name: str, value: float) -> None:
+    if isinstance(value, bool) or not (isinstance(value, Real) and math.isfinite(value) and value >= 0):
+        raise InputError(f"{name} must be a finite number of at least 0, got {value!r}")
+
+
+def _label(name: str, **params: object) -> str:
+    def fmt(v: object) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return f"{name}({', '.join(f'{k}={fmt(v)}' for k, v in params.items())})"

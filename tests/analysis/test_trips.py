@@ -1,0 +1,378 @@
+"""Trips and habitual routes on synthetic tracks whose true paths, lengths and modes are known."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hereabouts.analysis._geo import from_enu, haversine_m
+from hereabouts.analysis.places import cluster_places
+from hereabouts.analysis.trips import (
+    MODES,
+    _trip_ranges,
+    build_trips,
+    guess_mode,
+    habitual_routes,
+    trip_ranges_reference,
+)
+from hereabouts.model.errors import InputError, SchemaError
+from hereabouts.model.schemas import UTC_US
+
+ORIGIN = (52.3700, 4.8900)  # Amsterdam
+HOME = (0.0, 0.0)
+WORK = (3000.0, 1200.0)
+GYM = (3600.0, 2000.0)
+#: two different streets from home to work (east, north metres)
+ROUTE_NORTH = [HOME, (0.0, 900.0), (1500.0, 1500.0), WORK]
+ROUTE_SOUTH = [HOME, (800.0, -600.0), (2600.0, -300.0), WORK]
+TO_GYM = [WORK, (3600.0, 1200.0), GYM]
+GYM_HOME = [GYM, (1800.0, 2000.0), (0.0, 700.0), HOME]
+H = 3600.0
+
+
+def polyline_length(points: list[tuple[float, float]]) -> float:
+    return sum(math.dist(p, q) for p, q in zip(points[:-1], points[1:], strict=True))
+
+
+@dataclass
+class Track:
+    """Builds one entity's fixes and the true stays, in east/north metres around ORIGIN."""
+
+    rng: np.random.Generator
+    noise_m: float = 5.0
+    entity: str = "ann"
+    t: list[float] = field(default_factory=list)
+    e: list[float] = field(default_factory=list)
+    n: list[float] = field(default_factory=list)
+    stays: list[tuple[float, float, float, float]] = field(default_factory=list)  # start, end, e, n
+    now: float = 1_750_000_000.0  # seconds
+
+    def stay(self, at: tuple[float, float], duration_s: float, every_s: float = 60.0) -> None:
+        ts = self.now + np.arange(0.0, duration_s + 1e-9, every_s)
+        self._add(ts, np.full(ts.shape, at[0]), np.full(ts.shape, at[1]))
+        self.stays.append((ts[0], ts[-1], at[0], at[1]))
+        self.now = ts[-1]
+
+    def move(
+        self,
+        points: list[tuple[float, float]],
+        speed_mps: float,
+        every_s: float = 5.0,
+        stop_every_m: float | None = None,
+        stop_s: float = 0.0,
+    ) -> None:
+        """Travel along ``points`` at ``speed_mps``, optionally stopping ``stop_s`` every ``stop_every_m``."""
+        p = np.asarray(points, np.float64)
+        seg = np.hypot(*np.diff(p, axis=0).T)
+        cum = np.concatenate(([0.0], np.cumsum(seg)))
+        length = cum[-1]
+        # time as a function of distance travelled, with stops
+        knots_s = [0.0]
+        knots_t = [0.0]
+        if stop_every_m:
+            for s in np.arange(stop_every_m, length, stop_every_m):
+                knots_s += [s, s]
+                knots_t += [knots_t[-1] + (s - knots_s[-3]) / speed_mps, 0.0]
+                knots_t[-1] = knots_t[-2] + stop_s
+        knots_t.append(knots_t[-1] + (length - knots_s[-1]) / speed_mps)
+        knots_s.append(length)
+        total = knots_t[-1]
+        ts = np.arange(every_s, total, every_s)
+        s = np.interp(ts, knots_t, knots_s)
+        self._add(self.now + ts, np.interp(s, cum, p[:, 0]), np.interp(s, cum, p[:, 1]))
+        self.now += total
+
+    def skip(self, seconds: float) -> None:
+        self.now += seconds
+
+    def _add(self, ts: np.ndarray, e: np.ndarray, n: np.ndarray) -> None:
+        self.t.extend(ts.tolist())
+        self.e.extend((e + self.rng.normal(0.0, self.noise_m, e.shape)).tolist())
+        self.n.extend((n + self.rng.normal(0.0, self.noise_m, n.shape)).tolist())
+
+    def fixes(self) -> pa.Table:
+        lat, lon = from_enu(np.array(self.n) * 0 + np.array(self.e), np.array(self.n), *ORIGIN)
+        return pa.table(
+            {
+                "device": [self.entity] * len(self.t),
+                "t": pa.array((np.array(self.t) * 1e6).astype(np.int64), pa.int64()).view(UTC_US),
+                "lat": lat,
+                "lon": lon,
+            }
+        )
+
+    def stay_table(self) -> pa.Table:
+        s = np.array(self.stays)
+        lat, lon = from_enu(s[:, 2], s[:, 3], *ORIGIN)
+        us = (s[:, :2] * 1e6).astype(np.int64)
+        return pa.table(
+            {
+                "entity": [self.entity] * len(s),
+                "start": pa.array(us[:, 0], pa.int64()).view(UTC_US),
+                "end": pa.array(us[:, 1], pa.int64()).view(UTC_US),
+                "lat": lat,
+                "lon": lon,
+                "confidence": np.full(len(s), 0.9),
+            }
+        )
+
+
+def commute(days: int = 4, seed: int = 1) -> Track:
+    """home → work (cycling, north route on even days, south on odd) → gym (walk) → home (cycling)."""
+    tr = Track(np.random.default_rng(seed))
+    tr.stay(HOME, 8 * H)
+    for d in range(days):
+        tr.move(ROUTE_NORTH if d % 2 == 0 else ROUTE_SOUTH, 5.0)
+        tr.stay(WORK, 8 * H)
+        tr.move(TO_GYM, 1.4)
+        tr.stay(GYM, H)
+        tr.move(GYM_HOME, 5.0)
+        tr.stay(HOME, 13 * H)
+    return tr
+
+
+@pytest.fixture(scope="module")
+def week() -> tuple[Track, pa.Table, pa.Table]:
+    tr = commute()
+    fixes, stays = tr.fixes(), tr.stay_table()
+    return tr, fixes, stays
+
+
+def test_commute_trips_count_distance_and_evidence(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    tr, fixes, stays = week
+    trips = build_trips(fixes, stays)
+    assert trips.num_rows == 12  # 4 days × 3 trips
+    truth = [
+        polyline_length(r)
+        for d in range(4)
+        for r in (ROUTE_NORTH if d % 2 == 0 else ROUTE_SOUTH, TO_GYM, GYM_HOME)
+    ]
+    dist = trips.column("distance_m").to_numpy()
+    np.testing.assert_allclose(dist, truth, rtol=0.03)
+    # raw step sums would overcount the 5 m jitter badly: make sure we do much better than that
+    assert trips.column("from_stay").to_pylist() == list(range(12))
+    assert trips.column("to_stay").to_pylist() == list(range(1, 13))
+    assert (trips.column("gap_s").to_numpy() == 0).all()
+    # evidence: the fix rows of each trip lie strictly between the stays' fix rows
+    t = fixes.column("t").cast(pa.int64()).to_numpy()
+    for row in trips.to_pylist():
+        first, last = row["evidence_first"], row["evidence_last"]
+        assert t[first] >= int(row["start"].timestamp() * 1e6) - 1
+        assert t[last] <= int(row["end"].timestamp() * 1e6) + 1
+        assert row["n_fixes"] == last - first + 1
+    # paths are simplified: far fewer points than fixes, one piece each, ends at the stays
+    for row in trips.to_pylist():
+        assert len(row["path"]) == 1
+        pts = row["path"][0]
+        assert 2 <= len(pts) < row["n_fixes"] / 3
+        assert (pts[0]["lat"], pts[0]["lon"]) == (row["from_lat"], row["from_lon"])
+    assert trips.column("mode").to_pylist() == ["bike", "walk", "bike"] * 4
+    assert min(trips.column("mode_confidence").to_pylist()) > 0.6
+
+
+def test_jitter_is_not_distance() -> None:
+    """1 Hz walk with 8 m noise: raw step sum is several times the true length; ours is within 5 %."""
+    tr = Track(np.random.default_rng(3), noise_m=8.0)
+    tr.stay(HOME, 600)
+    path = [HOME, (1000.0, 0.0), (1000.0, 800.0)]
+    tr.move(path, 1.4, every_s=1.0)
+    tr.stay((1000.0, 800.0), 600)
+    fixes = tr.fixes()
+    trip = build_trips(fixes, tr.stay_table()).to_pylist()[0]
+    lat, lon = fixes.column("lat").to_numpy(), fixes.column("lon").to_numpy()
+    raw = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]).sum()
+    assert raw > 3 * polyline_length(path)
+    assert trip["distance_m"] == pytest.approx(polyline_length(path), rel=0.05)
+    assert trip["mode"] == "walk"
+
+
+@pytest.mark.parametrize(
+    ("speed_kmh", "stop_every_m", "expected"),
+    [(5.0, None, "walk"), (18.0, None, "bike"), (50.0, 400.0, "vehicle")],
+)
+def test_mode_guess_clear_cases(speed_kmh: float, stop_every_m: float | None, expected: str) -> None:
+    tr = Track(np.random.default_rng(7))
+    tr.stay(HOME, 900)
+    path = [HOME, (2500.0, 0.0), (2500.0, 3000.0), (5000.0, 3500.0)]
+    tr.move(path, speed_kmh / 3.6, every_s=2.0, stop_every_m=stop_every_m, stop_s=40.0)
+    tr.stay((5000.0, 3500.0), 900)
+    trip = build_trips(tr.fixes(), tr.stay_table()).to_pylist()[0]
+    assert trip["mode"] == expected
+    assert trip["mode_confidence"] > 0.7
+    assert trip["distance_m"] == pytest.approx(polyline_length(path), rel=0.03)
+    assert trip["speed_median_mps"] == pytest.approx(speed_kmh / 3.6, rel=0.1)
+    if stop_every_m:
+        assert 0.1 < trip["stop_fraction"] < 0.5
+    else:
+        assert trip["stop_fraction"] < 0.05
+
+
+def test_flight_over_a_gap_is_a_flight_without_invented_path() -> None:
+    """900 km in 1.5 h: fixes at the departure airport, none in the air, fixes at arrival."""
+    tr = Track(np.random.default_rng(5))
+    tr.stay(HOME, 3600)
+    tr.skip(1.5 * H)  # in the air: no fixes
+    far = (900_000.0 * math.cos(0.3), 900_000.0 * math.sin(0.3))
+    tr.stay(far, 3600)
+    trip = build_trips(tr.fixes(), tr.stay_table()).to_pylist()[0]
+    assert trip["mode"] == "flight"
+    assert trip["mode_confidence"] > 0.7
+    assert trip["gap_s"] == pytest.approx(1.5 * H, abs=61)
+    assert trip["distance_m"] == pytest.approx(900_000, rel=0.01)
+    assert trip["gap_distance_m"] == pytest.approx(trip["distance_m"])
+    # no line drawn across the gap: two single-point pieces, one at each end
+    assert [len(p) for p in trip["path"]] == [1, 1]
+    assert trip["confidence"] < 0.5
+
+
+def test_gap_splits_the_path_and_lowers_confidence() -> None:
+    tr = Track(np.random.default_rng(9))
+    tr.stay(HOME, 900)
+    tr.move([HOME, (1500.0, 0.0)], 5.0)
+    tr.skip(2 * H)  # the phone is off while the bike goes somewhere
+    tr.move([(4000.0, 2000.0), (5000.0, 2000.0)], 5.0)
+    tr.stay((5000.0, 2000.0), 900)
+    # a control with no gap
+    trips = build_trips(tr.fixes(), tr.stay_table()).to_pylist()
+    assert len(trips) == 1
+    trip = trips[0]
+    assert len(trip["path"]) == 2  # the observed pieces, nothing across the gap
+    assert trip["gap_s"] >= 2 * H
+    straight = math.dist((1500.0, 0.0), (4000.0, 2000.0))
+    assert trip["gap_distance_m"] == pytest.approx(straight, rel=0.03)
+    assert trip["distance_m"] == pytest.approx(1500 + straight + 1000, rel=0.03)
+    assert trip["confidence"] < 0.9 * 0.6  # the stays say 0.9; the gap takes most of the trip
+    # the first piece ends where the fixes stopped, not at the far side of the gap
+    end_first = trip["path"][0][-1]
+    e_lat, e_lon = from_enu(np.array([1500.0]), np.array([0.0]), *ORIGIN)
+    assert haversine_m(end_first["lat"], end_first["lon"], e_lat[0], e_lon[0]) < 30
+
+
+def test_spike_is_ignored() -> None:
+    tr = Track(np.random.default_rng(2), noise_m=3.0)
+    tr.stay(HOME, 600)
+    path = [HOME, (2000.0, 0.0)]
+    tr.move(path, 1.4, every_s=5.0)
+    tr.stay((2000.0, 0.0), 600)
+    k = len(tr.t) - 300
+    tr.n[k] += 800.0  # one fix 800 m off the street
+    trip = build_trips(tr.fixes(), tr.stay_table()).to_pylist()[0]
+    assert trip["distance_m"] == pytest.approx(2000.0, rel=0.03)
+
+
+def test_places_fill_trip_ends_and_routes_split_by_shape(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    _, fixes, stays = week
+    places = cluster_places(stays, radius_m=100, towns=False)
+    assert places.num_rows == 3
+    trips = build_trips(fixes, stays, places=places)
+    assert trips.column("from_place").null_count == 0
+    home_id = trips.column("from_place")[0].as_py()
+    work_id = trips.column("to_place")[0].as_py()
+    routes = habitual_routes(trips, min_trips=1)
+    commute_routes = [r for r in routes.to_pylist() if (r["from_place"], r["to_place"]) == (home_id, work_id)]
+    # the north and the south route are two routes of two trips each, never mixed
+    assert sorted(r["n_trips"] for r in commute_routes) == [2, 2]
+    trip_rows = sorted(sorted(r["trips"]) for r in commute_routes)
+    assert trip_rows == [[0, 6], [3, 9]]
+    # work → gym and gym → home are one route each with all 4 trips
+    others = [r for r in routes.to_pylist() if r["from_place"] != home_id]
+    assert sorted(r["n_trips"] for r in others) == [4, 4]
+    for r in routes.to_pylist():
+        assert r["duration_p25_s"] <= r["duration_median_s"] <= r["duration_p75_s"]
+        assert r["representative_trip"] in r["trips"]
+        assert len(r["path"]) >= 2
+        assert 0 < r["confidence"] <= 1
+    north = next(r for r in commute_routes if 0 in r["trips"])
+    assert north["duration_median_s"] == pytest.approx(polyline_length(ROUTE_NORTH) / 5.0, rel=0.02)
+    assert north["mode"] == "bike"
+    # habitual (min_trips=2 by default) keeps them all here; a threshold of 3 keeps only the 4-trip ones
+    assert habitual_routes(trips, min_trips=3).num_rows == 2
+
+
+def test_routes_skip_gaps_and_need_places(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    _, fixes, stays = week
+    trips = build_trips(fixes, stays)
+    assert habitual_routes(trips).num_rows == 0  # no place ids, no routes
+    with pytest.raises(SchemaError, match="lacks column"):
+        habitual_routes(trips.drop_columns(["path"]))
+
+
+def test_inputs_not_mutated_and_unsorted_fixes(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    _, fixes, stays = week
+    before = (fixes.to_pydict(), stays.to_pydict())
+    expected = build_trips(fixes, stays)
+    assert (fixes.to_pydict(), stays.to_pydict()) == before
+    perm = np.random.default_rng(0).permutation(fixes.num_rows)
+    shuffled = build_trips(fixes.take(pa.array(perm)), stays)
+    np.testing.assert_allclose(
+        shuffled.column("distance_m").to_numpy(), expected.column("distance_m").to_numpy()
+    )
+    assert shuffled.column("evidence_first").to_pylist() == expected.column("evidence_first").to_pylist()
+
+
+def test_bad_parameters_and_tables(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    _, fixes, stays = week
+    with pytest.raises(InputError, match="max_gap_s must be"):
+        build_trips(fixes, stays, max_gap_s=0)
+    with pytest.raises(SchemaError, match="lacks column lat"):
+        build_trips(fixes.drop_columns(["lat"]), stays)
+    with pytest.raises(SchemaError, match="stay table lacks column"):
+        build_trips(fixes, stays.drop_columns(["end"]))
+    empty = build_trips(fixes.slice(0, 0), stays.slice(0, 0))
+    assert empty.num_rows == 0
+
+
+def test_two_entities_do_not_mix() -> None:
+    a = commute(days=2, seed=4)
+    b = commute(days=2, seed=5)
+    b.entity = "bob"
+    fixes = pa.concat_tables([b.fixes(), a.fixes()])
+    stays = pa.concat_tables([a.stay_table(), b.stay_table()])
+    trips = build_trips(fixes, stays)
+    assert trips.num_rows == 12
+    assert trips.column("entity").to_pylist() == ["ann"] * 6 + ["bob"] * 6
+    ann_stays = a.stay_table().num_rows
+    assert trips.column("from_stay").to_pylist()[6:] == list(range(ann_stays, ann_stays + 5))
+
+
+def test_guess_mode_rules_on_features() -> None:
+    v50 = np.array([1.2, 4.5, 12.0, 55.0, np.nan, np.nan])
+    v95 = np.array([1.6, 6.0, 20.0, 70.0, np.nan, np.nan])
+    dist = np.array([2e3, 8e3, 20e3, 200e3, 900e3, 500.0])
+    dur = np.array([1500.0, 1800.0, 1800.0, 4000.0, 5400.0, 3600.0])
+    gap = np.array([0, 0, 0, 0, 5000.0, 0])
+    gdist = np.array([0, 0, 0, 0, 890e3, 0])
+    mode, conf = guess_mode(v50, v95, dist, dur, gap, gdist, np.array([40, 40, 40, 40, 0, 0]))
+    assert [MODES[m] for m in mode] == ["walk", "bike", "vehicle", "train", "flight", "unknown"]
+    assert conf[3] <= 0.7
+    assert conf[5] == 0.0
+    assert ((conf >= 0) & (conf <= 1)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 50)), min_size=0, max_size=40),
+    st.lists(st.tuples(st.integers(-1, 3), st.integers(-5, 55), st.integers(0, 20)), min_size=1, max_size=10),
+)
+def test_trip_ranges_kernel_matches_reference(
+    rows: list[tuple[int, int]], queries: list[tuple[int, int, int]]
+) -> None:
+    rows = sorted(rows)
+    codes = [c for c, _ in rows]
+    t = [x for _, x in rows]
+    qc = [max(c, 0) for c, _, _ in queries]
+    ta = [a for _, a, _ in queries]
+    tb = [a + w for _, a, w in queries]
+    ebounds = np.searchsorted(np.array(codes, np.int64), np.arange(4)).astype(np.int64)
+    lo, hi = _trip_ranges(
+        np.array(t, np.int64), ebounds, np.array(qc, np.int64), np.array(ta, np.int64), np.array(tb, np.int64)
+    )
+    rlo, rhi = trip_ranges_reference(t, codes, qc, ta, tb)
+    assert lo.tolist() == rlo
+    assert hi.tolist() == rhi
