@@ -25,12 +25,12 @@ def main() -> None:
     ap.add_argument("--profile", default="mixed")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: a temporary one)")
     args = ap.parse_args()
-    stamps: dict[str, float] = {}
+    stamps: dict[str, tuple[float, float]] = {}
     t0 = time.perf_counter()
     c0 = time.process_time()
 
     def progress(stage: str, done: int, total: int) -> None:
-        stamps[stage] = time.perf_counter() - t0
+        stamps[stage] = (time.perf_counter() - t0, time.process_time() - c0)
 
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp) / "sim"
@@ -45,10 +45,10 @@ def main() -> None:
         total = time.perf_counter() - t0
         cpu = time.process_time() - c0
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    prev = 0.0
-    for stage, t in stamps.items():  # each stage's last report, so the differences are the stage times
-        print(f"{stage:>8}: {t - prev:7.2f} s")
-        prev = t
+    prev, prev_cpu = 0.0, 0.0
+    for stage, (t, cpu_t) in stamps.items():  # each stage's last report: differences are stage times
+        print(f"{stage:>8}: {t - prev:7.2f} s wall {cpu_t - prev_cpu:7.2f} s CPU")
+        prev, prev_cpu = t, cpu_t
     c = sim.manifest["counts"]
     print(
         f"agents={args.agents} days={args.days} fixes={c['fixes']:,} scans={c['scans']:,} trips={c['true_trips']:,}"

@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _peers  # noqa: E402
+import _peers
 
 # The same parameters for every method: 100 m, 5 minutes, gaps over 15 minutes end a window.
 RADIUS_M = 100.0
@@ -160,7 +160,9 @@ def prepare(method: str, fixes: pa.Table) -> Callable[[], Any]:
         df = pd.DataFrame(
             {
                 "user_id": fixes.column("device").to_numpy(zero_copy_only=False),
-                "tracked_at": pd.to_datetime(fixes.column("t").cast(pa.int64()).to_numpy(), unit="us", utc=True),
+                "tracked_at": pd.to_datetime(
+                    fixes.column("t").cast(pa.int64()).to_numpy(), unit="us", utc=True
+                ),
             }
         )
         lat = fixes.column("lat").to_numpy()
@@ -318,14 +320,21 @@ def main() -> None:
         out = run()
         seconds = time.perf_counter() - t0
         results[method] = {"fixes": data.num_rows, "seconds": seconds, "fixes_per_s": data.num_rows / seconds}
-        print(f"{method:24s} {data.num_rows:>9,} fixes {seconds:9.3f} s {data.num_rows / seconds:>14,.0f} fixes/s")
+        print(
+            f"{method:24s} {data.num_rows:>9,} fixes {seconds:9.3f} s {data.num_rows / seconds:>14,.0f} fixes/s"
+        )
         frames[method] = stays_frame(method, out)
         if method == "trackintel" and ti_n < fixes.num_rows and "hereabouts-trackintel" in methods:
             from hereabouts.analysis import detect_stays
 
             frames["hereabouts-trackintel@ti"] = _peers.hereabouts_frame(
-                detect_stays(data, method="trackintel", radius_m=RADIUS_M, min_duration_s=MIN_DURATION_S,
-                             max_gap_s=MAX_GAP_S)
+                detect_stays(
+                    data,
+                    method="trackintel",
+                    radius_m=RADIUS_M,
+                    min_duration_s=MIN_DURATION_S,
+                    max_gap_s=MAX_GAP_S,
+                )
             )
         if args.memory:
             mem = measure_memory(method, data)
@@ -339,7 +348,11 @@ def main() -> None:
             np.array_equal(ours[c].to_numpy(), theirs[c].to_numpy())
             for c in ("user_id", "started_at", "finished_at")
         )
-        dlat = float(np.max(np.abs(ours["lat"].to_numpy() - theirs["lat"].to_numpy()))) if same and len(ours) else 0.0
+        dlat = (
+            float(np.max(np.abs(ours["lat"].to_numpy() - theirs["lat"].to_numpy())))
+            if same and len(ours)
+            else 0.0
+        )
         print(
             f"stays identical to trackintel (count, start, end): {same} — {len(ours):,} ours, {len(theirs):,}"
             f" trackintel; largest centre difference {dlat:.2e}°"

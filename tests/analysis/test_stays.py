@@ -290,13 +290,16 @@ def test_stay_across_the_antimeridian_is_one_stay() -> None:
 
 def test_radius_and_confidence_reflect_spread_and_support() -> None:
     tight = build(dwell(0, 60, HOME), dwell(3660, 10, WORK))
-    spread = [(60.0 * i, HOME[0] + (90 if i % 2 else -90) * M_LAT, HOME[1]) for i in range(60)]
+    rng = np.random.default_rng(2)
+    north, east = rng.normal(0, 30, 60), rng.normal(0, 30, 60)  # 30 m of noise each way
+    spread = [(60.0 * i, HOME[0] + north[i] * M_LAT, HOME[1] + east[i] * M_LAT / 0.682) for i in range(60)]
     loose = build(spread, dwell(3660, 10, WORK))
     a, b = detect_stays(tight), detect_stays(loose, radius_m=100)
     assert a.column("radius_m")[0].as_py() < 10
-    assert b.column("radius_m")[0].as_py() == pytest.approx(90, abs=1)
+    assert 40 < b.column("radius_m")[0].as_py() < 100  # the 90th percentile of the distances
+    assert b.column("n_fixes")[0].as_py() >= 55
     assert a.column("confidence")[0].as_py() > b.column("confidence")[0].as_py()
-    short = detect_stays(build(dwell(0, 5.5, HOME), dwell(400, 10, WORK)))  # type: ignore[arg-type]
+    short = detect_stays(build(dwell(0, 6, HOME), dwell(400, 10, WORK)))
     assert short.column("confidence")[0].as_py() < a.column("confidence")[0].as_py()
 
 
@@ -345,8 +348,8 @@ def test_trackintel_gap_drops_the_open_window() -> None:
     fixes = build(dwell(0, 10, HOME), dwell(600 + 901, 10, HOME), [(2200.0, *WORK)])
     stays = detect_stays(fixes, method="trackintel")
     assert seconds(stays.column("start")) == [1501]  # the window before the gap is dropped
-    assert detect_stays(fixes, method="trackintel", max_gap_s=960).num_rows == 1
-    assert seconds(detect_stays(fixes, method="trackintel", max_gap_s=960).column("start")) == [0]
+    bridged = detect_stays(fixes, method="trackintel", max_gap_s=961)  # the gap is 961 s
+    assert seconds(bridged.column("start")) == [0]
 
 
 def test_trackintel_duplicates_are_dropped_unless_asked() -> None:

@@ -196,7 +196,15 @@ def _dp_kernel(xyz: F64, bounds: I64, tol_m: float) -> NDArray[np.bool_]:  # pra
             idx = -1
             for i in range(a + 1, b):
                 d = _point_segment_m(
-                    xyz[i, 0], xyz[i, 1], xyz[i, 2], xyz[a, 0], xyz[a, 1], xyz[a, 2], xyz[b, 0], xyz[b, 1], xyz[b, 2]
+                    xyz[i, 0],
+                    xyz[i, 1],
+                    xyz[i, 2],
+                    xyz[a, 0],
+                    xyz[a, 1],
+                    xyz[a, 2],
+                    xyz[b, 0],
+                    xyz[b, 1],
+                    xyz[b, 2],
                 )
                 if d > best:
                     best = d
@@ -214,7 +222,9 @@ def douglas_peucker_keep(xyz: F64, bounds: I64, tol_m: float) -> NDArray[np.bool
     :func:`to_xyz_m`) of polylines ``xyz[bounds[k]:bounds[k+1]]``; returns which points to keep (the
     ends of each polyline, and every point farther than ``tol_m`` from the simplified line)."""
     return np.asarray(
-        _dp_kernel(np.ascontiguousarray(xyz, np.float64), np.ascontiguousarray(bounds, np.int64), float(tol_m))
+        _dp_kernel(
+            np.ascontiguousarray(xyz, np.float64), np.ascontiguousarray(bounds, np.int64), float(tol_m)
+        )
     )
 
 
@@ -226,7 +236,9 @@ def douglas_peucker_reference(points: list[tuple[float, float, float]], tol_m: f
     if n == 0:
         return keep
 
-    def seg_dist(p: tuple[float, float, float], a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    def seg_dist(
+        p: tuple[float, float, float], a: tuple[float, float, float], b: tuple[float, float, float]
+    ) -> float:
         d = [b[k] - a[k] for k in range(3)]
         ll = sum(v * v for v in d)
         t = 0.0

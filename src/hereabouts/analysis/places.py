@@ -165,7 +165,11 @@ def cluster_places(
 
     keep = np.flatnonzero(n_visits >= min_visits)
     # sort: entity, dwell desc, then position (deterministic)
-    keep = keep[np.lexsort((lon[keep], lat[keep], -dwell[keep], np.zeros(keep.shape[0]) if shared else ent_code[keep]))]
+    keep = keep[
+        np.lexsort(
+            (lon[keep], lat[keep], -dwell[keep], np.zeros(keep.shape[0]) if shared else ent_code[keep])
+        )
+    ]
     remap = np.full(k, -1, np.int64)
     remap[keep] = np.arange(keep.shape[0])
     members = np.flatnonzero(remap[label] >= 0)
@@ -174,7 +178,9 @@ def cluster_places(
     evidence = pa.ListArray.from_arrays(pa.array(offsets), pa.array(members.astype(np.int64)))
 
     entity_names = (
-        pa.nulls(keep.shape[0], pa.string()) if shared else s.entities.take(pa.array(ent_code[keep])).cast(pa.string())
+        pa.nulls(keep.shape[0], pa.string())
+        if shared
+        else s.entities.take(pa.array(ent_code[keep])).cast(pa.string())
     )
     ids = _place_ids(
         lat[keep],
@@ -230,7 +236,9 @@ def assign_places(stays: pa.Table, places: pa.Table, *, max_distance_m: float | 
     s = _stay_columns(stays, "assign_places")
     for c in ("place_id", "lat", "lon"):
         if c not in places.column_names:
-            raise SchemaError(f"place table lacks column {c!r}", hint="pass the table cluster_places returned")
+            raise SchemaError(
+                f"place table lacks column {c!r}", hint="pass the table cluster_places returned"
+            )
     if max_distance_m is not None:
         _check_positive("max_distance_m", max_distance_m)
     m = places.num_rows
@@ -241,7 +249,9 @@ def assign_places(stays: pa.Table, places: pa.Table, *, max_distance_m: float | 
     elif "extent_m" in places.column_names:
         reach = np.nan_to_num(_floats(places, "extent_m"), nan=0.0) + 1.0
     else:
-        raise SchemaError("place table lacks column 'extent_m'", hint="give max_distance_m or an extent_m column")
+        raise SchemaError(
+            "place table lacks column 'extent_m'", hint="give max_distance_m or an extent_m column"
+        )
     # group code of each place in the stays' entity numbering; -1 for shared, -2 for unknown entities
     if "entity" in places.column_names:
         pent = places.column("entity").cast(pa.string())
@@ -303,7 +313,16 @@ def _lower(kg: I64, kx: I64, ky: I64, kz: I64, g: int, x: int, y: int, z: int) -
 
 @jit
 def _leader_kernel(
-    seed_order: I64, g: I64, xyz: F64, order: I64, kg: I64, kx: I64, ky: I64, kz: I64, cell_m: float, radius_m: float
+    seed_order: I64,
+    g: I64,
+    xyz: F64,
+    order: I64,
+    kg: I64,
+    kx: I64,
+    ky: I64,
+    kz: I64,
+    cell_m: float,
+    radius_m: float,
 ) -> tuple[I64, I64]:  # pragma: no cover - compiled
     n = xyz.shape[0]
     label = np.full(n, -1, np.int64)
@@ -344,7 +363,16 @@ def _leader(g: I64, xyz: F64, weight: F64, radius_m: float) -> tuple[I64, I64]:
     seed_order = np.lexsort((np.arange(n), -weight)).astype(np.int64)
     order, kg, kx, ky, kz = _cells(g, xyz, radius_m)
     label, seeds = _leader_kernel(
-        seed_order, np.ascontiguousarray(g, np.int64), np.ascontiguousarray(xyz), order, kg, kx, ky, kz, radius_m, radius_m
+        seed_order,
+        np.ascontiguousarray(g, np.int64),
+        np.ascontiguousarray(xyz),
+        order,
+        kg,
+        kx,
+        ky,
+        kz,
+        radius_m,
+        radius_m,
     )
     return np.asarray(label), np.asarray(seeds)
 
@@ -505,7 +533,9 @@ def _entity_tag(name: str | None) -> str:
     return hashlib.blake2b(name.encode("utf-8"), digest_size=3).hexdigest()
 
 
-def _place_ids(lat: F64, lon: F64, entities: pa.Array, previous: pa.Table | None, match_m: float) -> list[str]:
+def _place_ids(
+    lat: F64, lon: F64, entities: pa.Array, previous: pa.Table | None, match_m: float
+) -> list[str]:
     k = lat.shape[0]
     names: list[str | None] = entities.to_pylist()
     ids: list[str | None] = [None] * k
@@ -513,7 +543,9 @@ def _place_ids(lat: F64, lon: F64, entities: pa.Array, previous: pa.Table | None
     if previous is not None and previous.num_rows and k:
         for c in ("place_id", "lat", "lon"):
             if c not in previous.column_names:
-                raise SchemaError(f"previous place table lacks column {c!r}", hint="pass an earlier cluster_places result")
+                raise SchemaError(
+                    f"previous place table lacks column {c!r}", hint="pass an earlier cluster_places result"
+                )
         pid: list[str] = previous.column("place_id").cast(pa.string()).to_pylist()
         taken.update(pid)
         pent: list[Any] = (

@@ -131,9 +131,9 @@ def build_trips(
     places: pa.Table | None = None,
     max_gap_s: float = 1200.0,
     simplify_m: float = 10.0,
-    smooth_m: float = 40.0,
+    smooth_m: float = 25.0,
     spike_m: float = 200.0,
-    speed_window_s: float = 60.0,
+    speed_window_s: float = 20.0,
     stop_speed_mps: float = 0.5,
     min_distance_m: float = 50.0,
 ) -> pa.Table:
@@ -154,8 +154,8 @@ def build_trips(
     simplify_m
         Douglas-Peucker tolerance of the path, and so the jitter ``distance_m`` ignores.
     smooth_m
-        Each fix is replaced by the mean of the fixes within this distance along the raw path
-        (0: no smoothing).
+        Each fix is replaced by the mean of the fixes within about this much travel before and
+        after it (0: no smoothing).
     spike_m
         Smallest detour of a single fix to be dropped as a spike.
     speed_window_s
@@ -189,7 +189,9 @@ def build_trips(
     # consecutive stays of each entity, in time order
     so = np.lexsort((st.start_us, st.code)).astype(np.int64)
     a, b = so[:-1], so[1:]
-    pair = (st.code[a] == st.code[b]) & (st.start_us[b] > st.end_us[a]) if so.shape[0] > 1 else np.zeros(0, bool)
+    pair = (
+        (st.code[a] == st.code[b]) & (st.start_us[b] > st.end_us[a]) if so.shape[0] > 1 else np.zeros(0, bool)
+    )
     a, b = a[pair], b[pair]
     ta, tb = st.end_us[a], st.start_us[b]
     code = st.code[a]
@@ -235,7 +237,10 @@ def build_trips(
 
     # 3. smooth jitter, simplify each piece, measure along it
     movable = ~(is_a[keep] | is_b[keep])
-    xyz = _smooth(to_xyz_m(lat, lon), step, piece_of, pbounds, movable, float(smooth_m))
+    key = _piece_key(t, piece_of, pbounds, float(speed_window_s))
+    xyz = _smooth(
+        to_xyz_m(lat, lon), t, key, piece_of, pbounds, movable, float(smooth_m), float(speed_window_s)
+    )
     slat, slon = from_xyz(xyz)
     lat, lon = np.where(movable, slat, lat), np.where(movable, slon, lon)
     kept = douglas_peucker_keep(xyz, pbounds, float(simplify_m))
@@ -249,10 +254,12 @@ def build_trips(
     distance = path_dist + gap_dist
 
     # 4. speed windows within each piece
-    v, v_trip = _window_speeds(lat, lon, t, piece_of, pbounds, trip_of, float(speed_window_s))
+    v, v_trip = _window_speeds(lat, lon, t, key, piece_of, pbounds, trip_of, float(speed_window_s))
     n_win = np.bincount(v_trip, minlength=n_trips)
     stopped = v < stop_speed_mps
-    stop_frac = np.where(n_win > 0, np.bincount(v_trip[stopped], minlength=n_trips) / np.maximum(n_win, 1), np.nan)
+    stop_frac = np.where(
+        n_win > 0, np.bincount(v_trip[stopped], minlength=n_trips) / np.maximum(n_win, 1), np.nan
+    )
     mv, mt = v[~stopped], v_trip[~stopped]
     order = np.lexsort((mv, mt))
     mv, mt = mv[order], mt[order]
@@ -357,7 +364,9 @@ def guess_mode(
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(np.abs(np.log(np.maximum(x, 1e-3) / thr)), np.float64)
 
-    fast = np.maximum(np.maximum(s95 / FLIGHT_V95_MPS, overall / FLIGHT_OVERALL_MPS), gap_speed / FLIGHT_OVERALL_MPS)
+    fast = np.maximum(
+        np.maximum(s95 / FLIGHT_V95_MPS, overall / FLIGHT_OVERALL_MPS), gap_speed / FLIGHT_OVERALL_MPS
+    )
     flight = (dist >= FLIGHT_MIN_DISTANCE_M) & (fast >= 1.0)
     train = ~flight & (s95 >= TRAIN_V95_MPS)
     vehicle = ~flight & ~train & ((s95 >= VEHICLE_V95_MPS) | (s50 >= VEHICLE_V50_MPS))
@@ -375,11 +384,20 @@ def guess_mode(
     )
     m = np.where(train, margin(s95, TRAIN_V95_MPS), m)
     veh_m = np.minimum(
-        np.maximum(margin(s95, VEHICLE_V95_MPS) * (s95 >= VEHICLE_V95_MPS), margin(s50, VEHICLE_V50_MPS) * (s50 >= VEHICLE_V50_MPS)),
+        np.maximum(
+            margin(s95, VEHICLE_V95_MPS) * (s95 >= VEHICLE_V95_MPS),
+            margin(s50, VEHICLE_V50_MPS) * (s50 >= VEHICLE_V50_MPS),
+        ),
         margin(s95, TRAIN_V95_MPS),
     )
     m = np.where(vehicle, veh_m, m)
-    m = np.where(bike, np.minimum(margin(s50, BIKE_V50_MPS), np.minimum(margin(s95, VEHICLE_V95_MPS), margin(s50, VEHICLE_V50_MPS))), m)
+    m = np.where(
+        bike,
+        np.minimum(
+            margin(s50, BIKE_V50_MPS), np.minimum(margin(s95, VEHICLE_V95_MPS), margin(s50, VEHICLE_V50_MPS))
+        ),
+        m,
+    )
     m = np.where(walk, margin(s50, BIKE_V50_MPS), m)
     conf = 0.5 + 0.45 * (1.0 - np.exp(-m / 0.2))
     support = np.where(no_speed, 0.3, np.maximum(0.3, 1.0 - np.exp(-n / 5.0)))
@@ -442,7 +460,9 @@ def habitual_routes(
     ent = trips.column("entity").to_pylist()
     fp = trips.column("from_place").to_pylist()
     tp = trips.column("to_place").to_pylist()
-    start = np.asarray(trips.column("start").cast(UTC_US).combine_chunks().view(pa.int64()).to_numpy(zero_copy_only=False))
+    start = np.asarray(
+        trips.column("start").cast(UTC_US).combine_chunks().view(pa.int64()).to_numpy(zero_copy_only=False)
+    )
     dur = np.asarray(trips.column("duration_s").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
     dist = np.asarray(trips.column("distance_m").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
     gaps = np.asarray(trips.column("gap_s").cast(pa.float64()).fill_null(0.0).to_numpy(), np.float64)
@@ -457,7 +477,13 @@ def habitual_routes(
             continue
         groups.setdefault((ent[i], fp[i], tp[i]), []).append(i)
 
-    label = _label("frechet", max_frechet_m=max_frechet_m, n_points=n_points, min_trips=min_trips, include_gaps=include_gaps)
+    label = _label(
+        "frechet",
+        max_frechet_m=max_frechet_m,
+        n_points=n_points,
+        min_trips=min_trips,
+        include_gaps=include_gaps,
+    )
     rows: list[dict[str, object]] = []
     for (e, p, q), members in sorted(groups.items()):
         members.sort(key=lambda i: (start[i], i))
@@ -486,7 +512,8 @@ def habitual_routes(
             if len(r) < min_trips:
                 continue
             sums = [
-                sum(frechet_m(shapes[u][0], shapes[u][1], shapes[w][0], shapes[w][1]) for w in r if w != u) for u in r
+                sum(frechet_m(shapes[u][0], shapes[u][1], shapes[w][0], shapes[w][1]) for w in r if w != u)
+                for u in r
             ]
             medoid = members[r[int(np.argmin(sums))]]
             ti = [members[k] for k in r]
@@ -611,19 +638,47 @@ def _spike_free(lat: F64, lon: F64, is_a: B, is_b: B, spike_m: float) -> B:
     return keep
 
 
-def _smooth(xyz: F64, step: F64, piece_of: I64, pbounds: I64, movable: B, smooth_m: float) -> F64:
-    """Replace each movable point by the mean of the points of its piece within ``smooth_m`` of it
-    along the raw path (cumulative step length); stay centres are not movable."""
+def _piece_key(t: I64, piece_of: I64, pbounds: I64, window_s: float) -> F64:
+    """A sort key increasing along the points: pieces in order, seconds within a piece, with more
+    than ``window_s`` between pieces (so a search never crosses into the next piece by time)."""
+    rel = (t - t[pbounds[:-1]][piece_of]) / 1e6
+    span = float(rel.max()) + window_s + 1.0 if rel.shape[0] else 1.0
+    return np.asarray(piece_of * span + rel, np.float64)
+
+
+def _smooth(
+    xyz: F64, t: I64, key: F64, piece_of: I64, pbounds: I64, movable: B, smooth_m: float, window_s: float
+) -> F64:
+    """Replace each movable point by the mean of the points of its piece around it, over about
+    ``smooth_m`` of travel each way: the local speed (chord over ``window_s``) turns the distance into
+    a time window (at most 60 s each way), and the window is cut to as many points before as after
+    so the ends of a piece are not pulled in, then halved until both its ends lie within
+    ``2 · smooth_m`` of the point. Stay centres are not movable."""
     n = xyz.shape[0]
     if n == 0 or smooth_m <= 0:
         return xyz
-    inner = step.copy()
-    inner[pbounds[:-1]] = 0.0  # no distance across the start of a piece
-    cum = np.cumsum(inner)
-    lo = np.searchsorted(cum, cum - smooth_m, side="left")
-    hi = np.searchsorted(cum, cum + smooth_m, side="right")
-    lo = np.maximum(lo, pbounds[:-1][piece_of])
-    hi = np.minimum(hi, pbounds[1:][piece_of])
+    idx = np.arange(n)
+    first = pbounds[:-1][piece_of]
+    last = pbounds[1:][piece_of] - 1
+    a = np.maximum(np.searchsorted(key, key - window_s / 2.0, side="left"), first)
+    b = np.minimum(np.searchsorted(key, key + window_s / 2.0, side="right") - 1, last)
+    dt = (t[b] - t[a]) / 1e6
+    chord = np.sqrt(((xyz[b] - xyz[a]) ** 2).sum(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(dt > 0, chord / dt, 0.0)
+    half_s = np.minimum(smooth_m / np.maximum(v, 0.05), 60.0)
+    lo = np.maximum(np.searchsorted(key, key - half_s, side="left"), first)
+    hi = np.minimum(np.searchsorted(key, key + half_s, side="right"), last + 1)
+    half = np.minimum(idx - lo, hi - 1 - idx)
+    # and both ends of the window within 2 · smooth_m of the point: a window that reaches from a
+    # traffic light back into the street would drag the waiting car backwards
+    reach2 = (2.0 * smooth_m) ** 2
+    for _ in range(12):
+        far = (((xyz[idx - half] - xyz) ** 2).sum(axis=1) > reach2) | (((xyz[idx + half] - xyz) ** 2).sum(axis=1) > reach2)
+        if not far.any():
+            break
+        half = np.where(far, half // 2, half)
+    lo, hi = idx - half, idx + half + 1
     csum = np.zeros((n + 1, 3))
     np.cumsum(xyz, axis=0, out=csum[1:])
     mean = (csum[hi] - csum[lo]) / (hi - lo)[:, None]
@@ -631,16 +686,12 @@ def _smooth(xyz: F64, step: F64, piece_of: I64, pbounds: I64, movable: B, smooth
 
 
 def _window_speeds(
-    lat: F64, lon: F64, t: I64, piece_of: I64, pbounds: I64, trip_of: I64, window_s: float
+    lat: F64, lon: F64, t: I64, key: F64, piece_of: I64, pbounds: I64, trip_of: I64, window_s: float
 ) -> tuple[F64, I64]:
     """Speed from each point to the first point at least ``window_s`` later in its piece."""
     n = lat.shape[0]
     if n == 0:
         return np.zeros(0), np.zeros(0, np.int64)
-    piece_t0 = t[pbounds[:-1]]
-    rel = (t - piece_t0[piece_of]) / 1e6
-    span = float(rel.max()) + window_s + 1.0
-    key = piece_of * span + rel  # increasing: pieces in order, time within a piece
     j = np.searchsorted(key, key + window_s, side="left")
     end = pbounds[1:][piece_of]
     ok = j < end
@@ -675,8 +726,12 @@ class _FixColumns:
         if not pa.types.is_timestamp(tcol.type):
             raise SchemaError(f"column 't' of the fix table has type {tcol.type}, expected {UTC_US}")
         t = np.asarray(_one(tcol.cast(UTC_US)).view(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
-        lat = np.asarray(_one(fixes.column("lat").cast(pa.float64())).to_numpy(zero_copy_only=False), np.float64)
-        lon = np.asarray(_one(fixes.column("lon").cast(pa.float64())).to_numpy(zero_copy_only=False), np.float64)
+        lat = np.asarray(
+            _one(fixes.column("lat").cast(pa.float64())).to_numpy(zero_copy_only=False), np.float64
+        )
+        lon = np.asarray(
+            _one(fixes.column("lon").cast(pa.float64())).to_numpy(zero_copy_only=False), np.float64
+        )
         enc = _one(fixes.column(entity).cast(pa.string())).dictionary_encode()
         names = enc.dictionary
         if len(names):
@@ -702,9 +757,7 @@ class _FixColumns:
 
 
 class _StayInputs:
-    def __init__(
-        self, code: I64, start_us: I64, end_us: I64, lat: F64, lon: F64, confidence: F64
-    ) -> None:
+    def __init__(self, code: I64, start_us: I64, end_us: I64, lat: F64, lon: F64, confidence: F64) -> None:
         self.code, self.start_us, self.end_us = code, start_us, end_us
         self.lat, self.lon, self.confidence = lat, lon, confidence
 
@@ -730,7 +783,8 @@ def _stay_inputs(stays: pa.Table, entities: pa.Array) -> _StayInputs:
 
     def floats(name: str) -> F64:
         return np.asarray(
-            _one(stays.column(name).cast(pa.float64()).fill_null(np.nan)).to_numpy(zero_copy_only=False), np.float64
+            _one(stays.column(name).cast(pa.float64()).fill_null(np.nan)).to_numpy(zero_copy_only=False),
+            np.float64,
         )
 
     ent = _one(stays.column("entity").cast(pa.string()))

@@ -63,6 +63,8 @@ def read_members(
             is_archive = True
         head = read_head(m)
         fmt = forced or _detect.detect(head, _entry_name(m))
+        if fmt is None and options.columns:
+            fmt = _detect.get("csv")  # a column mapping says it is a table, whatever its header looks like
         if fmt is None:
             if is_archive:
                 yield MemberResult(m.name, None, Counts(), note="skipped: not a location format")

@@ -191,56 +191,62 @@ class _GpxReader(XmlReader):
     def _settle(self) -> None:
         marks = self.marks
         self.marks = None
-        if not marks:
-            return self._emit([None] * _NSLOT)
         parts = self.parts
-        total = len(parts)
-        n = len(marks)
-        cur: list[str | None] = [None] * _NSLOT
-        cap = self.max_text
-        for k in range(n):
-            c, m = marks[k]
-            if c < 0 or cur[c] is not None:
-                continue
-            e = marks[k + 1][1] if k + 1 < n else total
-            txt = parts[m] if e == m + 1 else "".join(parts[m:e])
-            if len(txt) > cap:
-                if self.too_long is None:
-                    self.too_long = _SLOTS[c]
-                continue
-            cur[c] = txt.strip()
-        # fast path for the lean common point (lat, lon, time, maybe ele); anything unusual or wrong
-        # goes to _emit, which checks each field and says what was wrong
-        time = cur[0]
-        ele = cur[1]
-        lean = cur.count(None) == _NSLOT - (1 if ele is None else 2)
-        if lean and self.too_long is None and time is not None:
-            try:
-                lat = float(self.pt_lat)  # type: ignore[arg-type]
-                lon = float(self.pt_lon)  # type: ignore[arg-type]
-                dt = _fromiso(time)
-                tzi = dt.tzinfo
-                if tzi is UTC:
-                    off: int | None = 0
-                elif tzi is None:
-                    raise ValueError("no offset")
+        # fast path: the lean common point, <time> and perhaps <ele> (in either order), nothing else;
+        # anything unusual or wrong goes to _emit, which checks each field and says what was wrong
+        if self.too_long is None and marks and len(marks) <= 2:
+            ca, ma = marks[0]
+            if len(marks) == 2:
+                cb, mb = marks[1]
+                a = parts[ma] if mb == ma + 1 else "".join(parts[ma:mb])
+                b = "".join(parts[mb:])
+            else:
+                cb, a, b = 1, "".join(parts[ma:]), ""
+            if ca + cb == 1 and ca >= 0 and cb >= 0 and len(a) + len(b) < 200:
+                time, ele = (a, b) if ca == 0 else (b, a)
+                try:
+                    lat = float(self.pt_lat)  # type: ignore[arg-type]
+                    lon = float(self.pt_lon)  # type: ignore[arg-type]
+                    dt = _fromiso(time.strip())
+                    tzi = dt.tzinfo
+                    if tzi is UTC:
+                        off: int | None = 0
+                    elif tzi is None:
+                        raise ValueError("no offset")
+                    else:
+                        off = dt.utcoffset() // _SECOND  # type: ignore[operator]
+                    t_us = (dt - _EPOCH) // _US
+                    alt = float(ele) if ele else None
+                except (TypeError, ValueError):
+                    pass
                 else:
-                    off = dt.utcoffset() // _SECOND  # type: ignore[operator]
-                t_us = (dt - _EPOCH) // _US
-                alt = None if ele is None else float(ele)
-            except (TypeError, ValueError):
-                return self._emit(cur)
-            fx = self.fixes
-            fx.pos.append(self.pt_line)
-            fx.t.append(t_us)
-            fx.lat.append(lat)
-            fx.lon.append(lon)
-            fx.tz.append(off)
-            fx.alt.append(alt)
-            if len(fx.t) >= FIX_BATCH:
-                fx.flush()
-            return None
-        return self._emit(cur)
+                    fx = self.fixes
+                    fx.pos.append(self.pt_line)
+                    fx.t.append(t_us)
+                    fx.lat.append(lat)
+                    fx.lon.append(lon)
+                    fx.tz.append(off)
+                    fx.alt.append(alt)
+                    if len(fx.t) >= FIX_BATCH:
+                        fx.flush()
+                    return
+        cur: list[str | None] = [None] * _NSLOT
+        if marks:
+            total = len(parts)
+            n = len(marks)
+            cap = self.max_text
+            for k in range(n):
+                c, m = marks[k]
+                if c < 0 or cur[c] is not None:
+                    continue
+                e = marks[k + 1][1] if k + 1 < n else total
+                txt = "".join(parts[m:e])
+                if len(txt) > cap:
+                    if self.too_long is None:
+                        self.too_long = _SLOTS[c]
+                    continue
+                cur[c] = txt.strip()
+        self._emit(cur)
 
     def _emit(self, cur: list[str | None]) -> None:
         line = self.pt_line

@@ -2,9 +2,11 @@
 
 Every writer takes a fix table (the :data:`hereabouts.model.schemas.FIX` schema, optionally with an
 ``entity`` string column) as a ``pa.Table`` or as an iterable of ``pa.RecordBatch``, streams it to
-``path`` batch by batch with bounded memory, and returns the number of rows written.
+``path`` batch by batch with bounded memory, and returns the number of rows written. The text formats
+are built vectorised with Arrow compute (one Python call per distinct device name, not per row).
 
-Floats are written with full precision (``repr``), and times in ISO 8601 UTC with ``Z`` and
+Floats are written with full precision (the shortest text that reads back to the same double, as
+``repr`` gives; whole numbers without ``.0``), and times in ISO 8601 UTC with ``Z`` and
 microseconds when they are not zero, so that reading an export back with :func:`hereabouts.io.read`
 gives back the same fixes.
 
@@ -14,15 +16,13 @@ True
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO, TypeAlias
+from typing import IO, Any, TypeAlias
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -86,12 +86,6 @@ def _check_columns(schema: pa.Schema) -> None:
         )
 
 
-def _col(batch: pa.RecordBatch, name: str) -> list[Any]:
-    if name not in batch.schema.names:
-        return [None] * batch.num_rows
-    return list(batch.column(name).to_pylist())
-
-
 def _t_us(batch: pa.RecordBatch) -> pa.Array:
     t = batch.column("t")
     if pa.types.is_timestamp(t.type):
@@ -101,54 +95,89 @@ def _t_us(batch: pa.RecordBatch) -> pa.Array:
     return t.cast(pa.int64())
 
 
+def _iso_array(t_us: pa.Array) -> pa.Array:
+    """ISO 8601 UTC texts ending in ``Z`` (with ``.ffffff`` when the microseconds are not zero),
+    built vectorised; null where the time is null."""
+    secs = pc.floor(pc.divide(t_us.cast(pa.float64()), 1e6)).cast(pa.int64())
+    frac = pc.subtract(t_us, pc.multiply(secs, 1_000_000))
+    base = pc.strftime(secs.cast(pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%S")
+    padded = pc.utf8_lpad(frac.cast(pa.string()), width=6, padding="0")
+    suffix = pc.if_else(pc.equal(frac, 0), "Z", pc.binary_join_element_wise(".", padded, "Z", ""))
+    return pc.binary_join_element_wise(base, suffix, "")
+
+
 def iso_times(t_us: pa.Array) -> list[str | None]:
     """ISO 8601 UTC texts ending in ``Z`` for int64 microseconds; the fraction only when not zero.
 
     >>> iso_times(pa.array([1718440200000000, 1718440200000001], pa.int64()))
     ['2024-06-15T08:30:00Z', '2024-06-15T08:30:00.000001Z']
     """
-    vals = t_us.to_numpy(zero_copy_only=False)
-    if t_us.null_count:
-        mask = np.asarray(t_us.is_null().to_numpy(zero_copy_only=False))
-        vals = np.where(mask, 0, np.nan_to_num(vals)).astype(np.int64)
-    else:
-        mask = None
-        vals = vals.astype(np.int64)
-    secs = np.floor_divide(vals, 1_000_000)
-    frac = vals - secs * 1_000_000
-    base = pc.strftime(
-        pa.array(secs, pa.int64()).cast(pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%S"
-    )
-    out: list[str | None] = []
-    for i, (b, f) in enumerate(zip(base.to_pylist(), frac.tolist(), strict=True)):
-        if mask is not None and mask[i]:
-            out.append(None)
-        elif f:
-            out.append(f"{b}.{f:06d}Z")
-        else:
-            out.append(f"{b}Z")
-    return out
+    return list(_iso_array(t_us).to_pylist())
 
 
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
+def _has(batch: pa.RecordBatch, name: str) -> bool:
+    return name in batch.schema.names
 
 
-def _fmt(v: Any) -> str:
-    """A number as text with full precision (``repr`` of the float), or '' for null."""
-    if v is None:
-        return ""
-    if isinstance(v, int):
-        return str(v)
-    f = float(v)
-    return repr(f) if math.isfinite(f) else ""
+def _num_text(batch: pa.RecordBatch, name: str, scale: float = 1.0) -> pa.Array:
+    """A float column as the shortest text that reads back to the same double; null where the value
+    is null or not finite."""
+    if not _has(batch, name):
+        return pa.nulls(batch.num_rows, pa.string())
+    col = batch.column(name).cast(pa.float64())
+    if scale != 1.0:
+        col = pc.multiply(col, scale)
+    col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, pa.float64()))
+    return col.cast(pa.string())
 
 
-def _open_text(path: PathLike) -> TextIO:
-    return open(path, "w", encoding="utf-8", newline="")
+def _int_text(batch: pa.RecordBatch, name: str) -> pa.Array:
+    if not _has(batch, name):
+        return pa.nulls(batch.num_rows, pa.string())
+    return batch.column(name).cast(pa.int64()).cast(pa.string())
+
+
+def _map_text(col: pa.Array, fn: Callable[[str], str]) -> pa.Array:
+    """``fn`` applied to each distinct value of a string column (null stays null): escaping names costs
+    one Python call per distinct value, not per row."""
+    col = col.cast(pa.string())
+    enc = col.dictionary_encode()
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    mapped = pa.array([fn(v) for v in enc.dictionary.to_pylist()], pa.string())
+    return mapped.take(enc.indices)
+
+
+def _json_string(col: pa.Array) -> pa.Array:
+    return _map_text(col, lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def _opt_part(text: pa.Array, prefix: str, suffix: str = "") -> pa.Array:
+    """``prefix + text + suffix`` where ``text`` is not null, else ''."""
+    joined = pc.binary_join_element_wise(prefix, text, suffix, "")
+    return pc.fill_null(joined, "")
+
+
+def _join(*parts: pa.Array | str) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _text_bytes(lines: pa.Array) -> bytes | memoryview:
+    """The UTF-8 bytes of all values of a string array, back to back (its data buffer)."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if len(lines) == 0:
+        return b""
+    lines = lines.cast(pa.string())
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    data = lines.buffers()[2]
+    if data is None:
+        return b""
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+
+
+def _open_bin(path: PathLike) -> IO[bytes]:
+    return open(path, "wb")
 
 
 # ---------------------------------------------------------------------------- GeoParquet
@@ -215,84 +244,83 @@ def _empty_fix_fields() -> list[pa.Field]:
 
 
 # ---------------------------------------------------------------------------- GeoJSON
+def _geojson_features(batch: pa.RecordBatch) -> pa.Array:
+    alt = _num_text(batch, "altitude_m")
+    props = [
+        _join('"device":', _json_string(batch.column("device"))),
+        _join(',"time":"', _iso_array(_t_us(batch)), '"'),
+        _opt_part(_int_text(batch, "tz_offset_s"), ',"tz_offset_s":'),
+        _opt_part(_num_text(batch, "accuracy_m"), ',"accuracy_m":'),
+        _opt_part(_num_text(batch, "speed_mps"), ',"speed_mps":'),
+        _opt_part(_num_text(batch, "course_deg"), ',"course_deg":'),
+    ]
+    for name in ("provider", "entity"):
+        if _has(batch, name):
+            props.append(_opt_part(_json_string(batch.column(name)), f',"{name}":'))
+    return _join(
+        ',\n{"type":"Feature","geometry":{"type":"Point","coordinates":[',
+        _num_text(batch, "lon"),
+        ",",
+        _num_text(batch, "lat"),
+        _opt_part(alt, ","),
+        ']},"properties":{',
+        *props,
+        "}}",
+    )
+
+
 def write_geojson(fixes: Fixes, path: PathLike) -> int:
-    """Write fixes as a GeoJSON FeatureCollection of Point features, streamed feature by feature.
+    """Write fixes as a GeoJSON FeatureCollection of Point features, streamed batch by batch.
 
     Coordinates are ``[lon, lat]`` (plus the altitude as a third coordinate when known); properties
     are ``device``, ``time`` (ISO 8601 UTC with ``Z``) and, when not null, ``tz_offset_s``,
     ``accuracy_m``, ``speed_mps``, ``course_deg``, ``provider`` and ``entity``.
     """
     rows = 0
-    with _open_text(path) as fh:
-        fh.write('{"type":"FeatureCollection","features":[\n')
-        first = True
+    with _open_bin(path) as fh:
+        fh.write(b'{"type":"FeatureCollection","features":[')
         for batch in _batches(fixes):
-            times = iso_times(_t_us(batch))
-            dev = _col(batch, "device")
-            lat = _col(batch, "lat")
-            lon = _col(batch, "lon")
-            alt = _col(batch, "altitude_m")
-            extra = {k: _col(batch, k) for k in ("tz_offset_s", "accuracy_m", "speed_mps", "course_deg")}
-            prov = _col(batch, "provider")
-            ent = _col(batch, "entity")
-            parts: list[str] = []
-            for i in range(batch.num_rows):
-                coords = [lon[i], lat[i]]
-                if _num(alt[i]) is not None:
-                    coords.append(alt[i])
-                props: dict[str, Any] = {"device": dev[i], "time": times[i]}
-                for k, vals in extra.items():
-                    v = vals[i]
-                    if v is not None and (k == "tz_offset_s" or _num(v) is not None):
-                        props[k] = v
-                if prov[i] is not None:
-                    props["provider"] = prov[i]
-                if ent[i] is not None:
-                    props["entity"] = ent[i]
-                feature = {
-                    "type": "Feature",
-                    "geometry": {"type": "Point", "coordinates": coords},
-                    "properties": props,
-                }
-                text = json.dumps(feature, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-                parts.append(text if first and not parts else "," + text)
-            if parts:
-                first = False
-            fh.write("\n".join(parts))
-            fh.write("\n")
+            data = _text_bytes(_geojson_features(batch))
+            if rows == 0:
+                data = data[1:]  # no comma before the first feature
+            fh.write(data)
             rows += batch.num_rows
-        fh.write("]}\n")
+        fh.write(b"\n]}\n")
     return rows
 
 
 # ---------------------------------------------------------------------------- GPX
-def _gpx_points(batch: pa.RecordBatch, i_rows: Iterable[int], cols: dict[str, list[Any]]) -> str:
-    out = io.StringIO()
-    for i in i_rows:
-        out.write(f'<trkpt lat="{_fmt(cols["lat"][i])}" lon="{_fmt(cols["lon"][i])}">')
-        alt = _num(cols["altitude_m"][i])
-        if alt is not None:
-            out.write(f"<ele>{alt!r}</ele>")
-        out.write(f"<time>{cols['time'][i]}</time>")
-        ext: list[str] = []
-        for key, tag in (
-            ("speed_mps", "speed"),
-            ("course_deg", "course"),
-            ("accuracy_m", "accuracy"),
-        ):
-            v = _num(cols[key][i])
-            if v is not None:
-                ext.append(f"<{GPX_EXT_PREFIX}:{tag}>{v!r}</{GPX_EXT_PREFIX}:{tag}>")
-        tz = cols["tz_offset_s"][i]
-        if tz is not None:
-            ext.append(f"<{GPX_EXT_PREFIX}:tz_offset_s>{int(tz)}</{GPX_EXT_PREFIX}:tz_offset_s>")
-        prov = cols["provider"][i]
-        if prov is not None:
-            ext.append(f"<{GPX_EXT_PREFIX}:provider>{escape(str(prov))}</{GPX_EXT_PREFIX}:provider>")
-        if ext:
-            out.write("<extensions>" + "".join(ext) + "</extensions>")
-        out.write("</trkpt>\n")
-    return out.getvalue()
+def _xml_escape(col: pa.Array) -> pa.Array:
+    return _map_text(col, escape)
+
+
+def _gpx_points(batch: pa.RecordBatch) -> pa.Array:
+    p = GPX_EXT_PREFIX
+    ext_parts = [
+        _opt_part(_num_text(batch, "speed_mps"), f"<{p}:speed>", f"</{p}:speed>"),
+        _opt_part(_num_text(batch, "course_deg"), f"<{p}:course>", f"</{p}:course>"),
+        _opt_part(_num_text(batch, "accuracy_m"), f"<{p}:accuracy>", f"</{p}:accuracy>"),
+        _opt_part(_int_text(batch, "tz_offset_s"), f"<{p}:tz_offset_s>", f"</{p}:tz_offset_s>"),
+    ]
+    if _has(batch, "provider"):
+        ext_parts.append(
+            _opt_part(_xml_escape(batch.column("provider")), f"<{p}:provider>", f"</{p}:provider>")
+        )
+    ext = _join(*ext_parts)
+    ext = pc.if_else(pc.equal(ext, ""), "", _join("<extensions>", ext, "</extensions>"))
+    return _join(
+        '<trkpt lat="',
+        _num_text(batch, "lat"),
+        '" lon="',
+        _num_text(batch, "lon"),
+        '">',
+        _opt_part(_num_text(batch, "altitude_m"), "<ele>", "</ele>"),
+        "<time>",
+        _iso_array(_t_us(batch)),
+        "</time>",
+        ext,
+        "</trkpt>\n",
+    )
 
 
 def write_gpx(fixes: Fixes, path: PathLike) -> int:
@@ -301,47 +329,67 @@ def write_gpx(fixes: Fixes, path: PathLike) -> int:
     Each ``<trkpt lat lon>`` has ``<ele>`` and ``<time>``; speed (m/s), course (degrees), horizontal
     accuracy (metres, not an HDOP), the local offset and the provider go into ``<extensions>`` in the
     hereabouts namespace (:data:`GPX_EXT_NS`), so a round trip keeps them. Points are spooled per device
-    to temporary files, so memory stays bounded whatever the order of the input.
+    to temporary files, so memory stays bounded whatever the order of the input; tracks come in the
+    order their devices first appear.
     """
     rows = 0
     order: list[str] = []
     with tempfile.TemporaryDirectory(prefix="hereabouts-gpx-") as tmp:
         spool: dict[str, Path] = {}
         for batch in _batches(fixes):
-            cols = {k: _col(batch, k) for k in ("device", "lat", "lon", *_OPTIONAL)}
-            cols["time"] = iso_times(_t_us(batch))
-            by_dev: dict[str, list[int]] = {}
-            for i, d in enumerate(cols["device"]):
-                by_dev.setdefault(str(d), []).append(i)
-            for d, idx in by_dev.items():
+            points = _gpx_points(batch)
+            enc = batch.column("device").cast(pa.string()).dictionary_encode()
+            names = enc.dictionary.to_pylist()
+            idx = enc.indices.to_numpy(zero_copy_only=False)
+            # devices in order of first appearance in this batch; points grouped by device, in order
+            _, first = np.unique(idx, return_index=True)
+            by_first = np.argsort(first, kind="stable")
+            rank = np.empty_like(by_first)
+            rank[by_first] = np.arange(len(by_first))
+            sort = np.argsort(rank[idx], kind="stable")
+            grouped = points.take(pa.array(sort))
+            counts = np.bincount(rank[idx], minlength=len(names))
+            start = 0
+            for r, k in enumerate(by_first):
+                d = str(names[k])
+                n = int(counts[r])
                 p = spool.get(d)
                 if p is None:
                     p = Path(tmp) / f"{len(spool)}.part"
                     spool[d] = p
                     order.append(d)
-                with open(p, "a", encoding="utf-8") as part:
-                    part.write(_gpx_points(batch, idx, cols))
+                with open(p, "ab") as part:
+                    part.write(_text_bytes(grouped.slice(start, n)))
+                start += n
             rows += batch.num_rows
-        with _open_text(path) as fh:
-            fh.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        with _open_bin(path) as fh:
             fh.write(
-                '<gpx version="1.1" creator="hereabouts" xmlns="http://www.topografix.com/GPX/1/1" '
-                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-                f'xmlns:{GPX_EXT_PREFIX}="{GPX_EXT_NS}" '
-                'xsi:schemaLocation="http://www.topografix.com/GPX/1/1 '
-                'http://www.topografix.com/GPX/1/1/gpx.xsd">\n'
+                (
+                    '<?xml version="1.0" encoding="UTF-8"?>\n'
+                    '<gpx version="1.1" creator="hereabouts" xmlns="http://www.topografix.com/GPX/1/1" '
+                    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                    f'xmlns:{GPX_EXT_PREFIX}="{GPX_EXT_NS}" '
+                    'xsi:schemaLocation="http://www.topografix.com/GPX/1/1 '
+                    'http://www.topografix.com/GPX/1/1/gpx.xsd">\n'
+                ).encode()
             )
             for d in order:
-                fh.write(f"<trk><name>{escape(d)}</name><trkseg>\n")
-                with open(spool[d], encoding="utf-8") as part:
+                fh.write(f"<trk><name>{escape(d)}</name><trkseg>\n".encode())
+                with open(spool[d], "rb") as part:
                     while chunk := part.read(1 << 20):
                         fh.write(chunk)
-                fh.write("</trkseg></trk>\n")
-            fh.write("</gpx>\n")
+                fh.write(b"</trkseg></trk>\n")
+            fh.write(b"</gpx>\n")
     return rows
 
 
 # ---------------------------------------------------------------------------- CSV
+def _csv_field(text: str) -> str:
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def write_csv(fixes: Fixes, path: PathLike) -> int:
     """Write fixes as CSV with the header ``device,t,tz_offset_s,lat,lon,accuracy_m,altitude_m,
     speed_mps,course_deg,provider`` (plus ``entity`` when the table has one).
@@ -349,30 +397,44 @@ def write_csv(fixes: Fixes, path: PathLike) -> int:
     ``t`` is ISO 8601 UTC ending in ``Z``, with microseconds when not zero; nulls are empty cells.
     """
     rows = 0
-    with _open_text(path) as fh:
-        w = csv.writer(fh, lineterminator="\n")
+    with _open_bin(path) as fh:
         header_written = False
         has_entity = False
         for batch in _batches(fixes):
             if not header_written:
-                has_entity = "entity" in batch.schema.names
-                w.writerow([*CSV_COLUMNS, "entity"] if has_entity else CSV_COLUMNS)
+                has_entity = _has(batch, "entity")
+                fh.write((",".join([*CSV_COLUMNS, "entity"] if has_entity else CSV_COLUMNS) + "\n").encode())
                 header_written = True
-            times = iso_times(_t_us(batch))
-            cols = [_col(batch, c) for c in CSV_COLUMNS]
-            cols[1] = times
+            cells: list[pa.Array] = [
+                _map_text(batch.column("device"), _csv_field),
+                _iso_array(_t_us(batch)),
+                _int_text(batch, "tz_offset_s"),
+                _num_text(batch, "lat"),
+                _num_text(batch, "lon"),
+                _num_text(batch, "accuracy_m"),
+                _num_text(batch, "altitude_m"),
+                _num_text(batch, "speed_mps"),
+                _num_text(batch, "course_deg"),
+                _map_text(batch.column("provider"), _csv_field)
+                if _has(batch, "provider")
+                else pa.nulls(batch.num_rows, pa.string()),
+            ]
             if has_entity:
-                cols.append(_col(batch, "entity"))
-            text_cols = []
-            for name, vals in zip([*CSV_COLUMNS, "entity"], cols, strict=False):
-                if name in ("device", "t", "provider", "entity"):
-                    text_cols.append(["" if v is None else str(v) for v in vals])
-                else:
-                    text_cols.append([_fmt(v) for v in vals])
-            w.writerows(zip(*text_cols, strict=True))
+                cells.append(
+                    _map_text(batch.column("entity"), _csv_field)
+                    if _has(batch, "entity")
+                    else pa.nulls(batch.num_rows, pa.string())
+                )
+            parts: list[pa.Array | str] = []
+            for i, c in enumerate(cells):
+                if i:
+                    parts.append(",")
+                parts.append(pc.fill_null(c, ""))
+            parts.append("\n")
+            fh.write(_text_bytes(_join(*parts)))
             rows += batch.num_rows
         if not header_written:
-            w.writerow(CSV_COLUMNS)
+            fh.write((",".join(CSV_COLUMNS) + "\n").encode())
     return rows
 
 
@@ -399,50 +461,53 @@ def owntracks_topic(device: str, entity: Any = None) -> str:
     return f"owntracks/{user}/{_topic_level(device)}"
 
 
+def _tid(device: str) -> str:
+    return json.dumps((device[-2:] or "hb").replace("/", "_"), ensure_ascii=False)
+
+
 def write_owntracks_rec(fixes: Fixes, path: PathLike) -> int:
     """Write fixes as OwnTracks Recorder ``.rec`` lines: ``ISO time<TAB>topic<TAB>JSON``.
 
     The topic is ``owntracks/<user>/<device>`` (see :func:`owntracks_topic`: a device already named
     ``user/device`` keeps both levels; else the user is the ``entity`` column, or ``hereabouts``).
     The JSON is a ``location`` message with ``tst`` (epoch seconds: an integer when the time is whole
-    seconds, else a float carrying the microseconds), ``lat``, ``lon`` and, when known, ``acc`` (m),
+    seconds, else a decimal carrying the microseconds), ``lat``, ``lon`` and, when known, ``acc`` (m),
     ``alt`` (m), ``vel`` (km/h, as OwnTracks sends it, so not always an exact round trip of m/s),
     ``cog`` (degrees) and ``tid`` (the last two characters of the device name).
     """
     rows = 0
-    with _open_text(path) as fh:
+    with _open_bin(path) as fh:
         for batch in _batches(fixes):
             t_us = _t_us(batch)
-            times = iso_times(t_us)
-            tv = t_us.to_pylist()
-            dev = _col(batch, "device")
-            ent = _col(batch, "entity")
-            lat = _col(batch, "lat")
-            lon = _col(batch, "lon")
-            acc = _col(batch, "accuracy_m")
-            alt = _col(batch, "altitude_m")
-            spd = _col(batch, "speed_mps")
-            cog = _col(batch, "course_deg")
-            lines: list[str] = []
-            for i in range(batch.num_rows):
-                t = int(tv[i])
-                tst: int | float = t // 1_000_000 if t % 1_000_000 == 0 else t / 1_000_000
-                msg: dict[str, Any] = {"_type": "location", "tst": tst, "lat": lat[i], "lon": lon[i]}
-                for key, vals, scale in (
-                    ("acc", acc, 1.0),
-                    ("alt", alt, 1.0),
-                    ("vel", spd, 3.6),
-                    ("cog", cog, 1.0),
-                ):
-                    v = _num(vals[i])
-                    if v is not None:
-                        msg[key] = v * scale if scale != 1.0 else v
-                device = str(dev[i])
-                msg["tid"] = (device[-2:] or "hb").replace("/", "_")
-                topic = owntracks_topic(device, ent[i])
-                body = json.dumps(msg, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-                lines.append(f"{times[i]}\t{topic}\t{body}\n")
-            fh.write("".join(lines))
+            secs = pc.floor(pc.divide(t_us.cast(pa.float64()), 1e6)).cast(pa.int64())
+            frac = pc.subtract(t_us, pc.multiply(secs, 1_000_000))
+            padded = pc.utf8_lpad(frac.cast(pa.string()), width=6, padding="0")
+            tst = _join(secs.cast(pa.string()), pc.if_else(pc.equal(frac, 0), "", _join(".", padded)))
+            device = batch.column("device").cast(pa.string())
+            if _has(batch, "entity"):
+                key = pc.binary_join_element_wise(device, pc.fill_null(batch.column("entity"), ""), "\x00")
+                topic = _map_text(key, lambda k: owntracks_topic(*k.split("\x00", 1)))
+            else:
+                topic = _map_text(device, owntracks_topic)
+            lines = _join(
+                _iso_array(t_us),
+                "\t",
+                topic,
+                '\t{"_type":"location","tst":',
+                tst,
+                ',"lat":',
+                _num_text(batch, "lat"),
+                ',"lon":',
+                _num_text(batch, "lon"),
+                _opt_part(_num_text(batch, "accuracy_m"), ',"acc":'),
+                _opt_part(_num_text(batch, "altitude_m"), ',"alt":'),
+                _opt_part(_num_text(batch, "speed_mps", 3.6), ',"vel":'),
+                _opt_part(_num_text(batch, "course_deg"), ',"cog":'),
+                ',"tid":',
+                _map_text(device, _tid),
+                "}\n",
+            )
+            fh.write(_text_bytes(lines))
             rows += batch.num_rows
     return rows
 

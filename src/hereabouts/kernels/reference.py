@@ -176,7 +176,8 @@ def robust_stays_entity(
        fixes in between are skipped (they are not evidence) — provided the outlier run lasts less
        than ``min_duration_us`` (else it could be a stay of its own).
     4. The centre is re-estimated as the median latitude and longitude of the members whenever their
-       number reaches a power of two (robust to outliers; amortised linear cost).
+       number reaches a power of two (robust to outliers; amortised linear cost). Only members whose
+       accuracy is within ``radius_m`` (or unknown) place the centre, unless there are none.
     5. The stay is broken by a time gap to the next fix longer than ``max_gap_us`` (shorter gaps are
        bridged when the fix after the gap fits: the device was at the same place on both sides), or
        by a fix that does not fit and is not followed by a fitting one within the outlier allowance.
@@ -196,10 +197,11 @@ def robust_stays_entity(
         lim = radius_m + acc[r] if acc[r] > 0.0 else radius_m
         return dx * dx + dy * dy <= lim * lim
 
-    def centre(members: list[int]) -> tuple[float, float, float]:
-        ref = lon[members[0]]
-        clat = _median([lat[r] for r in members])
-        clon = _wrap_lon(ref + _median([_wrap_lon(lon[r] - ref) for r in members]))
+    def centre(rows: list[int], ref_lon: float) -> tuple[float, float, float]:
+        # the median of the precise fixes (accuracy within radius_m, or unknown); of all if none is
+        precise = [r for r in rows if not acc[r] > radius_m] or rows
+        clat = _median([lat[r] for r in precise])
+        clon = _wrap_lon(ref_lon + _median([_wrap_lon(lon[r] - ref_lon) for r in precise]))
         return clat, clon, math.cos(math.radians(clat))
 
     out: list[Stay] = []
@@ -229,11 +231,11 @@ def robust_stays_entity(
             members.append(nxt)
             q = nxt + 1
             if len(members) == next_centre:
-                c = centre([pts[k] for k in members])
+                c = centre([pts[k] for k in members], lon[pts[members[0]]])
                 next_centre *= 2
         # hereabouts centres are taken over the members' rows; ref lon is the first member's
         all_rows = [pts[k] for k in members]
-        c = centre(all_rows)
+        c = centre(all_rows, lon[all_rows[0]])
         lo, hi = 0, len(members) - 1
         while lo < hi and not fits(all_rows[lo], c):
             lo += 1
@@ -241,7 +243,7 @@ def robust_stays_entity(
             hi -= 1
         kept = all_rows[lo : hi + 1]
         if lo > 0 or hi < len(members) - 1:
-            c = _centre_with_ref(kept, lat, lon, ref_lon=lon[all_rows[0]])
+            c = centre(kept, lon[all_rows[0]])
         if (
             t[kept[-1]] - t[kept[0]] >= min_duration_us
             and len(kept) >= min_fixes
@@ -251,14 +253,6 @@ def robust_stays_entity(
             out.append(Stay(kept[0], kept[-1], t[kept[0]], t[kept[-1]], len(kept), gap, c[0], c[1], radius))
         p = members[hi + 1] if hi < len(members) - 1 else brk
     return out
-
-
-def _centre_with_ref(
-    rows: list[int], lat: Sequence[float], lon: Sequence[float], ref_lon: float
-) -> tuple[float, float, float]:
-    clat = _median([lat[r] for r in rows])
-    clon = _wrap_lon(ref_lon + _median([_wrap_lon(lon[r] - ref_lon) for r in rows]))
-    return clat, clon, math.cos(math.radians(clat))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -448,20 +448,38 @@ def _ti_emit(
 
 @jit
 def _robust_centre(
-    pos: IntArray, mem: IntArray, lo: int, hi: int, lat: FloatArray, lon: FloatArray
+    pos: IntArray,
+    mem: IntArray,
+    lo: int,
+    hi: int,
+    lat: FloatArray,
+    lon: FloatArray,
+    acc_m: FloatArray,
+    radius_m: float,
 ) -> tuple[float, float, float]:
     """Median latitude and median longitude (relative to the first member, so the antimeridian is
-    harmless) of members ``mem[lo..hi]``; returns (lat, lon, cos(lat))."""
+    harmless) of the *precise* members of ``mem[lo..hi]`` — accuracy within ``radius_m`` or unknown —
+    or of all of them when none is precise; returns (lat, lon, cos(lat)). Imprecise fixes support a
+    stay but do not place it."""
     w = hi - lo + 1
     la = np.empty(w, np.float64)
     lo_ = np.empty(w, np.float64)
     ref = lon[pos[mem[0]]]
+    c = 0
     for k in range(w):
         r = pos[mem[lo + k]]
-        la[k] = lat[r]
-        lo_[k] = _wrap_lon(lon[r] - ref)
-    clat = median_inplace(la)
-    clon = _wrap_lon(ref + median_inplace(lo_))
+        if not acc_m[r] > radius_m:
+            la[c] = lat[r]
+            lo_[c] = _wrap_lon(lon[r] - ref)
+            c += 1
+    if c == 0:
+        for k in range(w):
+            r = pos[mem[lo + k]]
+            la[k] = lat[r]
+            lo_[k] = _wrap_lon(lon[r] - ref)
+        c = w
+    clat = median_inplace(la[:c])
+    clon = _wrap_lon(ref + median_inplace(lo_[:c]))
     return clat, clon, math.cos(math.radians(clat))
 
 
@@ -560,10 +578,10 @@ def robust_stays(
                 last = nxt
                 q = nxt + 1
                 if nm == next_centre:
-                    clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon)
+                    clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon, acc_m, radius_m)
                     next_centre *= 2
             # finalise: centre of all members, trim members at either end that do not fit it
-            clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon)
+            clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon, acc_m, radius_m)
             lo = 0
             while lo < nm - 1 and not _fits(pos[mem[lo]], lat, lon, acc_m, clat, clon, ccos, radius_m):
                 lo += 1
@@ -571,7 +589,7 @@ def robust_stays(
             while hi > lo and not _fits(pos[mem[hi]], lat, lon, acc_m, clat, clon, ccos, radius_m):
                 hi -= 1
             if lo > 0 or hi < nm - 1:
-                clat, clon, ccos = _robust_centre(pos, mem, lo, hi, lat, lon)
+                clat, clon, ccos = _robust_centre(pos, mem, lo, hi, lat, lon, acc_m, radius_m)
             first = pos[mem[lo]]
             lastr = pos[mem[hi]]
             n_fix = hi - lo + 1
