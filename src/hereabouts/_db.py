@@ -236,6 +236,37 @@ class Database:
         """Move a device stream (and all its fixes) to ``entity``, creating the entity if needed."""
         self.store.assign_device(device, entity)
 
+    # --------------------------------------------------------------- analysis
+    def entity_names(self) -> list[str]:
+        return [str(x) for x in self.entities().column("entity").to_pylist()]
+
+    def stays(
+        self,
+        entity: str | None = None,
+        *,
+        method: str = "default",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        **params: Any,
+    ) -> pa.Table:
+        """Stays of one entity (or of every entity when ``entity`` is None), found in its fixes by
+        :func:`hereabouts.analysis.stays.detect_stays` with ``method`` and ``params``
+        (``radius_m``, ``min_duration_s``, ``max_gap_s``, ``include_last``...)."""
+        from .analysis.stays import detect_stays
+        from .model import schemas
+
+        names = [entity] if entity is not None else self.entity_names()
+        parts = []
+        for name in names:
+            fixes = self.fixes(name, start=start, end=end)
+            if fixes.num_rows == 0:
+                continue
+            fixes = fixes.set_column(0, "entity", pa.array([name] * fixes.num_rows, pa.string()))
+            parts.append(detect_stays(fixes, method=method, **params))
+        if not parts:
+            return schemas.STAY.empty_table()
+        return pa.concat_tables(parts)
+
     # --------------------------------------------------------------- exports
     def export(
         self,

@@ -366,6 +366,99 @@ def demo(
         out.print(result["summary"])
 
 
+@app.command()
+def stays(
+    entity: Annotated[str | None, typer.Argument(help="Entity name or alias (or --all).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every entity.")] = False,
+    method: Annotated[
+        str, typer.Option(help="default or trackintel (sliding, as trackintel 1.4).")
+    ] = "default",
+    radius_m: Annotated[float, typer.Option("--radius-m", help="Stay radius in metres.")] = 100.0,
+    min_duration_s: Annotated[
+        float, typer.Option("--min-duration-s", help="Shortest stay in seconds.")
+    ] = 300.0,
+    max_gap_s: Annotated[
+        float | None, typer.Option("--max-gap-s", help="Longest gap a stay may span, in seconds.")
+    ] = None,
+    include_last: Annotated[
+        bool, typer.Option("--include-last", help="Keep a stay still open at the end.")
+    ] = False,
+    start: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601), inclusive.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (ISO 8601), exclusive.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stays (dwell episodes) found in the fixes of an entity or of every entity."""
+    if entity is None and not all_:
+        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+    with _open(read_only=True) as db:
+        table = db.stays(
+            None if all_ else entity,
+            method=method,
+            radius_m=radius_m,
+            min_duration_s=min_duration_s,
+            max_gap_s=max_gap_s,
+            include_last=include_last,
+            start=_parse_when(start, "--from"),
+            end=_parse_when(end, "--to"),
+        )
+    data = rows(table)
+    if as_json:
+        print(dumps(data))
+    else:
+        _table(
+            f"stays ({len(data)})",
+            data,
+            ["entity", "start", "end", "lat", "lon", "radius_m", "n_fixes", "confidence"],
+        )
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write fixes, scans and ground truth to.")],
+    agents: Annotated[int, typer.Option(help="People in the town.")] = 50,
+    days: Annotated[int, typer.Option(help="Days to simulate.")] = 14,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 1,
+    profile: Annotated[str, typer.Option(help="mixed, or one sensor profile for every device.")] = "mixed",
+    formats: Annotated[
+        str, typer.Option("--formats", help="Comma-separated: geoparquet, csv, gpx, geojson, owntracks_rec.")
+    ] = "geoparquet",
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate a town with ground truth: people, devices, sensor noise, Wi-Fi scans."""
+    from .sim import simulate as run_simulation
+
+    fmts = [f.strip() for f in formats.split(",") if f.strip()]
+    if as_json or state.quiet:
+        sim = run_simulation(agents=agents, days=days, seed=seed, out=out_dir, profile=profile, formats=fmts)
+    else:
+        with Progress(TextColumn("{task.description}"), BarColumn(), console=err, transient=True) as progress:
+            task = progress.add_task("simulating", total=1)
+
+            def cb(stage: str, done: int, total: int) -> None:
+                progress.update(task, description=stage, completed=done, total=max(total, 1))
+
+            sim = run_simulation(
+                agents=agents, days=days, seed=seed, out=out_dir, profile=profile, formats=fmts, progress=cb
+            )
+    summary = {
+        "out": str(out_dir),
+        "agents": agents,
+        "days": days,
+        "seed": seed,
+        "fixes": sim.fixes.num_rows,
+        "scans": sim.scans.num_rows,
+        "true_stays": sim.true_stays.num_rows,
+        "formats": fmts,
+    }
+    if as_json:
+        print(dumps(summary))
+    else:
+        out.print(
+            f"simulated {agents} people for {days} days (seed {seed}): {sim.fixes.num_rows:,} fixes, "
+            f"{sim.scans.num_rows:,} Wi-Fi scans, {sim.true_stays.num_rows:,} true stays → {out_dir}"
+        )
+
+
 @app.command("versions")
 def versions_cmd() -> None:
     """Versions of hereabouts and its dependencies, for bug reports."""

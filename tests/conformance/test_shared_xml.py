@@ -32,8 +32,8 @@ def col(table: pa.Table, name: str) -> list[Any]:
     return table.column(name).to_pylist()
 
 
-def utc(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp()) * S  # type: ignore[misc]
+def utc(y: int, mo: int, d: int, h: int, mi: int, s: int) -> int:
+    return int(datetime(y, mo, d, h, mi, s, tzinfo=UTC).timestamp()) * S
 
 
 def test_gpslogger_gpx_with_garmin_extension(shared: Path) -> None:

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hereabouts.io.geojson as gj
-from hereabouts.io import Counts, detect, read
+from hereabouts.io import Counts, ReadContext, ReadOptions, Sink, detect, read
+from hereabouts.io._base import MemoryWriter
 from hereabouts.model.errors import FormatError, HereaboutsError
 
 GJ_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "geojson"
@@ -206,6 +207,58 @@ def test_long_line_is_not_a_gigantic_record(tmp_path: Path) -> None:
     assert p.stat().st_size > (1 << 20)
     r = read(p, now_us=NOW_US)
     assert (r.counts.fixes, r.counts.rejected) == (n, 0)
+
+
+def _read_with_limit(path: Path, max_record_bytes: int) -> tuple[Counts, list[dict[str, Any]]]:
+    writer = MemoryWriter()
+    options = ReadOptions(now_us=NOW_US, max_record_bytes=max_record_bytes, default_device="d")
+    sink = Sink(writer, member=path.name, options=options, unit="record")
+    with path.open("rb") as fh:
+        gj._read(fh, ReadContext(sink=sink, options=options, member=path.name))
+    counts = sink.close()
+    return counts, writer.table("reject").to_pylist()
+
+
+def test_long_preamble_takes_the_event_path(tmp_path: Path) -> None:
+    # "features" comes after 100 KB of metadata: not visible in the head, read event by event
+    feats = [_feature(1.0 + i / 100, 2.0, time=f"2024-06-15T10:{i:02d}:00Z") for i in range(5)]
+    # larger than the limit used below (sizes are measured per 64 KiB read, so by more than that)
+    feats[2]["properties"]["note"] = "y" * (4096 + 2 * gj.BUF_SIZE)
+    doc = {"type": "FeatureCollection", "description": "x" * 100_000, "features": feats}
+    p = _write(tmp_path, "preamble.geojson", doc)
+    assert gj._array_prefix(p.read_bytes()[: gj.HEAD_BYTES]) is None
+    assert read(p, now_us=NOW_US).counts.fixes == 5
+    counts, rejects = _read_with_limit(p, 4096)
+    assert (counts.fixes, counts.rejected) == (4, 1)
+    assert rejects[0]["position"] == 3
+    assert "larger than 4096 bytes" in rejects[0]["reason"]
+
+
+def test_fast_path_prefix_detection() -> None:
+    assert gj._array_prefix(b'{"type": "FeatureCollection", "features": [') == "features.item"
+    assert gj._array_prefix(b'{"locations": [{"type": "Feature"') == "locations.item"
+    assert gj._array_prefix(b'[{"type": "Feature"}]') == "item"
+    assert gj._array_prefix(b'{"type": "Feature", "properties": {"features": [1]}, "geometry": null}') is None
+
+
+def test_feature_past_the_hard_cap_stops_the_read(tmp_path: Path) -> None:
+    limit = 16 * 1024
+    huge = _feature(5.0, 6.0, time="2024-06-15T10:01:00Z", note="z" * (limit * gj.LINE_FACTOR + 300_000))
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            _feature(1.0, 2.0, time="2024-06-15T10:00:00Z"),
+            _feature(1.5, 2.5, time="2024-06-15T10:00:30Z", note="n" * (limit + 2 * gj.BUF_SIZE)),  # skipped
+            huge,
+            _feature(3.0, 4.0, time="2024-06-15T10:02:00Z"),
+        ],
+    }
+    p = _write(tmp_path, "huge.geojson", doc)
+    counts, rejects = _read_with_limit(p, limit)
+    assert (counts.fixes, counts.rejected) == (1, 2)
+    assert [r["position"] for r in rejects] == [2, 3]
+    assert "read stopped" in rejects[1]["reason"]
+    assert _balanced(counts)
 
 
 def test_not_geojson_raises(tmp_path: Path) -> None:

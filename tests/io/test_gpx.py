@@ -349,3 +349,18 @@ def test_fuzzed_gpx_never_crashes_and_counts_balance(data: bytes) -> None:
     assert balanced(c)
     # never more records than the seed's 10 points, plus one per inserted tag and the damage reject
     assert c.read <= 16
+
+
+def test_truncated_gzip_keeps_points_read_before_the_damage(tmp_path: Path) -> None:
+    import gzip
+
+    n = 20_000  # several read chunks, so some arrive before the damage
+    pts = [pt(40 + i * 1e-5, 8.0, f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z") for i in range(n)]
+    packed = gzip.compress(doc(*pts))
+    p = tmp_path / "track.gpx.gz"
+    p.write_bytes(packed[: len(packed) * 2 // 3])
+    r = read(p, now_us=NOW)
+    assert r.members[0].format == "gpx"
+    assert 0 < r.counts.fixes < n
+    assert r.counts.rejected == 1
+    assert col(r.fixes, "t") == [at(2024, 1, 1, 0, 0, i) for i in range(r.counts.fixes)]

@@ -222,3 +222,32 @@ def test_root_element_skips_prolog() -> None:
     assert xml.root_element("<?xml version='1.0'?><kml>".encode("utf-16")) == "kml"
     assert xml.root_element(b"   ") is None
     assert xml.root_element(b"<!-- never closed") is None
+
+
+# ---------------------------------------------------------------------------- streaming
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        FIXTURES / "gpx" / "gpx11_full.gpx",
+        FIXTURES / "gpx" / "gpx10.gpx",
+        FIXTURES / "gpx" / "malformed.gpx",
+        FIXTURES / "gpx" / "truncated.gpx",
+        FIXTURES / "kml" / "placemarks.kml",
+        FIXTURES / "kml" / "tracks.kml",
+        FIXTURES / "tcx" / "activity.tcx",
+    ],
+    ids=lambda p: p.name,
+)
+def test_results_do_not_depend_on_chunk_boundaries(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def snapshot() -> tuple[Any, ...]:
+        r = read(path, now_us=NOW)
+        return (r.counts.as_dict(), r.fixes.to_pylist(), r.rejects.to_pylist())
+
+    whole = snapshot()
+    assert whole[0]["read"] > 0
+    for size in (1, 7, 100):  # values, tags and CDATA split across Parse calls
+        monkeypatch.setattr(xml, "CHUNK_BYTES", size)
+        assert snapshot() == whole, size

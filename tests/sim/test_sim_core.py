@@ -6,6 +6,7 @@ import itertools
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -20,7 +21,7 @@ from hereabouts.sim import PROFILES, TRUTH_TABLES, Simulation, simulate
 TZ = ZoneInfo("Europe/Amsterdam")
 
 
-def _rows(table: pa.Table) -> list[dict[str, object]]:
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return table.to_pylist()
 
 
@@ -272,14 +273,14 @@ def test_households_move_and_people_with_two_homes_sleep_at_both() -> None:
         }
         assert homes[1]["place_id"] in slept and homes[0]["place_id"] not in slept
     for agent in two:
-        homes = {a["place_id"] for a in anchors if a["agent"] == agent and a["kind"] == "home"}
-        assert len(homes) == 2
+        both = {a["place_id"] for a in anchors if a["agent"] == agent and a["kind"] == "home"}
+        assert len(both) == 2
         nights = set()
         for day in range(3, 17):
             moment = datetime(2025, 3, day, 3, 0, tzinfo=TZ)
             covering = [s for s in stays if s["agent"] == agent and s["start"] <= moment < s["end"]]
             nights.add(covering[0]["place_id"])
-        assert nights == homes
+        assert nights == both
 
 
 def test_ties_and_strangers_meet(small_sim: Simulation) -> None:
@@ -342,6 +343,11 @@ def test_ties_and_strangers_meet(small_sim: Simulation) -> None:
                 if n >= 0:
                     passes[(tr["transit_line"], n, t)].add(tr["agent"])
     assert any(len(v) >= 2 for v in passes.values())
+    shared = {frozenset(v) for v in passes.values() if len(v) == 2}
+    cop = sim.manifest["copresence"]
+    assert cop["agent_pairs_sharing_a_bus"] >= len(shared) > 0
+    assert cop["stay_pairs_per_day_by_place_kind"]["work"] > 0
+    assert "home" not in cop["stay_pairs_per_day_by_place_kind"]
 
 
 def test_family_car_follows_its_drivers(small_sim: Simulation) -> None:
@@ -404,3 +410,22 @@ def test_profiles_are_documented() -> None:
     }
     for p in PROFILES.values():
         assert p.description and p.provider in ("gps", "wifi", "cell")
+
+
+def test_clock_converts_local_wall_time_across_dst() -> None:
+    from hereabouts.sim._geo import Clock
+
+    clock = Clock("Europe/Amsterdam", date(2025, 3, 24), 14)
+    day = 86400.0
+    # 07:30 local on Friday 28 March (UTC+1) and on Monday 31 March (UTC+2)
+    utc = clock.to_utc(np.array([4 * day + 7.5 * 3600, 7 * day + 7.5 * 3600]))
+    expect = [
+        datetime(2025, 3, 28, 6, 30, tzinfo=ZoneInfo("UTC")),
+        datetime(2025, 3, 31, 5, 30, tzinfo=ZoneInfo("UTC")),
+    ]
+    assert [datetime.fromtimestamp(u, tz=ZoneInfo("UTC")) for u in utc] == expect
+    assert clock.offset_at(utc).tolist() == [3600, 7200]
+    assert np.allclose(clock.wall_of(utc), [4 * day + 7.5 * 3600, 7 * day + 7.5 * 3600])
+    assert clock.wall_of_scalar(float(utc[1])) == pytest.approx(7 * day + 7.5 * 3600)
+    assert clock.t0 == datetime(2025, 3, 24, tzinfo=TZ).timestamp()
+    assert clock.t_end == datetime(2025, 4, 7, tzinfo=TZ).timestamp()

@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from hereabouts.sim import FIX_FILES, TRUTH_TABLES, simulate
+from hereabouts.sim import FIX_FILES, TRUTH_TABLES, Simulation, simulate
+
+
+class Written(NamedTuple):
+    out: Path
+    sim: Simulation
+    calls: list[tuple[str, int, int]]
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
     out = tmp_path_factory.mktemp("sim") / "run"
     calls: list[tuple[str, int, int]] = []
     sim = simulate(
@@ -25,11 +32,11 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
         formats=("geoparquet", "csv", "gpx", "geojson", "owntracks_rec"),
         progress=lambda stage, done, total: calls.append((stage, done, total)),
     )
-    return out, (sim, calls)
+    return Written(out, sim, calls)
 
 
-def test_layout_and_manifest(written: tuple[Path, object]) -> None:
-    out, (sim, calls) = written  # type: ignore[misc]
+def test_layout_and_manifest(written: Written) -> None:
+    out, sim, calls = written
     for f in FIX_FILES.values():
         assert (out / f).stat().st_size > 0
     for name in TRUTH_TABLES:
@@ -69,16 +76,16 @@ def test_layout_and_manifest(written: tuple[Path, object]) -> None:
     assert calls[-1][1] == calls[-1][2]
 
 
-def test_truth_files_hold_the_tables(written: tuple[Path, object]) -> None:
-    out, (sim, _calls) = written  # type: ignore[misc]
+def test_truth_files_hold_the_tables(written: Written) -> None:
+    out, sim, _calls = written
     for name in TRUTH_TABLES:
         table = pq.read_table(out / "truth" / f"{name}.parquet")
         assert table.equals(getattr(sim, name)), name
     assert pq.read_table(out / "scans.parquet").equals(sim.scans)
 
 
-def test_geoparquet_is_readable_with_pyarrow(written: tuple[Path, object]) -> None:
-    out, (sim, _calls) = written  # type: ignore[misc]
+def test_geoparquet_is_readable_with_pyarrow(written: Written) -> None:
+    out, sim, _calls = written
     pf = pq.ParquetFile(out / "fixes.parquet")
     geo = json.loads(pf.schema_arrow.metadata[b"geo"])
     assert geo["primary_column"] == "geometry"
@@ -94,10 +101,10 @@ def test_geoparquet_is_readable_with_pyarrow(written: tuple[Path, object]) -> No
     assert table.column("device").to_pylist() == sim.fixes.column("device").to_pylist()
 
 
-def test_geoparquet_is_readable_with_hereabouts(written: tuple[Path, object]) -> None:
+def test_geoparquet_is_readable_with_hereabouts(written: Written) -> None:
     from hereabouts.io import read
 
-    out, (sim, _calls) = written  # type: ignore[misc]
+    out, sim, _calls = written
     result = read(out / "fixes.parquet")
     assert result.fixes.num_rows == sim.fixes.num_rows
     assert np.allclose(
@@ -106,10 +113,10 @@ def test_geoparquet_is_readable_with_hereabouts(written: tuple[Path, object]) ->
     assert set(result.fixes.column("device").to_pylist()) == set(sim.fixes.column("device").to_pylist())
 
 
-def test_csv_export_reads_back(written: tuple[Path, object]) -> None:
+def test_csv_export_reads_back(written: Written) -> None:
     from hereabouts.io import read
 
-    out, (sim, _calls) = written  # type: ignore[misc]
+    out, sim, _calls = written
     result = read(out / "fixes.csv")
     assert result.fixes.num_rows == sim.fixes.num_rows
 

@@ -64,6 +64,7 @@ from ..model import validate
 from ..model.errors import InputError, SchemaError
 from ..model.schemas import PATH_POINT, UTC_US
 from ._geo import (
+    EARTH_RADIUS_M,
     douglas_peucker_keep,
     enu_m,
     frechet_m,
@@ -81,6 +82,8 @@ __all__ = [
     "build_trips",
     "guess_mode",
     "habitual_routes",
+    "smooth_path",
+    "smooth_path_reference",
     "trip_ranges_reference",
 ]
 
@@ -216,45 +219,46 @@ def build_trips(
     lon = np.where(is_a, st.lon[a][trip_of], np.where(is_b, st.lon[b][trip_of], lon))
     t = np.where(is_a, ta[trip_of], np.where(is_b, tb[trip_of], t))
 
+    xyz = to_xyz_m(lat, lon)
+    t_s = (t - (int(t.min()) if total else 0)) / 1e6
+    fixed = is_a | is_b
+
     # 1. spikes
-    keep = _spike_free(lat, lon, is_a, is_b, float(spike_m))
-    lat, lon, t, trip_of = lat[keep], lon[keep], t[keep], trip_of[keep]
-    first_of_trip = np.ones(lat.shape[0], np.bool_)
+    keep = _spike_free(xyz, fixed, float(spike_m))
+    xyz, t_s, trip_of, fixed = xyz[keep], t_s[keep], trip_of[keep], fixed[keep]
+    lat, lon = lat[keep], lon[keep]
+    first_of_trip = np.ones(t_s.shape[0], np.bool_)
     first_of_trip[1:] = trip_of[1:] != trip_of[:-1]
 
     # 2. gaps split the path into pieces
-    dt_s = np.zeros(lat.shape[0])
-    dt_s[1:] = (t[1:] - t[:-1]) / 1e6
-    step = np.zeros(lat.shape[0])
-    if lat.shape[0] > 1:
-        step[1:] = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    dt_s = np.zeros(t_s.shape[0])
+    dt_s[1:] = np.diff(t_s)
     gap = (~first_of_trip) & (dt_s > max_gap_s)
-    gap_s = np.bincount(trip_of[gap], weights=dt_s[gap], minlength=n_trips)
-    gap_dist = np.bincount(trip_of[gap], weights=step[gap], minlength=n_trips)
-    piece_start = first_of_trip | gap
-    piece_of = np.cumsum(piece_start) - 1
+    gi = np.flatnonzero(gap)
+    gap_s = np.bincount(trip_of[gi], weights=dt_s[gi], minlength=n_trips)
+    gap_dist = np.bincount(trip_of[gi], weights=_arc_m(_chord_m(xyz, gi - 1, gi)), minlength=n_trips)
+    piece_of = np.cumsum(first_of_trip | gap) - 1
     pbounds = segment_bounds(piece_of)
 
     # 3. smooth jitter, simplify each piece, measure along it
-    movable = ~(is_a[keep] | is_b[keep])
-    key = _piece_key(t, piece_of, pbounds, float(speed_window_s))
-    xyz = _smooth(
-        to_xyz_m(lat, lon), t, key, piece_of, pbounds, movable, float(smooth_m), float(speed_window_s)
-    )
-    slat, slon = from_xyz(xyz)
-    lat, lon = np.where(movable, slat, lat), np.where(movable, slon, lon)
-    kept = douglas_peucker_keep(xyz, pbounds, float(simplify_m))
-    klat, klon, kpiece = lat[kept], lon[kept], piece_of[kept]
-    kstep = np.zeros(klat.shape[0])
-    if klat.shape[0] > 1:
+    sxyz = smooth_path(xyz, t_s, pbounds, ~fixed, float(smooth_m), float(speed_window_s))
+    kept = np.flatnonzero(douglas_peucker_keep(sxyz, pbounds, float(simplify_m)))
+    kpiece = piece_of[kept]
+    kstep = np.zeros(kept.shape[0])
+    if kept.shape[0] > 1:
         same = kpiece[1:] == kpiece[:-1]
-        kstep[1:] = np.where(same, haversine_m(klat[:-1], klon[:-1], klat[1:], klon[1:]), 0.0)
+        kstep[1:] = np.where(same, _arc_m(_chord_m(sxyz, kept[:-1], kept[1:])), 0.0)
     piece_trip = trip_of[pbounds[:-1]]
     path_dist = np.bincount(trip_of[kept], weights=kstep, minlength=n_trips)
     distance = path_dist + gap_dist
+    klat, klon = from_xyz(sxyz[kept])
+    kfixed = fixed[kept]
+    klat = np.where(kfixed, lat[kept], klat)  # stay centres exactly as given
+    klon = np.where(kfixed, lon[kept], klon)
 
     # 4. speed windows within each piece
-    v, v_trip = _window_speeds(lat, lon, t, key, piece_of, pbounds, trip_of, float(speed_window_s))
+    key = _piece_key(t_s, piece_of, pbounds, float(speed_window_s))
+    v, v_trip = _window_speeds(sxyz, t_s, key, piece_of, pbounds, trip_of, float(speed_window_s))
     n_win = np.bincount(v_trip, minlength=n_trips)
     stopped = v < stop_speed_mps
     stop_frac = np.where(
@@ -623,73 +627,163 @@ def trip_ranges_reference(
     return los, his
 
 
-def _spike_free(lat: F64, lon: F64, is_a: B, is_b: B, spike_m: float) -> B:
-    n = lat.shape[0]
+def _chord_m(xyz: F64, i: I64, j: I64) -> F64:
+    d0 = xyz[j, 0] - xyz[i, 0]
+    d1 = xyz[j, 1] - xyz[i, 1]
+    d2 = xyz[j, 2] - xyz[i, 2]
+    return np.asarray(np.sqrt(d0 * d0 + d1 * d1 + d2 * d2), np.float64)
+
+
+def _arc_m(chord: F64) -> F64:
+    """Great-circle distance of a chord (they differ by 4 cm at 100 km, 4 km at 2000 km)."""
+    return np.asarray(2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(chord / (2.0 * EARTH_RADIUS_M), 1.0)), np.float64)
+
+
+def _spike_free(xyz: F64, fixed: B, spike_m: float) -> B:
+    n = xyz.shape[0]
     keep = np.ones(n, np.bool_)
     if n < 3:
         return keep
-    d_prev = haversine_m(lat[:-2], lon[:-2], lat[1:-1], lon[1:-1])
-    d_next = haversine_m(lat[1:-1], lon[1:-1], lat[2:], lon[2:])
-    d_skip = haversine_m(lat[:-2], lon[:-2], lat[2:], lon[2:])
+    i = np.arange(1, n - 1)
+    d_prev = _chord_m(xyz, i - 1, i)
+    d_next = _chord_m(xyz, i, i + 1)
+    d_skip = _chord_m(xyz, i - 1, i + 1)
     detour = d_prev + d_next - d_skip
     spike = (detour > spike_m) & (detour > 2.0 * d_skip)
-    interior = ~(is_a[1:-1] | is_b[1:-1])  # stay centres are never spikes, and bound each trip
-    keep[1:-1] = ~(spike & interior)
+    keep[1:-1] = ~(spike & ~fixed[1:-1])  # stay centres are never spikes, and they bound each trip
     return keep
 
 
-def _piece_key(t: I64, piece_of: I64, pbounds: I64, window_s: float) -> F64:
+def _piece_key(t_s: F64, piece_of: I64, pbounds: I64, window_s: float) -> F64:
     """A sort key increasing along the points: pieces in order, seconds within a piece, with more
     than ``window_s`` between pieces (so a search never crosses into the next piece by time)."""
-    rel = (t - t[pbounds[:-1]][piece_of]) / 1e6
+    rel = t_s - t_s[pbounds[:-1]][piece_of]
     span = float(rel.max()) + window_s + 1.0 if rel.shape[0] else 1.0
     return np.asarray(piece_of * span + rel, np.float64)
 
 
-def _smooth(
-    xyz: F64, t: I64, key: F64, piece_of: I64, pbounds: I64, movable: B, smooth_m: float, window_s: float
-) -> F64:
-    """Replace each movable point by the mean of the points of its piece around it, over about
-    ``smooth_m`` of travel each way: the local speed (chord over ``window_s``) turns the distance into
-    a time window (at most 60 s each way), and the window is cut to as many points before as after
-    so the ends of a piece are not pulled in, then halved until both its ends lie within
-    ``2 · smooth_m`` of the point. Stay centres are not movable."""
-    n = xyz.shape[0]
-    if n == 0 or smooth_m <= 0:
+@jit
+def _smooth_kernel(
+    xyz: F64, t_s: F64, pbounds: I64, movable: B, smooth_m: float, window_s: float
+) -> F64:  # pragma: no cover - compiled
+    out = xyz.copy()
+    reach = 2.0 * smooth_m
+    for p in range(pbounds.shape[0] - 1):
+        a0, b0 = pbounds[p], pbounds[p + 1]
+        la = a0
+        lb = a0
+        for i in range(a0, b0):
+            while t_s[la] < t_s[i] - window_s / 2.0:
+                la += 1
+            if lb < i:
+                lb = i
+            while lb + 1 < b0 and t_s[lb + 1] <= t_s[i] + window_s / 2.0:
+                lb += 1
+            if not movable[i]:
+                continue
+            dt = t_s[lb] - t_s[la]
+            v = 0.0
+            if dt > 0.0:
+                dx = xyz[lb, 0] - xyz[la, 0]
+                dy = xyz[lb, 1] - xyz[la, 1]
+                dz = xyz[lb, 2] - xyz[la, 2]
+                v = math.sqrt(dx * dx + dy * dy + dz * dz) / dt
+            half_s = min(smooth_m / max(v, 0.05), 60.0)
+            h = 0
+            while i - h - 1 >= a0 and i + h + 1 < b0:
+                u = i - h - 1
+                w = i + h + 1
+                if t_s[i] - t_s[u] > half_s or t_s[w] - t_s[i] > half_s:
+                    break
+                dx = xyz[u, 0] - xyz[i, 0]
+                dy = xyz[u, 1] - xyz[i, 1]
+                dz = xyz[u, 2] - xyz[i, 2]
+                if math.sqrt(dx * dx + dy * dy + dz * dz) > reach:
+                    break
+                dx = xyz[w, 0] - xyz[i, 0]
+                dy = xyz[w, 1] - xyz[i, 1]
+                dz = xyz[w, 2] - xyz[i, 2]
+                if math.sqrt(dx * dx + dy * dy + dz * dz) > reach:
+                    break
+                h += 1
+            if h > 0:
+                for c in range(3):
+                    acc = 0.0
+                    for k in range(i - h, i + h + 1):
+                        acc += xyz[k, c]
+                    out[i, c] = acc / (2 * h + 1)
+    return out
+
+
+def smooth_path(xyz: F64, t_s: F64, pbounds: I64, movable: B, smooth_m: float, window_s: float) -> F64:
+    """Jitter smoothing of path pieces (Earth-centred metres, times in seconds); see
+    :func:`smooth_path_reference` for the definition."""
+    if xyz.shape[0] == 0 or smooth_m <= 0:
         return xyz
-    idx = np.arange(n)
-    first = pbounds[:-1][piece_of]
-    last = pbounds[1:][piece_of] - 1
-    a = np.maximum(np.searchsorted(key, key - window_s / 2.0, side="left"), first)
-    b = np.minimum(np.searchsorted(key, key + window_s / 2.0, side="right") - 1, last)
-    dt = (t[b] - t[a]) / 1e6
-    chord = np.sqrt(((xyz[b] - xyz[a]) ** 2).sum(axis=1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.where(dt > 0, chord / dt, 0.0)
-    half_s = np.minimum(smooth_m / np.maximum(v, 0.05), 60.0)
-    lo = np.maximum(np.searchsorted(key, key - half_s, side="left"), first)
-    hi = np.minimum(np.searchsorted(key, key + half_s, side="right"), last + 1)
-    half = np.minimum(idx - lo, hi - 1 - idx)
-    # and both ends of the window within 2 · smooth_m of the point: a window that reaches from a
-    # traffic light back into the street would drag the waiting car backwards
-    reach2 = (2.0 * smooth_m) ** 2
-    for _ in range(12):
-        far = (((xyz[idx - half] - xyz) ** 2).sum(axis=1) > reach2) | (((xyz[idx + half] - xyz) ** 2).sum(axis=1) > reach2)
-        if not far.any():
-            break
-        half = np.where(far, half // 2, half)
-    lo, hi = idx - half, idx + half + 1
-    csum = np.zeros((n + 1, 3))
-    np.cumsum(xyz, axis=0, out=csum[1:])
-    mean = (csum[hi] - csum[lo]) / (hi - lo)[:, None]
-    return np.where(movable[:, None], mean, xyz)
+    return np.asarray(
+        _smooth_kernel(
+            np.ascontiguousarray(xyz, np.float64),
+            np.ascontiguousarray(t_s, np.float64),
+            np.ascontiguousarray(pbounds, np.int64),
+            np.ascontiguousarray(movable, np.bool_),
+            float(smooth_m),
+            float(window_s),
+        )
+    )
+
+
+def smooth_path_reference(
+    points: list[tuple[float, float, float]], times: list[float], movable: list[bool], smooth_m: float, window_s: float
+) -> list[tuple[float, float, float]]:
+    """Plain-Python definition of the smoothing of one path piece.
+
+    Each movable point is replaced by the mean of the ``2h + 1`` points centred on it, ``h`` the
+    largest count such that every point up to ``h`` before and after lies within ``half_s`` seconds
+    and ``2 · smooth_m`` metres of it. ``half_s`` turns ``smooth_m`` into time at the local speed
+    (the chord between the first and last points within ``window_s / 2`` seconds either side, over
+    their time apart; at least 0.05 m/s) and is at most 60 s.
+    """
+
+    def dist(p: tuple[float, float, float], q: tuple[float, float, float]) -> float:
+        dx, dy, dz = p[0] - q[0], p[1] - q[1], p[2] - q[2]
+        return math.sqrt(dx * dx + dy * dy + dz * dz)
+
+    n = len(points)
+    out = list(points)
+    for i in range(n):
+        if not movable[i]:
+            continue
+        near = [j for j in range(n) if abs(times[j] - times[i]) <= window_s / 2.0 or (j < i and times[j] >= times[i] - window_s / 2.0)]
+        la = min(j for j in range(n) if times[j] >= times[i] - window_s / 2.0)
+        lb = max([j for j in range(n) if times[j] <= times[i] + window_s / 2.0] + [i])
+        del near
+        dt = times[lb] - times[la]
+        v = dist(points[lb], points[la]) / dt if dt > 0 else 0.0
+        half_s = min(smooth_m / max(v, 0.05), 60.0)
+        h = 0
+        while i - h - 1 >= 0 and i + h + 1 < n:
+            u, w = i - h - 1, i + h + 1
+            if times[i] - times[u] > half_s or times[w] - times[i] > half_s:
+                break
+            if dist(points[u], points[i]) > 2.0 * smooth_m or dist(points[w], points[i]) > 2.0 * smooth_m:
+                break
+            h += 1
+        if h > 0:
+            mean = []
+            for c in range(3):
+                acc = 0.0
+                for k in range(i - h, i + h + 1):
+                    acc += points[k][c]
+                mean.append(acc / (2 * h + 1))
+            out[i] = (mean[0], mean[1], mean[2])
+    return out
 
 
 def _window_speeds(
-    lat: F64, lon: F64, t: I64, key: F64, piece_of: I64, pbounds: I64, trip_of: I64, window_s: float
+    xyz: F64, t_s: F64, key: F64, piece_of: I64, pbounds: I64, trip_of: I64, window_s: float
 ) -> tuple[F64, I64]:
     """Speed from each point to the first point at least ``window_s`` later in its piece."""
-    n = lat.shape[0]
+    n = xyz.shape[0]
     if n == 0:
         return np.zeros(0), np.zeros(0, np.int64)
     j = np.searchsorted(key, key + window_s, side="left")
@@ -697,8 +791,7 @@ def _window_speeds(
     ok = j < end
     i = np.flatnonzero(ok)
     j = j[ok]
-    dt = (t[j] - t[i]) / 1e6
-    v = haversine_m(lat[i], lon[i], lat[j], lon[j]) / dt
+    v = _chord_m(xyz, i, j) / (t_s[j] - t_s[i])
     return np.asarray(v, np.float64), trip_of[i]
 
 

@@ -204,6 +204,12 @@ class XmlReader:
                 f"{self.ctx.member}: {_UNSAFE_PREFIX}: {exc.reason}",
                 hint="location files never need entity declarations; export the file again without them",
             ) from None
+        except (OSError, EOFError):
+            # the stream itself failed (a truncated gzip member...): keep what was read, let the
+            # caller record the failure
+            self.finish(False)
+            self.fixes.flush()
+            raise
         except ExpatError as exc:
             line = int(getattr(exc, "lineno", 0) or p.ErrorLineNumber)
             message = expat_errors.messages.get(exc.code, str(exc)) if exc.code else str(exc)

@@ -2,7 +2,10 @@
 Overland batch shape ``{"locations": [Point features]}``.
 
 The document is streamed with ``ijson`` (its C backend when built): one feature is held in memory at a
-time, so a file of millions of points is read in bounded memory.
+time, so a file of millions of points is read in bounded memory. When the first 64 KiB show where the
+array of features is (``features``, ``locations`` or a top-level array), ijson's C code builds each
+feature (the fast path); otherwise (a single Feature or geometry, or a collection whose ``features`` come
+after a long preamble) the document is walked event by event.
 
 What becomes a fix:
 
@@ -22,9 +25,13 @@ What becomes a fix:
 Positions (unit ``record``) count the features of the document from 1; every vertex of a line shares its
 feature's position. A feature without a usable time or position is rejected; an Overland feature without
 geometry that names an ``action`` (``"will_terminate"``: the app reporting it stopped) is kept as an event.
+Times in UTC (``Z``) leave ``tz_offset_s`` unknown: they say nothing of the local offset.
+
 Features larger than ``max_record_bytes`` are rejected and skipped (lines, whose vertices are records of
-their own, may be :data:`LINE_FACTOR` times larger). A truncated or broken document keeps every feature
-before the damage and records one reject at the feature where it broke.
+their own, may be :data:`LINE_FACTOR` times larger). On the fast path a feature is measured once built,
+and one that grows past ``LINE_FACTOR × max_record_bytes`` stops the read with one reject (the features
+before it are kept), so memory stays bounded. A truncated or broken document keeps every feature before
+the damage and records one reject at the feature where it broke.
 """
 
 from __future__ import annotations

@@ -62,8 +62,11 @@ class _Track:
         self.c_head = 0
 
     def reset_if_drained(self) -> None:
+        """Once every time and coordinate read so far is paired, start the arrays afresh."""
         if self.t_head == len(self.t) and self.c_head == len(self.lon) and self.t_head:
-            self.__init__()  # type: ignore[misc]
+            for arr in (self.t, self.off, self.t_line, self.lon, self.lat, self.alt, self.c_line):
+                del arr[:]
+            self.t_head = self.c_head = 0
 
 
 class _KmlReader(XmlReader):

@@ -74,21 +74,30 @@ class Activity:
     first_visit_trips: int = 0
 
 
+@dataclass
+class PlanItem:
+    """Go to ``place`` for ``activity``; leave at local wall time ``leave`` (inf: not planned yet)."""
+
+    place: int
+    activity: str
+    leave: float = math.inf
+
+
 class _Plan:
-    """A running list of [place, activity, planned local leave time]; the last item's leave is open."""
+    """A running list of plan items; the last item's leave time stays open until the next departure."""
 
     def __init__(self, place: int, activity: str) -> None:
-        self.items: list[list[object]] = [[place, activity, math.inf]]
+        self.items: list[PlanItem] = [PlanItem(place, activity)]
 
     @property
     def here(self) -> int:
-        return int(self.items[-1][0])  # type: ignore[call-overload]
+        return self.items[-1].place
 
     def go(self, leave_wall: float, place: int, activity: str) -> None:
         if place == self.here:
             return
-        self.items[-1][2] = leave_wall
-        self.items.append([place, activity, math.inf])
+        self.items[-1].leave = leave_wall
+        self.items.append(PlanItem(place, activity))
 
 
 class Planner:
@@ -127,7 +136,7 @@ class Planner:
         visited[place] = visited.get(place, 0) + 1
         return place
 
-    def plan_agent(self, a: Agent, days: int) -> list[list[object]]:
+    def plan_agent(self, a: Agent, days: int) -> list[PlanItem]:
         rng = self.rng
         hh = self.pop.households[a.household]
         appts = self.pop.appointments[a.index]
@@ -398,17 +407,17 @@ class Realiser:
             return "bike", None
         return ("walk" if crow < 1800 else "bike"), None
 
-    def realise(
-        self, a: Agent, items: list[list[object]], planner_known: dict[int, int], out: Activity
-    ) -> None:
+    def realise(self, a: Agent, items: list[PlanItem], planner_known: dict[int, int], out: Activity) -> None:
+        """Route the plan: departures never before ``MIN_DWELL_S`` after arrival; cut at the period's end."""
         clock = self.clock
         hh = self.pop.households[a.household]
-        wall = np.array([float(it[2]) if math.isfinite(float(it[2])) else 1e12 for it in items])  # type: ignore[arg-type]
-        leave = np.where(wall < 1e11, clock.to_utc(np.minimum(wall, 1e11)), math.inf)
+        wall = np.array([it.leave for it in items])
+        open_ = ~np.isfinite(wall)
+        leave = np.where(open_, math.inf, clock.to_utc(np.where(open_, 0.0, wall)))
         t0, t_end = clock.t0, clock.t_end
         known = set(planner_known)
         seen_in_period: set[int] = set()
-        place, act = int(items[0][0]), str(items[0][1])  # type: ignore[call-overload]
+        place, act = items[0].place, items[0].activity
         seen_in_period.add(place)
         arrive = t0
         planned = float(leave[0])
@@ -420,7 +429,7 @@ class Realiser:
         moving: list[tuple[float, float]] = []
         truncated_start = True
         for idx in range(1, len(items)):
-            nxt, nact = int(items[idx][0]), str(items[idx][1])  # type: ignore[call-overload]
+            nxt, nact = items[idx].place, items[idx].activity
             dep = max(planned, arrive + MIN_DWELL_S)
             if dep >= t_end:
                 break
@@ -466,8 +475,7 @@ class Realiser:
             n_knots += len(g.x)
             moving.append((dep, end))
             place, act, arrive, planned = nxt, nact, end, float(leave[idx])
-        out.stays.append(Stay(a.index, arrive, t_end, place, act, truncated_start or True))
-        out.stays[-1].truncated = True
+        out.stays.append(Stay(a.index, arrive, t_end, place, act, truncated=True))  # cut at the end
         kx.append(np.array([self.px[place]]))
         ky.append(np.array([self.py[place]]))
         kt.append(np.array([t_end]))

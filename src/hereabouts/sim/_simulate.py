@@ -74,7 +74,7 @@ TRUTH_TABLES = (
 UTC_US = pa.timestamp("us", tz="UTC")
 
 
-@dataclass
+@dataclass(repr=False)
 class Simulation:
     """What :func:`simulate` made: observed tables (``fixes``, ``scans``) and the ground truth behind them."""
 
@@ -95,6 +95,14 @@ class Simulation:
     out: Path | None = None
     _frame: Frame | None = field(default=None, repr=False)
     _device_traj: dict[str, Trajectory] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        p = self.manifest.get("parameters", {})
+        return (
+            f"Simulation(agents={p.get('agents')}, days={p.get('days')}, seed={self.manifest.get('seed')}, "
+            f"fixes={self.fixes.num_rows}, scans={self.scans.num_rows}, stays={self.true_stays.num_rows}, "
+            f"trips={self.true_trips.num_rows}, out={self.out})"
+        )
 
     def tables(self) -> dict[str, pa.Table]:
         """Every table by name: ``fixes``, ``scans`` and the ground-truth tables."""
@@ -301,6 +309,7 @@ def simulate(
         act=act,
         tables={"fixes": fixes, "scans": scans, "fix_truth": fix_truth, **truth},
         pop=pop,
+        town_kinds=town.places.kind,
     )
     sim = Simulation(
         fixes=fixes,
@@ -721,6 +730,50 @@ def _schema_doc(name: str, table: pa.Table) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type), "description": docs.get(f.name, "")} for f in table.schema]
 
 
+def _copresence(act: Activity, kinds: Sequence[str], days: int) -> dict[str, Any]:
+    """Pairs of overlapping stays of different agents at the same place, per day, by kind of place;
+    and pairs of agents riding the same bus (passing a junction of a line at the same second)."""
+    place = np.array([s.place for s in act.stays], dtype=np.int64)
+    start = np.array([s.start for s in act.stays])
+    end = np.array([s.end for s in act.stays])
+    agent = np.array([s.agent for s in act.stays], dtype=np.int64)
+    pairs: dict[str, int] = {}
+    order = np.lexsort((start, place))
+    place, start, end, agent = place[order], start[order], end[order], agent[order]
+    bounds = np.flatnonzero(np.diff(place)) + 1
+    for lo, hi in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [place.size]]), strict=True):
+        kind = kinds[int(place[lo])]
+        if kind == "home" or hi - lo < 2:
+            continue
+        st, en = start[lo:hi], end[lo:hi]
+        later = np.searchsorted(st, en, side="left") - np.arange(
+            1, hi - lo + 1
+        )  # stays starting before i ends
+        pairs[kind] = pairs.get(kind, 0) + int(np.maximum(later, 0).sum())
+    by_ride: dict[tuple[str, int, float], set[int]] = {}
+    for tr in act.trips:
+        if tr.line is None:
+            continue
+        tj = act.trajectories[tr.agent]
+        t = tj.t[tr.knot_start : tr.knot_end]
+        n = tj.node[tr.knot_start : tr.knot_end]
+        for node, when in zip(n.tolist(), t.tolist(), strict=True):
+            if node >= 0:
+                by_ride.setdefault((tr.line, node, round(when, 3)), set()).add(tr.agent)
+    seen: set[tuple[int, int]] = set()
+    for agents in by_ride.values():
+        if len(agents) > 1:
+            ordered = sorted(agents)
+            for i, a in enumerate(ordered):
+                for b in ordered[i + 1 :]:
+                    seen.add((a, b))
+    return {
+        "stay_pairs_per_day_by_place_kind": {k: round(v / days, 2) for k, v in sorted(pairs.items())},
+        "agent_pairs_sharing_a_bus": len(seen),
+        "note": "overlapping stays of two agents at one place (homes left out), ties included",
+    }
+
+
 def _manifest(
     *,
     seed: int,
@@ -733,6 +786,7 @@ def _manifest(
     act: Activity,
     tables: Mapping[str, pa.Table],
     pop: Population,
+    town_kinds: Sequence[str],
 ) -> dict[str, Any]:
     n_trips = max(len(act.trips), 1)
     modes: dict[str, int] = {}
@@ -768,6 +822,7 @@ def _manifest(
             "first_visit_in_period_trip_share": round(act.first_visit_trips / n_trips, 4),
         },
         "mode_shares": {m: round(c / n_trips, 4) for m, c in sorted(modes.items())},
+        "copresence": _copresence(act, town_kinds, days),
         "speeds_mps": {
             "walk": WALK_MPS,
             "bike": round(BIKE_MPS, 3),

@@ -1,0 +1,26 @@
+"""`hereabouts demo` does real work through the public API and writes its report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from hereabouts.cli import app
+
+
+def test_demo_runs_and_scores_against_ground_truth(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(
+        app, ["--db", str(tmp_path / "unused.db"), "demo", "--out", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (out / "report.md").read_text().startswith("# hereabouts demo")
+    assert (out / "hereabouts.db").exists()
+    assert summary["fixes"] > 10_000 and summary["stays"] > 100 and summary["places"] > 10
+    score = summary["stay_score"]
+    # the stays found agree with the simulator's ground truth (regression floor; see docs for the numbers)
+    assert score["f1"] >= 0.85, score
+    assert {e["entity"] for e in summary["entities"]} >= {"agent-0000", "agent-0001"}
