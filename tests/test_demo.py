@@ -23,4 +23,5 @@ def test_demo_runs_and_scores_against_ground_truth(tmp_path: Path) -> None:
     score = summary["stay_score"]
     # the stays found agree with the simulator's ground truth (regression floor; see docs for the numbers)
     assert score["f1"] >= 0.85, score
-    assert {e["entity"] for e in summary["entities"]} >= {"agent-0000", "agent-0001"}
+    # devices were assigned to the simulated people they belong to
+    assert sum(e["entity"].startswith("agent-") for e in summary["entities"]) >= 8

@@ -126,24 +126,25 @@ def test_plain_parquet_with_lat_lon_and_epoch_seconds(tmp_path: Path) -> None:
     p = _write(
         tmp_path / "plain.parquet",
         {
-            "Latitude": [52.5, 52.6, 95.0],
-            "Longitude": [13.4, 13.5, 13.6],
-            "time": pa.array([1718438400, 1718438401, 1718438402], pa.int64()),
-            "device_id": ["a", "b", "a"],
-            "speed": [1.0, None, 2.0],
-            "course": [10.0, 20.0, 30.0],
-            "altitude": pa.array([1, 2, 3], pa.int32()),
+            "Latitude": [52.5, 52.6, 95.0, float("nan"), 52.7],
+            "Longitude": [13.4, 13.5, 13.6, 13.7, 13.8],
+            "time": pa.array([1718438400, 1718438401, 1718438402, 1718438403, 0], pa.int64()),
+            "device_id": ["a", "b", "a", "a", "a"],
+            "speed": [1.0, None, 2.0, 3.0, 4.0],
+            "course": [10.0, 20.0, 30.0, 40.0, 50.0],
+            "altitude": pa.array([1, 2, 3, 4, 5], pa.int32()),
         },
     )
     r = read(p, now_us=NOW_US)
-    assert (r.counts.fixes, r.counts.rejected) == (2, 1)
+    assert (r.counts.fixes, r.counts.rejected) == (2, 3)
     assert r.fixes.column("device").to_pylist() == ["a", "b"]
     assert r.fixes.column("speed_mps").to_pylist() == [1.0, None]
     assert r.fixes.column("course_deg").to_pylist() == [10.0, 20.0]
     assert r.fixes.column("altitude_m").to_pylist() == [1.0, 2.0]
     assert r.fixes.column("t").cast(pa.int64()).to_pylist() == [T0, T0 + 1_000_000]
-    (rej,) = r.rejects.to_pylist()
-    assert (rej["position"], rej["field"], rej["unit"]) == (3, "lat", "record")
+    rej = sorted((x["position"], x["field"], x["unit"]) for x in r.rejects.to_pylist())
+    # |lat| > 90, NaN latitude, epoch 0 (before 1980)
+    assert rej == [(3, "lat", "record"), (4, "lat", "record"), (5, "t", "record")]
 
 
 def test_epoch_milliseconds_and_iso_text_times(tmp_path: Path) -> None:

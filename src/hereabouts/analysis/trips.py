@@ -753,10 +753,8 @@ def smooth_path_reference(
     for i in range(n):
         if not movable[i]:
             continue
-        near = [j for j in range(n) if abs(times[j] - times[i]) <= window_s / 2.0 or (j < i and times[j] >= times[i] - window_s / 2.0)]
         la = min(j for j in range(n) if times[j] >= times[i] - window_s / 2.0)
         lb = max([j for j in range(n) if times[j] <= times[i] + window_s / 2.0] + [i])
-        del near
         dt = times[lb] - times[la]
         v = dist(points[lb], points[la]) / dt if dt > 0 else 0.0
         half_s = min(smooth_m / max(v, 0.05), 60.0)
