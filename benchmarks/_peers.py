@@ -1,5 +1,6 @@
-"""Run peer stay detectors (trackintel, fastmob) on the same fixes as hereabouts, for benchmarks and
-equivalence tests. Peers are optional: :func:`have` says whether one is installed."""
+"""Run trackintel's stay detector on the same fixes as hereabouts and bring both results to one shape,
+for the benchmark (``benchmarks/stays.py``) and the equivalence tests. Peers are optional: :func:`have`
+says whether one is installed."""
 
 from __future__ import annotations
 
@@ -76,46 +77,6 @@ def trackintel_staypoints(
         _to_us(sp["finished_at"]),
         sp.geometry.y.to_numpy() if len(sp) else np.zeros(0),
         sp.geometry.x.to_numpy() if len(sp) else np.zeros(0),
-    )
-
-
-def fastmob_stays(
-    user: NDArray[Any],
-    t_us: NDArray[np.int64],
-    lat: NDArray[np.float64],
-    lon: NDArray[np.float64],
-    *,
-    minutes_for_a_stop: float,
-    spatial_radius_km: float,
-    no_data_for_minutes: float,
-    include_last: bool = False,
-) -> pd.DataFrame:
-    """fastmob's ``stay_locations`` (scikit-mobility's algorithm, in Rust) on these fixes, given as a
-    pyarrow-backed frame: same columns as :func:`trackintel_staypoints`."""
-    from fastmob.preprocessing import stay_locations
-
-    df = pd.DataFrame(
-        {
-            "uid": np.asarray(user).astype(str),
-            "datetime": pd.to_datetime(t_us, unit="us"),
-            "lat": lat,
-            "lng": lon,
-        }
-    )
-    out = stay_locations(
-        df,
-        minutes_for_a_stop=minutes_for_a_stop,
-        spatial_radius_km=spatial_radius_km,
-        no_data_for_minutes=no_data_for_minutes,
-        include_last=include_last,
-        leaving_time=True,
-    )
-    return _frame(
-        out["uid"].astype(str).to_numpy(),
-        _to_us(out["datetime"]),
-        _to_us(out["leaving_datetime"]),
-        out["lat"].to_numpy(),
-        out["lng"].to_numpy(),
     )
 
 

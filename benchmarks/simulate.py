@@ -54,6 +54,12 @@ def main() -> None:
         f"agents={args.agents} days={args.days} fixes={c['fixes']:,} scans={c['scans']:,} trips={c['true_trips']:,}"
     )
     print(f"written: {size / 1e6:.1f} MB")
+    ex = sim.manifest["exploration"]
+    print(
+        f"trips to new places: {ex['new_place_trip_share']:.1%} "
+        f"(first visits in the period: {ex['first_visit_in_period_trip_share']:.1%}); "
+        f"modes: {sim.manifest['mode_shares']}"
+    )
     print(f"total: {total:.2f} s wall, {cpu:.2f} s CPU  ({total / GOAL_S:.2f} x the {GOAL_S:.0f} s goal)")
 
 

@@ -21,7 +21,14 @@ def test_known_cities() -> None:
         [48.8566, 40.4168, -33.8688, 35.6812, 52.3700, 64.1466],
         [2.3522, -3.7038, 151.2093, 139.7671, 4.8900, -21.9426],
     )
-    assert towns.column("town").to_pylist() == ["Paris", "Madrid", "Sydney", "Tokyo", "Amsterdam", "Reykjavik"]
+    assert towns.column("town").to_pylist() == [
+        "Paris",
+        "Madrid",
+        "Sydney",
+        "Tokyo",
+        "Amsterdam",
+        "Reykjavik",
+    ]
     assert towns.column("country").to_pylist() == ["FR", "ES", "AU", "JP", "NL", "IS"]
     assert (towns.column("town_distance_m").to_numpy() < 10_000).all()
 
@@ -33,7 +40,9 @@ def test_loading_prints_nothing() -> None:
         "from hereabouts.analysis.gazetteer import lookup_towns; "
         "import sys; t = lookup_towns([48.8566], [2.3522]); sys.stderr.write(t.column('town')[0].as_py())"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert done.stdout == ""
     assert done.stderr.endswith("Paris")
 

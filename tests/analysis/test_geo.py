@@ -33,7 +33,10 @@ def test_haversine_known_distances() -> None:
     assert haversine_m(0.0, 0.0, 1.0, 0.0) == pytest.approx(math.pi / 180 * EARTH_RADIUS_M)
     # across the antimeridian: 0.002° of longitude at the equator, not 359.998°
     assert haversine_m(0.0, 179.999, 0.0, -179.999) == pytest.approx(222.4, rel=0.01)
-    assert haversine_m(np.array([10.0, 20.0]), 5.0, 10.0, 5.0).tolist() == [0.0, pytest.approx(1_111_950, rel=1e-3)]
+    assert haversine_m(np.array([10.0, 20.0]), 5.0, 10.0, 5.0).tolist() == [
+        0.0,
+        pytest.approx(1_111_950, rel=1e-3),
+    ]
 
 
 @settings(max_examples=50, deadline=None)
@@ -86,7 +89,9 @@ points3 = st.lists(
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(points3, min_size=1, max_size=4), st.sampled_from([0.5, 5.0, 40.0]))
-def test_douglas_peucker_kernel_matches_reference(lines: list[list[tuple[float, float, float]]], tol: float) -> None:
+def test_douglas_peucker_kernel_matches_reference(
+    lines: list[list[tuple[float, float, float]]], tol: float
+) -> None:
     flat = [p for line in lines for p in line]
     xyz = np.array(flat, np.float64).reshape(-1, 3)
     bounds = np.concatenate(([0], np.cumsum([len(line) for line in lines]))).astype(np.int64)
@@ -107,7 +112,12 @@ points2 = st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_si
 @settings(max_examples=80, deadline=None)
 @given(points2, points2)
 def test_frechet_kernel_matches_reference(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> None:
-    got = frechet_m(np.array([p[0] for p in a]), np.array([p[1] for p in a]), np.array([p[0] for p in b]), np.array([p[1] for p in b]))
+    got = frechet_m(
+        np.array([p[0] for p in a]),
+        np.array([p[1] for p in a]),
+        np.array([p[0] for p in b]),
+        np.array([p[1] for p in b]),
+    )
     assert got == frechet_reference(a, b)
 
 

@@ -14,9 +14,11 @@ from hereabouts.analysis._geo import from_enu, haversine_m, to_xyz_m
 from hereabouts.analysis.gazetteer import gazetteer_available
 from hereabouts.analysis.places import (
     _leader,
+    _nearest_within,
     assign_places,
     cluster_places,
     leader_cluster_reference,
+    nearest_place_reference,
 )
 from hereabouts.model.errors import InputError, SchemaError
 from hereabouts.model.schemas import UTC_US
@@ -29,7 +31,9 @@ DAY = 86_400
 T0 = 1_750_000_000
 
 
-def stays_table(rows: list[tuple[str, float, float, float, float]], rng: np.random.Generator, noise_m: float = 12.0) -> pa.Table:
+def stays_table(
+    rows: list[tuple[str, float, float, float, float]], rng: np.random.Generator, noise_m: float = 12.0
+) -> pa.Table:
     """rows: (entity, start_s, end_s, east, north) → a stay table with noisy centres."""
     ent = [r[0] for r in rows]
     start = np.array([r[1] for r in rows])
@@ -51,7 +55,9 @@ def stays_table(rows: list[tuple[str, float, float, float, float]], rng: np.rand
     )
 
 
-def routine(days: int, first_day: int = 0, entity: str = "ann", gym_days: tuple[int, ...] = (1, 3)) -> list[tuple[str, float, float, float, float]]:
+def routine(
+    days: int, first_day: int = 0, entity: str = "ann", gym_days: tuple[int, ...] = (1, 3)
+) -> list[tuple[str, float, float, float, float]]:
     rows = []
     for d in range(first_day, first_day + days):
         t = T0 + d * DAY
@@ -108,7 +114,11 @@ def test_two_weeks_of_routine() -> None:
 
 def test_consecutive_stays_at_one_place_are_one_visit() -> None:
     rng = np.random.default_rng(2)
-    rows = [("ann", T0, T0 + H, 0, 0), ("ann", T0 + H + 60, T0 + 2 * H, 0, 0), ("ann", T0 + 3 * H, T0 + 4 * H, 2000, 0)]
+    rows = [
+        ("ann", T0, T0 + H, 0, 0),
+        ("ann", T0 + H + 60, T0 + 2 * H, 0, 0),
+        ("ann", T0 + 3 * H, T0 + 4 * H, 2000, 0),
+    ]
     places = cluster_places(stays_table(rows, rng, noise_m=5), towns=False)
     home = by_name(places)["home"]
     assert (home["n_stays"], home["n_visits"]) == (2, 1)
@@ -182,7 +192,9 @@ def test_shared_places_across_entities() -> None:
 
 def test_place_across_the_antimeridian() -> None:
     t = pa.array([0, 3_600_000_000], pa.int64()).view(UTC_US)
-    stays = pa.table({"entity": ["ann"] * 2, "start": t, "end": t, "lat": [0.0, 0.0], "lon": [179.9997, -179.9997]})
+    stays = pa.table(
+        {"entity": ["ann"] * 2, "start": t, "end": t, "lat": [0.0, 0.0], "lon": [179.9997, -179.9997]}
+    )
     places = cluster_places(stays, radius_m=100, towns=False)
     assert places.num_rows == 1
     assert abs(abs(places.column("lon")[0].as_py()) - 180.0) < 0.0004
@@ -229,15 +241,25 @@ def test_places_are_named_after_their_town() -> None:
 @settings(max_examples=80, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(0, 2), st.floats(-300, 300), st.floats(-300, 300), st.floats(-50, 50), st.integers(1, 5)),
+        st.tuples(
+            st.integers(0, 2),
+            st.floats(-300, 300),
+            st.floats(-300, 300),
+            st.floats(-50, 50),
+            st.integers(1, 5),
+        ),
         min_size=0,
         max_size=40,
     ),
     st.sampled_from([10.0, 50.0, 120.0]),
 )
-def test_leader_kernel_matches_reference(points: list[tuple[int, float, float, float, int]], radius: float) -> None:
+def test_leader_kernel_matches_reference(
+    points: list[tuple[int, float, float, float, int]], radius: float
+) -> None:
     g = np.array([p[0] for p in points], np.int64)
-    xyz = np.array([[p[1], p[2], p[3]] for p in points], np.float64).reshape(-1, 3) + np.array([3.9e6, 3.1e5, 5.0e6])
+    xyz = np.array([[p[1], p[2], p[3]] for p in points], np.float64).reshape(-1, 3) + np.array(
+        [3.9e6, 3.1e5, 5.0e6]
+    )
     w = np.array([float(p[4]) for p in points])
     label, seeds = _leader(g, xyz, w, radius)
     rl, rs = leader_cluster_reference(g.tolist(), [tuple(r) for r in xyz.tolist()], w.tolist(), radius)
@@ -259,3 +281,51 @@ def test_leader_on_real_coordinates_matches_reference() -> None:
     d = np.sqrt(((xyz - xyz[seeds[label]]) ** 2).sum(axis=1))
     assert d.max() <= 80.0 + 1e-9
     assert math.isclose(float(haversine_m(lat[0], lon[0], lat[0], lon[0])), 0.0)
+
+
+def test_a_new_stay_finds_a_place_seen_once() -> None:
+    rng = np.random.default_rng(11)
+    once = cluster_places(stays_table([("ann", T0, T0 + H, 0, 0)], rng, noise_m=0), towns=False)
+    assert once.column("extent_m")[0].as_py() == 0.0
+    later = stays_table(
+        [("ann", T0 + DAY, T0 + DAY + H, 12, 9), ("ann", T0 + DAY, T0 + DAY + H, 40, 0)], rng, noise_m=0
+    )
+    pid = once.column("place_id")[0].as_py()
+    assert assign_places(later, once).to_pylist() == [pid, None]
+    assert assign_places(later, once, min_reach_m=45).to_pylist() == [pid, pid]
+    with pytest.raises(InputError, match="min_reach_m"):
+        assign_places(later, once, min_reach_m=-1)
+
+
+coords = st.tuples(st.floats(-200, 200), st.floats(-200, 200), st.floats(-20, 20))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2), coords), min_size=1, max_size=25),
+    st.lists(st.tuples(st.integers(-1, 2), coords, st.floats(0, 120)), min_size=1, max_size=15),
+)
+def test_nearest_place_kernel_matches_reference(
+    queries: list[tuple[int, tuple[float, float, float]]],
+    places: list[tuple[int, tuple[float, float, float], float]],
+) -> None:
+    base = np.array([3.9e6, 3.1e5, 5.0e6])
+    q = np.array([c for _, c in queries]) + base
+    p = np.array([c for _, c, _ in places]) + base
+    reach = np.array([r for _, _, r in places])
+    got = _nearest_within(
+        np.array([g for g, _ in queries], np.int64),
+        q,
+        np.array([g for g, _, _ in places], np.int64),
+        p,
+        reach,
+        float(reach.max()),
+    )
+    expect = nearest_place_reference(
+        [g for g, _ in queries],
+        [tuple(r) for r in q.tolist()],
+        [g for g, _, _ in places],
+        [tuple(r) for r in p.tolist()],
+        reach.tolist(),
+    )
+    assert got.tolist() == expect

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -17,8 +18,12 @@ from hereabouts.analysis.trips import (
     MODES,
     _trip_ranges,
     build_trips,
+    gather_paths,
+    gather_paths_reference,
     guess_mode,
     habitual_routes,
+    smooth_path,
+    smooth_path_reference,
     trip_ranges_reference,
 )
 from hereabouts.model.errors import InputError, SchemaError
@@ -37,7 +42,7 @@ H = 3600.0
 
 
 def polyline_length(points: list[tuple[float, float]]) -> float:
-    return sum(math.dist(p, q) for p, q in zip(points[:-1], points[1:], strict=True))
+    return sum(math.dist(p, q) for p, q in itertools.pairwise(points))
 
 
 @dataclass
@@ -145,7 +150,7 @@ def week() -> tuple[Track, pa.Table, pa.Table]:
 
 
 def test_commute_trips_count_distance_and_evidence(week: tuple[Track, pa.Table, pa.Table]) -> None:
-    tr, fixes, stays = week
+    _, fixes, stays = week
     trips = build_trips(fixes, stays)
     assert trips.num_rows == 12  # 4 days × 3 trips
     truth = [
@@ -236,7 +241,9 @@ def test_flight_over_a_gap_is_a_flight_without_invented_path() -> None:
     # no line drawn across the gap: two pieces, each within the airport it belongs to
     assert len(trip["path"]) == 2
     for piece, k in zip(trip["path"], (0, 1), strict=True):
-        d = haversine_m(np.array([p["lat"] for p in piece]), np.array([p["lon"] for p in piece]), lat[k], lon[k])
+        d = haversine_m(
+            np.array([p["lat"] for p in piece]), np.array([p["lon"] for p in piece]), lat[k], lon[k]
+        )
         assert d.max() < 50
     assert trip["confidence"] < 0.5
 
@@ -386,3 +393,104 @@ def test_trip_ranges_kernel_matches_reference(
     rlo, rhi = trip_ranges_reference(t, codes, qc, ta, tb)
     assert lo.tolist() == rlo
     assert hi.tolist() == rhi
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-500, 500), st.floats(-500, 500), st.floats(0, 5)), min_size=1, max_size=25),
+    st.sampled_from([5.0, 25.0]),
+)
+def test_smoothing_kernel_matches_reference(steps: list[tuple[float, float, float]], smooth: float) -> None:
+    """Random walks (with pauses), cut into two pieces; every other point movable."""
+    pts = np.cumsum(np.array([[dx, dy, 0.0] for dx, dy, _ in steps]), axis=0) + np.array(
+        [3.9e6, 3.0e5, 5.0e6]
+    )
+    times = np.cumsum([dt for _, _, dt in steps])
+    n = len(steps)
+    cut = n // 2
+    movable = np.array([i % 3 != 0 for i in range(n)])
+    got = smooth_path(
+        pts, times, np.array([0, cut, n] if 0 < cut < n else [0, n], np.int64), movable, smooth, 20.0
+    )
+    pieces = [(0, cut), (cut, n)] if 0 < cut < n else [(0, n)]
+    expect = []
+    for a, b in pieces:
+        expect += smooth_path_reference(
+            [tuple(p) for p in pts[a:b].tolist()], times[a:b].tolist(), movable[a:b].tolist(), smooth, 20.0
+        )
+    assert got.tolist() == [list(p) for p in expect]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(-90, 90), st.floats(-180, 180), st.integers(0, 10**12)), min_size=0, max_size=20
+    ),
+    st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=0, max_size=6),
+)
+def test_gather_kernel_matches_reference(
+    fixes: list[tuple[float, float, int]], spans: list[tuple[int, int]]
+) -> None:
+    m = len(fixes)
+    ranges = [(min(a, b, m), min(max(a, b), m)) for a, b in spans]
+    ends = [((1.0 * k, 2.0 * k, 10 * k), (3.0 * k, 4.0 * k, 10 * k + 5)) for k in range(len(ranges))]
+    lo = np.array([r[0] for r in ranges], np.int64)
+    hi = np.array([r[1] for r in ranges], np.int64)
+    trip_start = np.concatenate(([0], np.cumsum(hi - lo + 2))).astype(np.int64)
+    arr = np.array(fixes, dtype=object).reshape(-1, 3)
+    got = gather_paths(
+        arr[:, 0].astype(float),
+        arr[:, 1].astype(float),
+        arr[:, 2].astype(np.int64),
+        lo,
+        hi,
+        np.array([e[0][0] for e in ends]),
+        np.array([e[0][1] for e in ends]),
+        np.array([e[0][2] for e in ends], np.int64),
+        np.array([e[1][0] for e in ends]),
+        np.array([e[1][1] for e in ends]),
+        np.array([e[1][2] for e in ends], np.int64),
+        trip_start,
+    )
+    rows = list(zip(*(a.tolist() for a in got), strict=True))
+    assert rows == gather_paths_reference(fixes, ranges, ends)
+
+
+def test_pipeline_from_detected_stays(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    """fixes ➜ detect_stays ➜ cluster_places ➜ build_trips ➜ habitual_routes, end to end."""
+    from hereabouts.analysis.stays import detect_stays
+
+    _, fixes, _ = week
+    stays = detect_stays(fixes, radius_m=100, min_duration_s=300)
+    places = cluster_places(stays, towns=False)
+    assert places.num_rows == 3
+    trips = build_trips(fixes, stays, places=places)
+    assert trips.num_rows == stays.num_rows - 1
+    truth = [
+        polyline_length(r)
+        for d in range(4)
+        for r in (ROUTE_NORTH if d % 2 == 0 else ROUTE_SOUTH, TO_GYM, GYM_HOME)
+    ]
+    np.testing.assert_allclose(trips.column("distance_m").to_numpy(), truth[: trips.num_rows], rtol=0.04)
+    assert trips.column("mode").to_pylist() == (["bike", "walk", "bike"] * 4)[: trips.num_rows]
+    # the trips' fix evidence lies between the evidence of the stays they join
+    s_last = stays.column("evidence_last").to_pylist()
+    s_first = stays.column("evidence_first").to_pylist()
+    for row in trips.to_pylist():
+        assert (
+            s_last[row["from_stay"]]
+            <= row["evidence_first"]
+            <= row["evidence_last"]
+            <= s_first[row["to_stay"]]
+        )
+    routes = habitual_routes(trips)
+    assert routes.num_rows >= 3
+    assert sum(routes.column("n_trips").to_pylist()) == trips.num_rows
+
+
+def test_nan_position_is_refused(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    _, fixes, stays = week
+    lat = fixes.column("lat").to_numpy().copy()
+    lat[5] = np.nan
+    with pytest.raises(SchemaError, match="NaN"):
+        build_trips(fixes.set_column(fixes.column_names.index("lat"), "lat", pa.array(lat)), stays)

@@ -59,7 +59,7 @@ def test_full_file_reads_every_column() -> None:
     f = r.fixes
     assert col(f, "device") == ["van-7", "van-7", "van-8", "full"]  # empty device -> file name
     assert t_us(f) == [T0, T0 + 10 * S, T0 + 20 * S, T0 + 30 * S]
-    assert col(f, "tz_offset_s") == [0, 0, 7200, None]
+    assert col(f, "tz_offset_s") == [None, None, 7200, None]  # 'Z' says nothing of the local offset
     assert col(f, "lat")[0] == 52.520008 and col(f, "lon")[3] == 13.407954
     assert col(f, "accuracy_m") == [5.0, 8.0, None, 12.0]
     assert col(f, "altitude_m") == [34.5, 35.0, None, 36.0]

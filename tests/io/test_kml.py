@@ -85,7 +85,7 @@ def test_placemarks_timestamp_timespan_multigeometry() -> None:
     assert col(f, "lat") == [48.137, 48.14, 48.15, 48.19, 48.2]
     assert col(f, "lon") == [11.575, 11.58, 11.59, 11.63, 11.64]
     assert col(f, "altitude_m") == [519.0, None, None, None, 30.5]
-    assert col(f, "tz_offset_s") == [7200, 0, 0, 0, 0]
+    assert col(f, "tz_offset_s") == [7200, None, None, None, None]  # Z: offset unknown
     assert set(col(f, "device")) == {"placemarks"}  # not the placemark or document name
 
 
@@ -120,7 +120,7 @@ def test_multitrack_pairs_when_and_coord_in_order() -> None:
     assert col(f, "lon") == [-0.1276, -0.1277, -0.2, -0.2001, -0.3]
     assert col(f, "lat") == [51.5072, 51.5073, 51.6, 51.6001, 51.7]
     assert col(f, "altitude_m") == [11.0, 12.0, None, 5.0, 1.0]
-    assert col(f, "tz_offset_s") == [0, 0, 3600, 3600, 0]
+    assert col(f, "tz_offset_s") == [None, None, 3600, 3600, None]
     assert rejects(r) == [
         (12, "when"),  # "not a time": its pair (the third coord) goes with it
         (17, "coord"),  # a coord with only a longitude

@@ -86,7 +86,7 @@ def test_activity_points_speed_and_altitude() -> None:
     assert col(f, "lon") == [13.405, 13.4051, 13.4056]
     assert col(f, "altitude_m") == [34.2, None, 35.0]
     assert col(f, "speed_mps") == [3.1, None, 2.9]  # ns3:TPX/ns3:Speed and an unprefixed TPX
-    assert col(f, "tz_offset_s") == [0, 7200, 0]
+    assert col(f, "tz_offset_s") == [None, 7200, None]  # Z: offset unknown
     assert col(f, "provider") == [None, None, None]
     assert set(col(f, "device")) == {"activity"}  # not the <Creator> name
 

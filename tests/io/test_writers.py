@@ -96,6 +96,16 @@ def test_geoparquet_metadata_and_wkb(tmp_path: Path) -> None:
     assert table.column("t").type == schemas.UTC_US
 
 
+def test_geoparquet_fills_missing_fix_columns(tmp_path: Path) -> None:
+    minimal = pa.table({"device": ["a"], "t": pa.array([T0], pa.int64()), "lat": [1.0], "lon": [2.0]})
+    p = tmp_path / "min.parquet"
+    write_geoparquet(minimal, p)
+    t = pq.read_table(p)
+    assert t.column_names == [*schemas.FIX.names, "geometry"]
+    assert t.column("t").type == schemas.UTC_US
+    assert t.column("accuracy_m").to_pylist() == [None]
+
+
 def test_geoparquet_empty_input_writes_a_readable_empty_file(tmp_path: Path) -> None:
     p = tmp_path / "empty.parquet"
     assert write_geoparquet(iter([]), p) == 0

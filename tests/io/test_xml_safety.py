@@ -17,7 +17,7 @@ import hereabouts.io._xml as xml
 import hereabouts.io.gpx as gpx
 from hereabouts.io import get, read
 from hereabouts.io._base import Counts, ReadContext, ReadOptions, Sink
-from hereabouts.model.errors import UnsafeInputError
+from hereabouts.model.errors import FormatError, UnsafeInputError
 
 NOW = 1_800_000_000_000_000
 
@@ -251,3 +251,16 @@ def test_results_do_not_depend_on_chunk_boundaries(path: Path, monkeypatch: pyte
     for size in (1, 7, 100):  # values, tags and CDATA split across Parse calls
         monkeypatch.setattr(xml, "CHUNK_BYTES", size)
         assert snapshot() == whole, size
+
+
+@pytest.mark.parametrize("encoding", ["TF-8", "shift_jis", "rot13"])
+def test_unreadable_declared_encoding_is_a_format_error(encoding: str) -> None:
+    data = document("gpx", 1).replace(b'encoding="UTF-8"', f'encoding="{encoding}"'.encode())
+    with pytest.raises(FormatError, match="encoding"):
+        read_stream("gpx", data)
+
+
+def test_single_byte_encodings_are_read() -> None:
+    data = document("gpx", 1, text="Zürich").decode().replace('encoding="UTF-8"', 'encoding="windows-1252"')
+    c = read_stream("gpx", data.encode("cp1252"))
+    assert (c.fixes, c.rejected) == (1, 0)

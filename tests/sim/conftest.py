@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from hereabouts.sim import Simulation, simulate
@@ -14,6 +16,4 @@ def small_sim() -> Simulation:
 @pytest.fixture(scope="session")
 def dst_sim() -> Simulation:
     """60 agents for 14 days across the 2025-03-30 change to summer time in Europe/Amsterdam."""
-    return simulate(
-        agents=60, days=14, seed=5, start=__import__("datetime").date(2025, 3, 24), profile="gps-15min"
-    )
+    return simulate(agents=60, days=14, seed=5, start=date(2025, 3, 24), profile="gps-15min")

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from hereabouts.sim import FIX_FILES, TRUTH_TABLES, Simulation, simulate
+from hereabouts.sim import FIX_FILES, TRUTH_TABLES, Simulation, simulate, write
 
 
 class Written(NamedTuple):
@@ -137,3 +137,18 @@ def test_same_seed_writes_identical_bytes(tmp_path: Path) -> None:
     assert (c / "truth" / "true_stays.parquet").read_bytes() != (
         a / "truth" / "true_stays.parquet"
     ).read_bytes()
+
+
+def test_writing_a_simulation_later_gives_the_same_files(tmp_path: Path) -> None:
+    direct = tmp_path / "direct"
+    sim = simulate(agents=5, days=2, seed=8, out=direct)
+    later = tmp_path / "later"
+    in_memory = simulate(agents=5, days=2, seed=8)
+    written = write(in_memory, later)
+    assert set(written) == {"fixes:geoparquet", "scans", *TRUTH_TABLES}
+    for p in direct.rglob("*.parquet"):
+        assert (later / p.relative_to(direct)).read_bytes() == p.read_bytes(), p
+    assert json.loads((later / "manifest.json").read_text()) == json.loads(
+        (direct / "manifest.json").read_text()
+    )
+    assert sim.out == direct and in_memory.out == later

@@ -99,7 +99,10 @@ def test_sampling_rules() -> None:
     # significant change: never more than 15 minutes apart (outside gaps), and more often when moving
     sim = simulate(agents=6, days=2, seed=4, profile="significant-change")
     iv = _intervals(sim)
-    assert np.median(np.concatenate(list(iv.values()))) <= 900.5
+    all_iv = np.concatenate(list(iv.values()))
+    # the timer restarts with each fix: still stretches give exactly 15 minutes, movement shorter gaps
+    assert np.median(all_iv) == pytest.approx(900, abs=0.01)
+    assert (all_iv[all_iv < 899] > 0).sum() > 20
     gaps_by_device: dict[str, list[tuple[int, int]]] = {}
     for g in sim.true_device_gaps.to_pylist():
         gaps_by_device.setdefault(g["device"], []).append(

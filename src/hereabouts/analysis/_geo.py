@@ -289,7 +289,9 @@ def _frechet_kernel(ax: F64, ay: F64, bx: F64, by: F64) -> float:  # pragma: no 
     cur = np.empty(m, np.float64)
     for i in range(n):
         for j in range(m):
-            d = math.hypot(ax[i] - bx[j], ay[i] - by[j])
+            dx = ax[i] - bx[j]
+            dy = ay[i] - by[j]
+            d = math.sqrt(dx * dx + dy * dy)
             if i == 0 and j == 0:
                 c = d
             elif i == 0:
@@ -324,7 +326,9 @@ def frechet_reference(a: list[tuple[float, float]], b: list[tuple[float, float]]
     def c(i: int, j: int) -> float:
         if (i, j) in memo:
             return memo[i, j]
-        d = math.hypot(a[i][0] - b[j][0], a[i][1] - b[j][1])
+        dx = a[i][0] - b[j][0]
+        dy = a[i][1] - b[j][1]
+        d = math.sqrt(dx * dx + dy * dy)
         if i == 0 and j == 0:
             v = d
         elif i == 0:

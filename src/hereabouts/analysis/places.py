@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 from ..kernels import jit
 from ..model import validate
 from ..model.errors import InputError, SchemaError
-from ..model.schemas import PLACE, UTC_US
+from ..model.schemas import UTC_US
 from ._geo import enu_m, from_enu, geohash, haversine_m, to_xyz_m
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "assign_places",
     "cluster_places",
     "leader_cluster_reference",
+    "nearest_place_reference",
     "place_confidence",
 ]
 
@@ -218,13 +219,16 @@ def cluster_places(
     return validate(table, "place")
 
 
-def assign_places(stays: pa.Table, places: pa.Table, *, max_distance_m: float | None = None) -> pa.Array:
+def assign_places(
+    stays: pa.Table, places: pa.Table, *, max_distance_m: float | None = None, min_reach_m: float = 25.0
+) -> pa.Array:
     """The place of each stay: the id of the nearest place of the same entity (or a shared place,
     one with a null ``entity``) whose centre is within reach, else null.
 
-    Reach is ``max_distance_m`` when given, else the place's ``extent_m`` plus 1 m, so every stay
-    :func:`cluster_places` put into a place is within reach of it (it may still go to a nearer
-    place whose extent also covers it).
+    Reach is ``max_distance_m`` when given, else the larger of the place's ``extent_m`` and
+    ``min_reach_m``, plus 1 m: every stay :func:`cluster_places` put into a place is within reach
+    of it (it may still go to a nearer place whose reach also covers it), and a new stay a few
+    metres from a place seen on one visit only (extent 0) still finds it.
 
     >>> import pyarrow as pa
     >>> t = pa.array([0, 3_600_000_000], pa.timestamp("us", tz="UTC"))
@@ -241,13 +245,17 @@ def assign_places(stays: pa.Table, places: pa.Table, *, max_distance_m: float | 
             )
     if max_distance_m is not None:
         _check_positive("max_distance_m", max_distance_m)
+    if isinstance(min_reach_m, bool) or not (
+        isinstance(min_reach_m, Real) and math.isfinite(min_reach_m) and min_reach_m >= 0
+    ):
+        raise InputError(f"min_reach_m must be a finite number of at least 0, got {min_reach_m!r}")
     m = places.num_rows
     plat = _floats(places, "lat")
     plon = _floats(places, "lon")
     if max_distance_m is not None:
         reach = np.full(m, float(max_distance_m))
     elif "extent_m" in places.column_names:
-        reach = np.nan_to_num(_floats(places, "extent_m"), nan=0.0) + 1.0
+        reach = np.maximum(np.nan_to_num(_floats(places, "extent_m"), nan=0.0), float(min_reach_m)) + 1.0
     else:
         raise SchemaError(
             "place table lacks column 'extent_m'", hint="give max_distance_m or an extent_m column"
@@ -334,9 +342,9 @@ def _leader_kernel(
             continue
         label[s] = k
         seeds[k] = s
-        cx = int(math.floor(xyz[s, 0] / cell_m))
-        cy = int(math.floor(xyz[s, 1] / cell_m))
-        cz = int(math.floor(xyz[s, 2] / cell_m))
+        cx = math.floor(xyz[s, 0] / cell_m)
+        cy = math.floor(xyz[s, 1] / cell_m)
+        cz = math.floor(xyz[s, 2] / cell_m)
         for dx in range(-1, 2):
             for dy in range(-1, 2):
                 lo = _lower(kg, kx, ky, kz, g[s], cx + dx, cy + dy, cz - 1)
@@ -407,9 +415,9 @@ def _nearest_kernel(
     n = qxyz.shape[0]
     out = np.full(n, -1, np.int64)
     for i in range(n):
-        cx = int(math.floor(qxyz[i, 0] / cell_m))
-        cy = int(math.floor(qxyz[i, 1] / cell_m))
-        cz = int(math.floor(qxyz[i, 2] / cell_m))
+        cx = math.floor(qxyz[i, 0] / cell_m)
+        cy = math.floor(qxyz[i, 1] / cell_m)
+        cz = math.floor(qxyz[i, 2] / cell_m)
         best = math.inf
         for pass_ in range(2):  # own entity's places, then shared places (group -1)
             gg = qg[i] if pass_ == 0 else -1
@@ -426,6 +434,30 @@ def _nearest_kernel(
                         if d <= reach[j] and (d < best or (d == best and j < out[i])):
                             best = d
                             out[i] = j
+    return out
+
+
+def nearest_place_reference(
+    query_groups: list[int],
+    queries: list[tuple[float, float, float]],
+    place_groups: list[int],
+    places: list[tuple[float, float, float]],
+    reach: list[float],
+) -> list[int]:
+    """Plain-Python, brute-force definition of the grid search behind :func:`assign_places`: for each
+    query point, the nearest place (lowest index on ties) of its own group or of group -1 (shared)
+    within that place's reach; -1 when none."""
+    out = []
+    for g, q in zip(query_groups, queries, strict=True):
+        best, idx = math.inf, -1
+        for j, (pg, p) in enumerate(zip(place_groups, places, strict=True)):
+            if pg != g and pg != -1:
+                continue
+            ex, ey, ez = p[0] - q[0], p[1] - q[1], p[2] - q[2]
+            d = math.sqrt(ex * ex + ey * ey + ez * ez)
+            if d <= reach[j] and d < best:
+                best, idx = d, j
+        out.append(idx)
     return out
 
 

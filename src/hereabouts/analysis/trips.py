@@ -57,7 +57,7 @@ from numbers import Real
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from ..kernels import jit
 from ..model import validate
@@ -70,7 +70,6 @@ from ._geo import (
     frechet_m,
     from_xyz,
     grouped_quantile,
-    haversine_m,
     resample_path,
     segment_bounds,
     to_xyz_m,
@@ -80,6 +79,8 @@ __all__ = [
     "MODES",
     "ROUTE",
     "build_trips",
+    "gather_paths",
+    "gather_paths_reference",
     "guess_mode",
     "habitual_routes",
     "smooth_path",
@@ -90,6 +91,12 @@ __all__ = [
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 B = NDArray[np.bool_]
+
+#: Most points averaged on each side of a point by the jitter smoothing (21 in all: noise / 4.6).
+SMOOTH_MAX_HALF = 10
+
+#: The representative path of a route is the medoid of at most this many of its first trips.
+MEDOID_SAMPLE = 40
 
 #: Values of the ``mode`` column of trips.
 MODES = ("walk", "bike", "vehicle", "train", "flight", "unknown")
@@ -175,13 +182,13 @@ def build_trips(
         ``stays``; ``evidence_first``/``evidence_last`` are rows of the fixes sorted (stably) by
         entity and time, like the stays' evidence; null when no fix lies between the stays.
     """
-    for name, v in (
+    for name, value in (
         ("max_gap_s", max_gap_s),
         ("simplify_m", simplify_m),
         ("spike_m", spike_m),
         ("speed_window_s", speed_window_s),
     ):
-        _check_positive(name, v)
+        _check_positive(name, value)
     _check_non_negative("stop_speed_mps", stop_speed_mps)
     _check_non_negative("smooth_m", smooth_m)
     _check_non_negative("min_distance_m", min_distance_m)
@@ -204,24 +211,14 @@ def build_trips(
     n_fix = hi - lo
 
     # the raw path: stay A's centre, the fixes, stay B's centre
-    counts = n_fix + 2
-    trip_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    trip_start = np.concatenate(([0], np.cumsum(n_fix + 2))).astype(np.int64)
     total = int(trip_start[-1])
-    trip_of = np.repeat(np.arange(n_trips, dtype=np.int64), counts)
-    rank = np.arange(total, dtype=np.int64) - trip_start[trip_of]
-    is_a = rank == 0
-    is_b = rank == counts[trip_of] - 1
-    fix_row = np.where(is_a | is_b, 0, lo[trip_of] + rank - 1)
-    lat = f.lat[fix_row] if f.lat.shape[0] else np.zeros(total)
-    lon = f.lon[fix_row] if f.lon.shape[0] else np.zeros(total)
-    t = f.t_us[fix_row] if f.t_us.shape[0] else np.zeros(total, np.int64)
-    lat = np.where(is_a, st.lat[a][trip_of], np.where(is_b, st.lat[b][trip_of], lat))
-    lon = np.where(is_a, st.lon[a][trip_of], np.where(is_b, st.lon[b][trip_of], lon))
-    t = np.where(is_a, ta[trip_of], np.where(is_b, tb[trip_of], t))
+    lat, lon, t, trip_of, fixed = gather_paths(
+        f.lat, f.lon, f.t_us, lo, hi, st.lat[a], st.lon[a], ta, st.lat[b], st.lon[b], tb, trip_start
+    )
 
     xyz = to_xyz_m(lat, lon)
     t_s = (t - (int(t.min()) if total else 0)) / 1e6
-    fixed = is_a | is_b
 
     # 1. spikes
     keep = _spike_free(xyz, fixed, float(spike_m))
@@ -265,8 +262,9 @@ def build_trips(
         n_win > 0, np.bincount(v_trip[stopped], minlength=n_trips) / np.maximum(n_win, 1), np.nan
     )
     mv, mt = v[~stopped], v_trip[~stopped]
-    order = np.lexsort((mv, mt))
-    mv, mt = mv[order], mt[order]
+    # windows come in trip order: sort the speeds within each trip with one float sort
+    span = float(mv.max()) * 2.0 + 1.0 if mv.shape[0] else 1.0
+    mv = np.sort(mt * span + mv) - mt * span
     mbounds = np.searchsorted(mt, np.arange(n_trips + 1)).astype(np.int64)
     v50 = grouped_quantile(mv, mbounds, 0.5)
     v95 = grouped_quantile(mv, mbounds, 0.95)
@@ -338,7 +336,13 @@ def build_trips(
 
 
 def guess_mode(
-    v50: F64, v95: F64, distance_m: F64, duration_s: F64, gap_s: F64, gap_distance_m: F64, n_windows: I64
+    v50: ArrayLike,
+    v95: ArrayLike,
+    distance_m: ArrayLike,
+    duration_s: ArrayLike,
+    gap_s: ArrayLike,
+    gap_distance_m: ArrayLike,
+    n_windows: ArrayLike,
 ) -> tuple[I64, F64]:
     """Mode guess (index into :data:`MODES`) and its confidence for each trip, by the rules in the
     module documentation.
@@ -434,7 +438,8 @@ def habitual_routes(
     discrete Fréchet distance between the two paths resampled to ``n_points`` points evenly spaced
     along their length, else it starts a new route. Fréchet, unlike a mean distance, sees a detour
     along a different street even when the two paths share most of their length. The representative
-    path of a route is that of its medoid trip (least summed Fréchet distance to the others).
+    path of a route is that of its medoid trip (least summed Fréchet distance to the others, among
+    its first :data:`MEDOID_SAMPLE` trips).
 
     Trips without ``from_place``/``to_place`` are skipped, and so are trips with a recording gap
     unless ``include_gaps`` (their path is not known across the gap). Routes with fewer than
@@ -492,13 +497,12 @@ def habitual_routes(
     for (e, p, q), members in sorted(groups.items()):
         members.sort(key=lambda i: (start[i], i))
         shapes: list[tuple[F64, F64]] = []
-        lat0 = lon0 = None
+        first_pt = paths[members[0]][0][0]
+        lat0, lon0 = float(first_pt["lat"]), float(first_pt["lon"])
         for i in members:
             pts = [pt for piece in paths[i] for pt in piece]
             la = np.array([pt["lat"] for pt in pts], np.float64)
             lo = np.array([pt["lon"] for pt in pts], np.float64)
-            if lat0 is None:
-                lat0, lon0 = float(la[0]), float(lo[0])
             x, y = enu_m(la, lo, lat0, lon0)
             shapes.append(resample_path(x, y, n_points))
         routes: list[list[int]] = []  # positions within members
@@ -515,14 +519,15 @@ def habitual_routes(
         for rank, r in enumerate(routes):
             if len(r) < min_trips:
                 continue
+            cand = r[:MEDOID_SAMPLE]  # the medoid of the first trips: enough to pick a typical path
             sums = [
-                sum(frechet_m(shapes[u][0], shapes[u][1], shapes[w][0], shapes[w][1]) for w in r if w != u)
-                for u in r
+                sum(frechet_m(shapes[u][0], shapes[u][1], shapes[w][0], shapes[w][1]) for w in cand if w != u)
+                for u in cand
             ]
-            medoid = members[r[int(np.argmin(sums))]]
+            medoid = members[cand[int(np.argmin(sums))]]
             ti = [members[k] for k in r]
             d = dur[ti]
-            ms = [modes[i] for i in ti if modes[i] is not None]
+            ms: list[str] = [str(modes[i]) for i in ti if modes[i] is not None]
             mode = max(sorted(set(ms)), key=ms.count) if ms else None
             conf = max(0.1, (1.0 - math.exp(-(len(r) - 1) / 2.0)) * len(r) / n_od)
             rows.append(
@@ -627,6 +632,92 @@ def trip_ranges_reference(
     return los, his
 
 
+@jit
+def _gather_kernel(
+    flat: F64,
+    flon: F64,
+    ft: I64,
+    lo: I64,
+    hi: I64,
+    alat: F64,
+    alon: F64,
+    ta: I64,
+    blat: F64,
+    blon: F64,
+    tb: I64,
+    trip_start: I64,
+) -> tuple[F64, F64, I64, I64, B]:  # pragma: no cover - compiled
+    total = trip_start[-1]
+    lat = np.empty(total, np.float64)
+    lon = np.empty(total, np.float64)
+    t = np.empty(total, np.int64)
+    trip_of = np.empty(total, np.int64)
+    fixed = np.zeros(total, np.bool_)
+    for k in range(lo.shape[0]):
+        p = trip_start[k]
+        lat[p], lon[p], t[p], trip_of[p], fixed[p] = alat[k], alon[k], ta[k], k, True
+        p += 1
+        for r in range(lo[k], hi[k]):
+            lat[p], lon[p], t[p], trip_of[p] = flat[r], flon[r], ft[r], k
+            p += 1
+        lat[p], lon[p], t[p], trip_of[p], fixed[p] = blat[k], blon[k], tb[k], k, True
+    return lat, lon, t, trip_of, fixed
+
+
+def gather_paths(
+    flat: F64,
+    flon: F64,
+    ft: I64,
+    lo: I64,
+    hi: I64,
+    alat: F64,
+    alon: F64,
+    ta: I64,
+    blat: F64,
+    blon: F64,
+    tb: I64,
+    trip_start: I64,
+) -> tuple[F64, F64, I64, I64, B]:
+    """The raw path of each trip ``k`` at ``trip_start[k]``: point A (``alat``, ``alon``, ``ta``),
+    the fixes ``lo[k]:hi[k]``, point B; with each point's trip and whether it is a fixed end."""
+    c = np.ascontiguousarray
+    out = _gather_kernel(
+        c(flat, np.float64),
+        c(flon, np.float64),
+        c(ft, np.int64),
+        c(lo, np.int64),
+        c(hi, np.int64),
+        c(alat, np.float64),
+        c(alon, np.float64),
+        c(ta, np.int64),
+        c(blat, np.float64),
+        c(blon, np.float64),
+        c(tb, np.int64),
+        c(trip_start, np.int64),
+    )
+    return (
+        np.asarray(out[0]),
+        np.asarray(out[1]),
+        np.asarray(out[2]),
+        np.asarray(out[3]),
+        np.asarray(out[4]),
+    )
+
+
+def gather_paths_reference(
+    fixes: list[tuple[float, float, int]],
+    ranges: list[tuple[int, int]],
+    ends: list[tuple[tuple[float, float, int], tuple[float, float, int]]],
+) -> list[tuple[float, float, int, int, bool]]:
+    """Plain-Python definition of :func:`gather_paths`: rows ``(lat, lon, t, trip, fixed)``."""
+    out: list[tuple[float, float, int, int, bool]] = []
+    for k, ((lo, hi), (a, b)) in enumerate(zip(ranges, ends, strict=True)):
+        out.append((a[0], a[1], a[2], k, True))
+        out.extend((fixes[r][0], fixes[r][1], fixes[r][2], k, False) for r in range(lo, hi))
+        out.append((b[0], b[1], b[2], k, True))
+    return out
+
+
 def _chord_m(xyz: F64, i: I64, j: I64) -> F64:
     d0 = xyz[j, 0] - xyz[i, 0]
     d1 = xyz[j, 1] - xyz[i, 1]
@@ -636,7 +727,9 @@ def _chord_m(xyz: F64, i: I64, j: I64) -> F64:
 
 def _arc_m(chord: F64) -> F64:
     """Great-circle distance of a chord (they differ by 4 cm at 100 km, 4 km at 2000 km)."""
-    return np.asarray(2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(chord / (2.0 * EARTH_RADIUS_M), 1.0)), np.float64)
+    return np.asarray(
+        2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(chord / (2.0 * EARTH_RADIUS_M), 1.0)), np.float64
+    )
 
 
 def _spike_free(xyz: F64, fixed: B, spike_m: float) -> B:
@@ -664,10 +757,10 @@ def _piece_key(t_s: F64, piece_of: I64, pbounds: I64, window_s: float) -> F64:
 
 @jit
 def _smooth_kernel(
-    xyz: F64, t_s: F64, pbounds: I64, movable: B, smooth_m: float, window_s: float
+    xyz: F64, t_s: F64, pbounds: I64, movable: B, smooth_m: float, window_s: float, max_half: int
 ) -> F64:  # pragma: no cover - compiled
     out = xyz.copy()
-    reach = 2.0 * smooth_m
+    reach2 = (2.0 * smooth_m) ** 2
     for p in range(pbounds.shape[0] - 1):
         a0, b0 = pbounds[p], pbounds[p + 1]
         la = a0
@@ -690,7 +783,7 @@ def _smooth_kernel(
                 v = math.sqrt(dx * dx + dy * dy + dz * dz) / dt
             half_s = min(smooth_m / max(v, 0.05), 60.0)
             h = 0
-            while i - h - 1 >= a0 and i + h + 1 < b0:
+            while h < max_half and i - h - 1 >= a0 and i + h + 1 < b0:
                 u = i - h - 1
                 w = i + h + 1
                 if t_s[i] - t_s[u] > half_s or t_s[w] - t_s[i] > half_s:
@@ -698,12 +791,12 @@ def _smooth_kernel(
                 dx = xyz[u, 0] - xyz[i, 0]
                 dy = xyz[u, 1] - xyz[i, 1]
                 dz = xyz[u, 2] - xyz[i, 2]
-                if math.sqrt(dx * dx + dy * dy + dz * dz) > reach:
+                if dx * dx + dy * dy + dz * dz > reach2:
                     break
                 dx = xyz[w, 0] - xyz[i, 0]
                 dy = xyz[w, 1] - xyz[i, 1]
                 dz = xyz[w, 2] - xyz[i, 2]
-                if math.sqrt(dx * dx + dy * dy + dz * dz) > reach:
+                if dx * dx + dy * dy + dz * dz > reach2:
                     break
                 h += 1
             if h > 0:
@@ -728,25 +821,33 @@ def smooth_path(xyz: F64, t_s: F64, pbounds: I64, movable: B, smooth_m: float, w
             np.ascontiguousarray(movable, np.bool_),
             float(smooth_m),
             float(window_s),
+            SMOOTH_MAX_HALF,
         )
     )
 
 
 def smooth_path_reference(
-    points: list[tuple[float, float, float]], times: list[float], movable: list[bool], smooth_m: float, window_s: float
+    points: list[tuple[float, float, float]],
+    times: list[float],
+    movable: list[bool],
+    smooth_m: float,
+    window_s: float,
 ) -> list[tuple[float, float, float]]:
     """Plain-Python definition of the smoothing of one path piece.
 
     Each movable point is replaced by the mean of the ``2h + 1`` points centred on it, ``h`` the
-    largest count such that every point up to ``h`` before and after lies within ``half_s`` seconds
+    largest count (at most :data:`SMOOTH_MAX_HALF`) such that every point up to ``h`` before and after lies within ``half_s`` seconds
     and ``2 · smooth_m`` metres of it. ``half_s`` turns ``smooth_m`` into time at the local speed
     (the chord between the first and last points within ``window_s / 2`` seconds either side, over
     their time apart; at least 0.05 m/s) and is at most 60 s.
     """
 
-    def dist(p: tuple[float, float, float], q: tuple[float, float, float]) -> float:
+    def sq(p: tuple[float, float, float], q: tuple[float, float, float]) -> float:
         dx, dy, dz = p[0] - q[0], p[1] - q[1], p[2] - q[2]
-        return math.sqrt(dx * dx + dy * dy + dz * dz)
+        return dx * dx + dy * dy + dz * dz
+
+    def dist(p: tuple[float, float, float], q: tuple[float, float, float]) -> float:
+        return math.sqrt(sq(p, q))
 
     n = len(points)
     out = list(points)
@@ -759,11 +860,14 @@ def smooth_path_reference(
         v = dist(points[lb], points[la]) / dt if dt > 0 else 0.0
         half_s = min(smooth_m / max(v, 0.05), 60.0)
         h = 0
-        while i - h - 1 >= 0 and i + h + 1 < n:
+        while h < SMOOTH_MAX_HALF and i - h - 1 >= 0 and i + h + 1 < n:
             u, w = i - h - 1, i + h + 1
             if times[i] - times[u] > half_s or times[w] - times[i] > half_s:
                 break
-            if dist(points[u], points[i]) > 2.0 * smooth_m or dist(points[w], points[i]) > 2.0 * smooth_m:
+            if (
+                sq(points[u], points[i]) > (2.0 * smooth_m) ** 2
+                or sq(points[w], points[i]) > (2.0 * smooth_m) ** 2
+            ):
                 break
             h += 1
         if h > 0:
@@ -839,6 +943,8 @@ class _FixColumns:
             if not ((dc > 0) | ((dc == 0) & (np.diff(t) >= 0))).all():
                 self.order = np.lexsort((t, codes)).astype(np.int64)
                 codes, t, lat, lon = codes[self.order], t[self.order], lat[self.order], lon[self.order]
+        if np.isnan(lat).any() or np.isnan(lon).any():
+            raise SchemaError("the fix table holds NaN in lat or lon; every fix needs a position")
         self.t_us, self.lat, self.lon = t, lat, lon
         self.ebounds = np.searchsorted(codes, np.arange(len(self.entities) + 1)).astype(np.int64)
 

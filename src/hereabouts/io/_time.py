@@ -51,8 +51,9 @@ def from_us(t_us: int) -> datetime:
 def parse_iso(text: str, default_tz: tzinfo = UTC) -> tuple[int, int | None]:
     """Parse an ISO 8601 timestamp; return ``(t_us, tz_offset_s)``.
 
-    ``tz_offset_s`` is the offset the text carried (``None`` for ``Z``-less naive times, which are read
-    in ``default_tz``, and 0 for ``Z``). Fractions of any length are accepted.
+    ``tz_offset_s`` is the offset the text carried: ``None`` for ``Z`` (a time written in UTC says
+    nothing of the local offset) and for naive times read in UTC; naive times read in another
+    ``default_tz`` get that zone's offset. Fractions of any length are accepted.
 
     >>> parse_iso("2024-06-15T10:30:00+02:00")
     (1718440200000000, 7200)
@@ -62,7 +63,8 @@ def parse_iso(text: str, default_tz: tzinfo = UTC) -> tuple[int, int | None]:
     s = text.strip()
     if not s or len(s) > 64:
         raise ValueError(f"not an ISO 8601 time: {text[:40]!r}")
-    if s.endswith(("Z", "z")):
+    zulu = s.endswith(("Z", "z"))
+    if zulu:
         s = s[:-1] + "+00:00"
     m = _FRACTION.search(s)
     if m and len(m.group(1)) != 7:  # fromisoformat wants exactly 3 or 6 digits on some versions
@@ -80,6 +82,8 @@ def parse_iso(text: str, default_tz: tzinfo = UTC) -> tuple[int, int | None]:
             int(off.total_seconds()) if off is not None else None
         )
     off = dt.utcoffset()
+    if zulu:
+        return to_us(dt), None
     return to_us(dt), int(off.total_seconds()) if off is not None else None
 
 

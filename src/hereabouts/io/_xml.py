@@ -30,7 +30,7 @@ from typing import IO, ClassVar
 
 import pyarrow as pa
 
-from ..model.errors import UnsafeInputError
+from ..model.errors import HereaboutsError, UnsafeInputError
 from ._base import ReadContext, Sink
 from ._time import parse_iso, to_us
 
@@ -204,6 +204,16 @@ class XmlReader:
                 f"{self.ctx.member}: {_UNSAFE_PREFIX}: {exc.reason}",
                 hint="location files never need entity declarations; export the file again without them",
             ) from None
+        except HereaboutsError:
+            raise
+        except (LookupError, ValueError) as exc:
+            # pyexpat's bridge to Python codecs: the XML declaration names an encoding it cannot use
+            if self.parser.StartElementHandler != self._on_first:
+                raise
+            raise self.ctx.error(
+                f"the XML declares an encoding that cannot be read ({exc}); expected a {self.format_label} "
+                "document in UTF-8, UTF-16 or a single-byte encoding such as ISO-8859-1"
+            ) from exc
         except (OSError, EOFError):
             # the stream itself failed (a truncated gzip member...): keep what was read, let the
             # caller record the failure
@@ -349,6 +359,8 @@ def parse_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
         dt = dt.replace(tzinfo=tz)
         off = dt.utcoffset()
         return to_us(dt), None if tz is UTC or off is None else int(off.total_seconds())
+    if s[-1:] in ("Z", "z"):
+        return to_us(dt), None  # a time written in UTC says nothing of the local offset
     off = dt.utcoffset()
     return to_us(dt), None if off is None else int(off.total_seconds())
 

@@ -80,6 +80,7 @@ FIELDS = (
     "speed_mps",
     "course_deg",
     "provider",
+    "tz_offset_s",
     "date",
     "time",
 )
@@ -191,6 +192,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "azimuth",
     ),
     "provider": ("provider", "locationprovider", "source"),
+    # seconds east of UTC of the local time at the fix (hereabouts' own CSV export writes it)
+    "tz_offset_s": ("tzoffset", "utcoffset", "tzoffsetseconds"),
 }
 _E7 = {"latitudee7": "lat", "longitudee7": "lon", "late7": "lat", "lone7": "lon", "lnge7": "lon"}
 _UNIT_TOKENS = {
@@ -348,6 +351,7 @@ def match_columns(names: list[str]) -> dict[str, Col]:
         "speed_mps",
         "course_deg",
         "provider",
+        "tz_offset_s",
     ):
         if fld in cols:
             continue
@@ -595,6 +599,8 @@ def _fromiso(s: str, tz: tzinfo) -> tuple[int, int | None] | None:
         dt = dt.replace(tzinfo=tz)
         off = dt.utcoffset()
         return to_us(dt), None if tz is UTC or off is None else int(off.total_seconds())
+    if s[-1:] in ("Z", "z"):
+        return to_us(dt), None  # a time written in UTC says nothing of the local offset
     off = dt.utcoffset()
     return to_us(dt), None if off is None else int(off.total_seconds())
 
@@ -675,6 +681,14 @@ def _read_line(text: str, pos: int, layout: Layout, ctx: ReadContext, tz: tzinfo
     if layout.traccar and opt.get("accuracy_m") == 0.0:
         opt["accuracy_m"] = None  # Traccar writes 0 when the tracker reports no accuracy
     device = get("device")
+    if "tz_offset_s" in layout.cols:
+        given = (get("tz_offset_s") or "").strip()
+        if given:
+            try:
+                off = int(given)
+            except ValueError:
+                sink.reject(pos, "tz_offset_s", f"not a whole number of seconds: {given!r}")
+                return
     sink.fix(
         pos,
         t_us,
@@ -740,7 +754,7 @@ def vector_time(col: pa.Array, tz_name: str | None) -> tuple[pa.Array, pa.Array 
         t = ts.cast(pa.int64())
         zulu = pc.ends_with(col, "Z")
         if pc.all(zulu).as_py():
-            return t, pa.array(np.zeros(len(col), np.int32))
+            return t, None  # 'Z' says the time is written in UTC, not what the local offset was
         m = pc.extract_regex(col, _OFFSET.pattern)
         if pc.any(pc.and_(pc.is_null(m), pc.invert(zulu))).as_py():
             return None
@@ -748,7 +762,7 @@ def vector_time(col: pa.Array, tz_name: str | None) -> tuple[pa.Array, pa.Array 
         hh = pc.cast(pc.struct_field(m, "h"), pa.int32())
         mm = pc.cast(pc.struct_field(m, "m"), pa.int32())
         off = pc.multiply(sign, pc.add(pc.multiply(hh, 3600), pc.multiply(mm, 60)))
-        off = pc.if_else(zulu, 0, off)
+        off = pc.if_else(zulu, pa.scalar(None, pa.int32()), pc.cast(off, pa.int32()))
         return t, pc.cast(off, pa.int32())
     try:
         if _DOTTED.match(first) or _SLASHED.match(first):
@@ -829,6 +843,12 @@ def _fast_block(block: Block, layout: Layout, ctx: ReadContext) -> bool:
     out: dict[str, Any] = {"t": t}
     if off is not None:
         out["tz_offset_s"] = off
+    if "tz_offset_s" in cols:
+        try:
+            given = pc.cast(column("tz_offset_s"), pa.int32())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return False
+        out["tz_offset_s"] = given if off is None else pc.coalesce(given, off)
     for fld in ("lat", "lon"):
         arr = column(fld)
         if arr.null_count:

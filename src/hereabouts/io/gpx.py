@@ -72,7 +72,8 @@ _US = timedelta(microseconds=1)
 _SECOND = timedelta(seconds=1)
 _fromiso = datetime.fromisoformat
 _OTHER = -1
-_POINT = -2
+_POINT = -2  # codes _POINT - i stand for _POINT_NAMES[i]
+_POINT_NAMES = ("trkpt", "rtept", "wpt")
 
 
 class _GpxReader(XmlReader):
@@ -105,7 +106,7 @@ class _GpxReader(XmlReader):
 
     def _code(self, tag: str) -> int:
         name = tag[tag.rfind(":") + 1 :]
-        code = _POINT if name in _POINTS else _SLOT.get(name, _OTHER)
+        code = _POINT - _POINT_NAMES.index(name) if name in _POINTS else _SLOT.get(name, _OTHER)
         if len(self._codes) < 4096:
             self._codes[tag] = code
         return code
@@ -118,12 +119,12 @@ class _GpxReader(XmlReader):
         if marks is not None:
             if self.pt_tag in self.ends:  # the open point has ended: settle it first
                 self._settle()
-            elif c != _POINT:
+            elif c > _POINT:
                 marks.append((c, len(self.parts)))
                 return
-        if c != _POINT:
+        if c > _POINT:
             return
-        name = tag[tag.rfind(":") + 1 :]
+        name = _POINT_NAMES[_POINT - c]
         if self.marks is not None:
             self.marks = None
             self.sink.reject(
@@ -207,10 +208,12 @@ class _GpxReader(XmlReader):
                 try:
                     lat = float(self.pt_lat)  # type: ignore[arg-type]
                     lon = float(self.pt_lon)  # type: ignore[arg-type]
-                    dt = _fromiso(time.strip())
+                    time = time.strip()
+                    dt = _fromiso(time)
                     tzi = dt.tzinfo
                     if tzi is UTC:
-                        off: int | None = 0
+                        # 'Z' says the time is written in UTC, not what the local offset was
+                        off: int | None = None if time[-1:] in ("Z", "z") else 0
                     elif tzi is None:
                         raise ValueError("no offset")
                     else:

@@ -291,7 +291,9 @@ def _read_rec(stream: IO[bytes], ctx: ReadContext) -> None:
         if brace < 0:
             reader.not_owntracks(line.number, None, "expected 'time<TAB>topic<TAB>{json message}'", text)
             continue
-        prefix = text[:brace].split()
+        head = text[:brace]
+        # Recorder lines are TAB-separated (a topic may then hold spaces); older ones use spaces
+        prefix = [p.strip() for p in head.split("\t") if p.strip()] if "\t" in head else head.split()
         line_us: int | None = None
         if prefix:
             try:

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..model.errors import SchemaError
+from ..model.schemas import FIX, validate
 
 Fixes: TypeAlias = "pa.Table | Iterable[pa.RecordBatch]"
 PathLike: TypeAlias = "str | os.PathLike[str]"
@@ -214,21 +215,22 @@ def write_geoparquet(fixes: Fixes, path: PathLike) -> int:
     schema: pa.Schema | None = None
     try:
         for batch in _batches(fixes):
+            # every fix column, in the tier's order and types (missing optional ones as nulls), extras after
+            table = validate(pa.Table.from_batches([batch]), "fix")
             geom = _wkb_points(batch.column("lon"), batch.column("lat"))
-            out = pa.RecordBatch.from_arrays([*batch.columns, geom], names=[*batch.schema.names, "geometry"])
-            if schema is None:
-                fields = [*batch.schema, pa.field("geometry", pa.binary())]
-                schema = pa.schema(fields, metadata={b"geo": _geo_metadata()})
+            table = table.append_column(pa.field("geometry", pa.binary()), geom)
+            if writer is None:
+                schema = table.schema.with_metadata({b"geo": _geo_metadata()})
                 writer = pq.ParquetWriter(str(path), schema, compression="zstd")
-            out = out.cast(schema) if out.schema != schema else out
-            assert writer is not None
-            writer.write_batch(out)
+            writer.write_table(table.cast(schema) if table.schema != schema else table)
             rows += batch.num_rows
         if writer is None:
-            base = fixes.schema if isinstance(fixes, pa.Table) else None
-            fields = list(base) if base is not None else _empty_fix_fields()
+            extra = [
+                f for f in (fixes.schema if isinstance(fixes, pa.Table) else []) if f.name not in _FIX_NAMES
+            ]
             schema = pa.schema(
-                [*fields, pa.field("geometry", pa.binary())], metadata={b"geo": _geo_metadata()}
+                [*_empty_fix_fields(), *extra, pa.field("geometry", pa.binary())],
+                metadata={b"geo": _geo_metadata()},
             )
             writer = pq.ParquetWriter(str(path), schema, compression="zstd")
     finally:
@@ -237,9 +239,10 @@ def write_geoparquet(fixes: Fixes, path: PathLike) -> int:
     return rows
 
 
-def _empty_fix_fields() -> list[pa.Field]:
-    from ..model.schemas import FIX
+_FIX_NAMES = frozenset(FIX.names)
 
+
+def _empty_fix_fields() -> list[pa.Field]:
     return list(FIX)
 
 

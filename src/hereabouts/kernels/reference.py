@@ -187,7 +187,8 @@ def robust_stays_entity(
        ``min_fixes`` members, and was broken (a stay still open at the end of the data counts only
        with ``include_last``). It starts and ends at the times of its first and last members.
     7. The next candidate starts at the first dropped trailing member, else at the fix that broke
-       the stay.
+       the stay. A candidate too short (``min_duration_us``, ``min_fixes``) even before trimming is
+       dropped at once, and the next candidate starts at the fix that broke it.
     """
     pts = [r for r in rows if not acc[r] > max_accuracy_m]
 
@@ -233,7 +234,9 @@ def robust_stays_entity(
             if len(members) == next_centre:
                 c = centre([pts[k] for k in members], lon[pts[members[0]]])
                 next_centre *= 2
-        # hereabouts centres are taken over the members' rows; ref lon is the first member's
+        if len(members) < min_fixes or t[pts[members[-1]]] - t[pts[p]] < min_duration_us:
+            p = brk  # too short even before trimming
+            continue
         all_rows = [pts[k] for k in members]
         c = centre(all_rows, lon[all_rows[0]])
         lo, hi = 0, len(members) - 1

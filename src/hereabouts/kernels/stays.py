@@ -456,14 +456,14 @@ def _robust_centre(
     lon: FloatArray,
     acc_m: FloatArray,
     radius_m: float,
+    la: FloatArray,
+    lo_: FloatArray,
 ) -> tuple[float, float, float]:
     """Median latitude and median longitude (relative to the first member, so the antimeridian is
     harmless) of the *precise* members of ``mem[lo..hi]`` — accuracy within ``radius_m`` or unknown —
     or of all of them when none is precise; returns (lat, lon, cos(lat)). Imprecise fixes support a
-    stay but do not place it."""
+    stay but do not place it. ``la`` and ``lo_`` are scratch space of at least ``hi - lo + 1``."""
     w = hi - lo + 1
-    la = np.empty(w, np.float64)
-    lo_ = np.empty(w, np.float64)
     ref = lon[pos[mem[0]]]
     c = 0
     for k in range(w):
@@ -527,6 +527,8 @@ def robust_stays(
     ns = 0
     pos = np.empty(n, np.int64)
     mem = np.empty(n, np.int64)
+    la_buf = np.empty(n, np.float64)
+    lo_buf = np.empty(n, np.float64)
     for e in range(bounds.shape[0] - 1):
         m = 0
         for i in range(bounds[e], bounds[e + 1]):
@@ -578,10 +580,16 @@ def robust_stays(
                 last = nxt
                 q = nxt + 1
                 if nm == next_centre:
-                    clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon, acc_m, radius_m)
+                    clat, clon, ccos = _robust_centre(
+                        pos, mem, 0, nm - 1, lat, lon, acc_m, radius_m, la_buf, lo_buf
+                    )
                     next_centre *= 2
+            if nm < min_fixes or t_us[pos[last]] - t_us[r0] < min_duration_us:
+                # too short even before trimming: no stay; the next candidate starts at the break
+                p = brk
+                continue
             # finalise: centre of all members, trim members at either end that do not fit it
-            clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon, acc_m, radius_m)
+            clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon, acc_m, radius_m, la_buf, lo_buf)
             lo = 0
             while lo < nm - 1 and not _fits(pos[mem[lo]], lat, lon, acc_m, clat, clon, ccos, radius_m):
                 lo += 1
@@ -589,7 +597,7 @@ def robust_stays(
             while hi > lo and not _fits(pos[mem[hi]], lat, lon, acc_m, clat, clon, ccos, radius_m):
                 hi -= 1
             if lo > 0 or hi < nm - 1:
-                clat, clon, ccos = _robust_centre(pos, mem, lo, hi, lat, lon, acc_m, radius_m)
+                clat, clon, ccos = _robust_centre(pos, mem, lo, hi, lat, lon, acc_m, radius_m, la_buf, lo_buf)
             first = pos[mem[lo]]
             lastr = pos[mem[hi]]
             n_fix = hi - lo + 1

@@ -88,7 +88,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             "significant-change",
-            "OwnTracks-style: a GPS fix after moving 100 m, and at least one every 15 minutes",
+            "OwnTracks-style: a GPS fix after moving 100 m, else 15 minutes after the last fix",
             "gps",
             (5.0, 10.0),
             0.003,
@@ -130,7 +130,8 @@ SHADOWING_DB = 4.0
 SCAN_RADIUS_M = 160.0
 
 
-def _merge(intervals: list[tuple[float, float]]) -> tuple[F64, F64]:
+def merge_intervals(intervals: list[tuple[float, float]]) -> tuple[F64, F64]:
+    """Sorted, disjoint (starts, ends) covering the union of ``intervals``."""
     if not intervals:
         return np.zeros(0), np.zeros(0)
     iv = sorted(intervals)
@@ -144,7 +145,8 @@ def _merge(intervals: list[tuple[float, float]]) -> tuple[F64, F64]:
     return arr[:, 0], arr[:, 1]
 
 
-def _outside(t: F64, starts: F64, ends: F64) -> NDArray[np.bool_]:
+def outside(t: F64, starts: F64, ends: F64) -> NDArray[np.bool_]:
+    """Mask of the times ``t`` outside every interval [start, end) of a merged set."""
     if starts.size == 0:
         return np.ones(t.shape, dtype=np.bool_)
     i = np.searchsorted(starts, t, side="right") - 1
@@ -186,23 +188,33 @@ def sample_times(rng: np.random.Generator, prof: Profile, tr: Trajectory, clock:
         base = np.arange(t0 + phase, t1, prof.interval_s)
         parts.append(base + rng.uniform(-1.5, 1.5, base.size))
     if prof.min_move_m:
+        # OwnTracks-style: a fix each time the carrier has moved min_move_m since the last one, and a
+        # fix heartbeat_s after the last fix when it has not (the timer restarts with every fix).
         seg = np.hypot(np.diff(tr.x), np.diff(tr.y))
         cum = np.concatenate([[0.0], np.cumsum(seg)])
         marks = np.arange(prof.min_move_m, cum[-1], prof.min_move_m)
+        moves = np.zeros(0)
         if marks.size:
             # cum is flat during stays; each mark falls inside a segment where it strictly increases.
             j = np.searchsorted(cum, marks, side="left")
             j = np.clip(j, 1, len(cum) - 1)
             frac = (marks - cum[j - 1]) / np.maximum(cum[j] - cum[j - 1], 1e-9)
-            parts.append(tr.t[j - 1] + frac * (tr.t[j] - tr.t[j - 1]) + rng.uniform(0, 2, marks.size))
+            moves = tr.t[j - 1] + frac * (tr.t[j] - tr.t[j - 1]) + rng.uniform(0, 2, marks.size)
+        anchors = np.concatenate([[t0 + float(rng.uniform(0, prof.heartbeat_s))], np.sort(moves)])
+        span = np.diff(np.concatenate([anchors, [t1]]))
+        n_fill = np.maximum(np.ceil(span / prof.heartbeat_s) - 1, 0).astype(np.int64)
+        first = np.repeat(np.cumsum(n_fill) - n_fill, n_fill)
+        step = np.arange(int(n_fill.sum())) - first + 1
+        parts.append(anchors)
+        parts.append(np.repeat(anchors, n_fill) + step * prof.heartbeat_s)
+    elif prof.heartbeat_s:
+        phase = float(rng.uniform(0, prof.heartbeat_s))
+        parts.append(np.arange(t0 + phase, t1, prof.heartbeat_s))
     if prof.moving_interval_s and tr.moving.size:
         for s, e in tr.moving:
             parts.append(
                 np.arange(s + float(rng.uniform(0, prof.moving_interval_s)), e, prof.moving_interval_s)
             )
-    if prof.heartbeat_s:
-        phase = float(rng.uniform(0, prof.heartbeat_s))
-        parts.append(np.arange(t0 + phase, t1, prof.heartbeat_s))
     t = np.concatenate(parts) if parts else np.zeros(0)
     t = t[(t >= t0) & (t < t1)]
     t = np.unique(np.round(t, 3))

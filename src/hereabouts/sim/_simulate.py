@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,9 @@ from ._sensors import (
     SHADOWING_DB,
     ApIndex,
     gaps,
+    merge_intervals,
     observe,
+    outside,
     sample_times,
 )
 from ._town import (
@@ -255,20 +255,7 @@ def simulate(
         dgaps = gaps(rng, prof, dv.kind, clock)
         gap_rows.extend((dv.id, s, e, why) for s, e, why in dgaps)
         if dgaps:
-            starts = np.array([g[0] for g in dgaps])
-            ends = np.array([g[1] for g in dgaps])
-            order = np.argsort(starts)
-            merged_s: list[float] = []
-            merged_e: list[float] = []
-            for s_, e_ in zip(starts[order].tolist(), ends[order].tolist(), strict=True):
-                if merged_s and s_ <= merged_e[-1]:
-                    merged_e[-1] = max(merged_e[-1], e_)
-                else:
-                    merged_s.append(s_)
-                    merged_e.append(e_)
-            ms, me = np.asarray(merged_s), np.asarray(merged_e)
-            i = np.searchsorted(ms, t, side="right") - 1
-            t = t[~((i >= 0) & (t < me[np.clip(i, 0, None)]))]
+            t = t[outside(t, *merge_intervals([(g[0], g[1]) for g in dgaps]))]
         obs = observe(rng, prof, tr, t)
         n = t.size
         # Convert per device, while the arrays are small: whole-table passes are memory-bound.
@@ -297,7 +284,20 @@ def simulate(
     dev_ids = np.array([d.id for d in dev_order], dtype=object)
     fixes, fix_truth = _fix_tables(fix_parts, dev_ids)
     scans = _scan_table(scan_parts, dev_ids, town)
-    truth = _truth_tables(town, pop, act, frame, clock, dev_order, gap_rows)
+    files: _Files | None = None
+    if out is not None:
+        # The big files are written in threads while the ground truth is assembled (Arrow's encoders
+        # release the GIL), so the second core helps.
+        files = _Files(Path(out), progress)
+        files.submit_fixes(fixes, formats)
+        files.submit("scans", files.out / "scans.parquet", scans)
+        files.submit("fix_truth", files.out / "truth" / "fix_truth.parquet", fix_truth)
+    try:
+        truth = _truth_tables(town, pop, act, frame, clock, dev_order, gap_rows)
+    except BaseException:
+        if files is not None:
+            files.abort()
+        raise
     manifest = _manifest(
         seed=seed,
         agents=agents,
@@ -321,8 +321,11 @@ def simulate(
         **truth,
     )
     tick("tables", 1, 1)
-    if out is not None:
-        write(sim, Path(out), formats=formats, progress=progress)
+    if files is not None:
+        for name in TRUTH_TABLES:
+            if name != "fix_truth":
+                files.submit(name, files.out / "truth" / f"{name}.parquet", getattr(sim, name))
+        files.finish(sim)
     return sim
 
 
@@ -660,6 +663,40 @@ def _truth_tables(
 # -------------------------------------------------------------------------------- manifest
 #: What each column of each table means; written into the manifest and the docs.
 COLUMN_DOCS: dict[str, dict[str, str]] = {
+    "fixes": {
+        "device": "device id (devices table)",
+        "t": "time of the fix (UTC, millisecond resolution)",
+        "tz_offset_s": "local UTC offset at t, as a phone app records it",
+        "lat": "observed latitude (WGS 84), with the profile's noise",
+        "lon": "observed longitude",
+        "accuracy_m": "reported accuracy: RMS of the horizontal error",
+        "altitude_m": "not simulated (null)",
+        "speed_mps": "GPS speed (null for wifi and cell fixes)",
+        "course_deg": "GPS course, degrees clockwise from north (null when still)",
+        "provider": "gps, wifi or cell",
+        "source_id": "null (set when imported into a store)",
+    },
+    "scans": {
+        "device": "device id",
+        "t": "time of the scan (the time of the wifi fix it came with)",
+        "kind": "wifi",
+        "ident": "BSSID of an access point heard (true_access_points)",
+        "rssi_dbm": "received signal strength, whole dBm, >= -90",
+        "frequency_mhz": "2437 or 5180",
+    },
+    "true_agents": {
+        "role": "day_worker, night_worker, remote_worker, no_work or student",
+        "two_homes": "has a weekday flat besides the household home",
+        "moves_house": "the household moves during the period",
+        "drives_family_car": "drives the household car on some days",
+    },
+    "true_roads": {
+        "u": "node at one end (path_node in true_trips)",
+        "v": "node at the other end",
+        "kind": "arterial or street",
+        "car_speed_mps": "car travel speed used for routing",
+        "bus_lines": "bus lines running along the segment",
+    },
     "true_stays": {
         "agent": "agent id",
         "stay_id": "0-based id, in agent then time order",
@@ -844,6 +881,51 @@ def _manifest(
 
 
 # -------------------------------------------------------------------------------- files
+class _Files:
+    """Writes the output files in two threads; each file is written by one thread alone, so its bytes do
+    not depend on timing. Progress is reported from the calling thread, in submission order."""
+
+    def __init__(self, out: Path, progress: ProgressFn | None) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "truth").mkdir(exist_ok=True)
+        self.out = out
+        self.progress = progress
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hereabouts-sim-write")
+        self.jobs: list[tuple[str, Path, Future[object]]] = []
+
+    def submit_fixes(self, fixes: pa.Table, formats: Sequence[str]) -> None:
+        from ..io.writers import WRITERS
+
+        for f in formats:
+            path = self.out / FIX_FILES[f]
+            self.jobs.append((f"fixes:{f}", path, self.pool.submit(WRITERS[f], fixes, path)))
+
+    def submit(self, name: str, path: Path, table: pa.Table) -> None:
+        self.jobs.append((name, path, self.pool.submit(pq.write_table, table, path, compression="zstd")))
+
+    def abort(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def finish(self, sim: Simulation) -> dict[str, Path]:
+        total = len(self.jobs) + 1
+        try:
+            for k, (_name, _path, fut) in enumerate(self.jobs):
+                fut.result()
+                if self.progress is not None:
+                    self.progress("write", k + 1, total)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        written = {name: path for name, path, _fut in self.jobs}
+        manifest = dict(sim.manifest)
+        manifest["files"] = {k: str(p.relative_to(self.out)) for k, p in sorted(written.items())}
+        text = json.dumps(manifest, indent=2, sort_keys=False) + "\n"
+        (self.out / "manifest.json").write_text(text, encoding="utf-8")
+        sim.out = self.out
+        if self.progress is not None:
+            self.progress("write", total, total)
+        return written
+
+
 def write(
     sim: Simulation,
     out: Path,
@@ -853,45 +935,15 @@ def write(
 ) -> dict[str, Path]:
     """Write fixes in ``formats``, scans and ground truth as Parquet, and ``manifest.json`` under ``out``.
 
-    Files are written two at a time (the fix files in one thread, the rest in another: Arrow's encoders
-    release the GIL); each file is written by one thread alone, so the bytes do not depend on timing.
+    :func:`simulate` does this itself when given ``out``; use this to write a simulation made in memory.
+    Returns the paths written by name (``fixes:geoparquet``, ``scans``, ``true_stays``...).
     """
-    from ..io.writers import WRITERS
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "truth").mkdir(exist_ok=True)
-    fix_jobs: list[tuple[str, Path, Callable[[], object]]] = []
     for f in formats:
-        path = out / FIX_FILES[f]
-        fix_jobs.append((f"fixes:{f}", path, partial(WRITERS[f], sim.fixes, path)))
-    other_jobs: list[tuple[str, Path, Callable[[], object]]] = []
-    for name, table, path in [("scans", sim.scans, out / "scans.parquet")] + [
-        (name, getattr(sim, name), out / "truth" / f"{name}.parquet") for name in TRUTH_TABLES
-    ]:
-        other_jobs.append((name, path, partial(pq.write_table, table, path, compression="zstd")))
-    steps = len(fix_jobs) + len(other_jobs) + 1
-    lock = threading.Lock()
-    done = [0]
-
-    def run(jobs: list[tuple[str, Path, Callable[[], object]]]) -> None:
-        for _name, _path, job in jobs:
-            job()
-            with lock:
-                done[0] += 1
-                if progress is not None:
-                    progress("write", done[0], steps)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(run, fix_jobs), pool.submit(run, other_jobs)]
-        for fut in futures:
-            fut.result()
-    written = {name: path for name, path, _job in fix_jobs + other_jobs}
-    manifest = dict(sim.manifest)
-    manifest["files"] = {k: str(p.relative_to(out)) for k, p in written.items()}
-    (out / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
-    sim.out = out
-    if progress is not None:
-        progress("write", steps, steps)
-    return written
+        if f not in FIX_FILES:
+            raise InputError(f"unknown output format {f!r}", hint=f"expected one of {', '.join(FIX_FILES)}")
+    files = _Files(Path(out), progress)
+    files.submit_fixes(sim.fixes, formats)
+    files.submit("scans", Path(out) / "scans.parquet", sim.scans)
+    for name in TRUTH_TABLES:
+        files.submit(name, Path(out) / "truth" / f"{name}.parquet", getattr(sim, name))
+    return files.finish(sim)
