@@ -6,7 +6,7 @@ import importlib.metadata
 import platform
 import sys
 
-_PACKAGES = ("numpy", "pyarrow", "duckdb", "numba", "ijson", "defusedxml", "fitdecode", "typer", "rich")
+_PACKAGES = ("numpy", "pyarrow", "duckdb", "numba", "ijson", "tzdata", "fitdecode", "typer", "rich")
 
 
 def versions() -> dict[str, str]:

@@ -494,3 +494,27 @@ def test_nan_position_is_refused(week: tuple[Track, pa.Table, pa.Table]) -> None
     lat[5] = np.nan
     with pytest.raises(SchemaError, match="NaN"):
         build_trips(fixes.set_column(fixes.column_names.index("lat"), "lat", pa.array(lat)), stays)
+
+
+def test_reported_speeds_tell_a_sparse_car_trip() -> None:
+    """A car sampled once a minute in town: chords see 6 m/s averages, the device's speed sees 14."""
+    tr = Track(np.random.default_rng(12))
+    tr.stay(HOME, 1800, every_s=60)
+    n0 = len(tr.t)
+    path = [HOME, (600.0, 0.0), (600.0, 700.0), (0.0, 700.0), (0.0, 1400.0), (900.0, 1400.0)]
+    tr.move(path, 50 / 3.6, every_s=60, stop_every_m=300, stop_s=30)
+    n1 = len(tr.t)
+    tr.stay((900.0, 1400.0), 1800, every_s=60)
+    fixes = tr.fixes()
+    speed = np.zeros(fixes.num_rows)
+    speed[n0:n1] = 50 / 3.6
+    with_speed = fixes.append_column("speed_mps", pa.array(speed))
+    assert build_trips(fixes, tr.stay_table()).column("mode")[0].as_py() != "vehicle"
+    trip = build_trips(with_speed, tr.stay_table()).to_pylist()[0]
+    assert trip["mode"] == "vehicle"
+    assert trip["speed_p95_mps"] == pytest.approx(50 / 3.6)
+    ignored = build_trips(with_speed, tr.stay_table(), use_reported_speed=False).to_pylist()[0]
+    assert ignored["speed_p95_mps"] < 10
+    # a producer that writes 0 in every speed field is not believed
+    zeros = fixes.append_column("speed_mps", pa.array(np.zeros(fixes.num_rows)))
+    assert build_trips(zeros, tr.stay_table()).column("speed_p95_mps")[0].as_py() > 1

@@ -24,7 +24,8 @@ Then, all trips at once and without loops over fixes in Python:
    less than it.
 4. **Speed profile** — for each point, the straight-line speed to the first point at least
    ``speed_window_s`` later in the same piece (a window long enough that jitter of a few metres
-   barely moves it). ``stop_fraction`` is the share of windows slower than ``stop_speed_mps``;
+   barely moves it); or, when most of the trip's fixes carry the device's own speed
+   (``speed_mps``, from Doppler: a sparse track's chords only see average speeds), those speeds. ``stop_fraction`` is the share of windows slower than ``stop_speed_mps``;
    ``speed_median_mps`` and ``speed_p95_mps`` are taken over the moving windows.
 
 Mode guess (:func:`guess_mode`)
@@ -146,6 +147,7 @@ def build_trips(
     speed_window_s: float = 20.0,
     stop_speed_mps: float = 0.5,
     min_distance_m: float = 50.0,
+    use_reported_speed: bool = True,
 ) -> pa.Table:
     """Build the trips between consecutive stays of each entity (see the module documentation).
 
@@ -174,6 +176,9 @@ def build_trips(
         Windows slower than this count as stopped.
     min_distance_m
         Trips shorter than this (a stay split in two with no movement between) are dropped.
+    use_reported_speed
+        Where at least half of a trip's fixes carry the device's own speed (``speed_mps``, not all
+        zero), its speed profile is made of those speeds rather than of the windows.
 
     Returns
     -------
@@ -217,12 +222,17 @@ def build_trips(
         f.lat, f.lon, f.t_us, lo, hi, st.lat[a], st.lon[a], ta, st.lat[b], st.lon[b], tb, trip_start
     )
 
+    reported = np.full(total, np.nan)  # the device's own speed at each fix, where it gave one
+    if use_reported_speed and f.speed_mps is not None and n_fix.sum():
+        rows = np.arange(int(n_fix.sum())) + np.repeat(lo - (np.cumsum(n_fix) - n_fix), n_fix)
+        reported[~fixed] = f.speed_mps[rows]
+
     xyz = to_xyz_m(lat, lon)
     t_s = (t - (int(t.min()) if total else 0)) / 1e6
 
     # 1. spikes
     keep = _spike_free(xyz, fixed, float(spike_m))
-    xyz, t_s, trip_of, fixed = xyz[keep], t_s[keep], trip_of[keep], fixed[keep]
+    xyz, t_s, trip_of, fixed, reported = xyz[keep], t_s[keep], trip_of[keep], fixed[keep], reported[keep]
     lat, lon = lat[keep], lon[keep]
     first_of_trip = np.ones(t_s.shape[0], np.bool_)
     first_of_trip[1:] = trip_of[1:] != trip_of[:-1]
@@ -256,6 +266,21 @@ def build_trips(
     # 4. speed windows within each piece
     key = _piece_key(t_s, piece_of, pbounds, float(speed_window_s))
     v, v_trip = _window_speeds(sxyz, t_s, key, piece_of, pbounds, trip_of, float(speed_window_s))
+    # trips where most fixes carry the device's own speed (Doppler: exact, and instantaneous where a
+    # sparse track's chords see only averages) take those speeds instead of the windows
+    has_rep = np.isfinite(reported) & (reported >= 0)
+    if has_rep.any():
+        n_rep = np.bincount(trip_of[has_rep], minlength=n_trips)
+        rep_max = np.zeros(n_trips)
+        np.maximum.at(rep_max, trip_of[has_rep], reported[has_rep])
+        # all zeros is a producer that fills the field without measuring it
+        use_rep = (n_rep >= np.maximum(0.5 * n_fix, 1.0)) & (rep_max > 0)
+        wsel = ~use_rep[v_trip]
+        rsel = has_rep & use_rep[trip_of]
+        v = np.concatenate((v[wsel], reported[rsel]))
+        v_trip = np.concatenate((v_trip[wsel], trip_of[rsel]))
+        order = np.argsort(v_trip, kind="stable")
+        v, v_trip = v[order], v_trip[order]
     n_win = np.bincount(v_trip, minlength=n_trips)
     stopped = v < stop_speed_mps
     stop_frac = np.where(
@@ -300,6 +325,7 @@ def build_trips(
         speed_window_s=speed_window_s,
         stop_speed_mps=stop_speed_mps,
         min_distance_m=min_distance_m,
+        use_reported_speed=use_reported_speed,
     )
     idx = pa.array(sel)
     table = pa.table(
@@ -945,6 +971,14 @@ class _FixColumns:
                 codes, t, lat, lon = codes[self.order], t[self.order], lat[self.order], lon[self.order]
         if np.isnan(lat).any() or np.isnan(lon).any():
             raise SchemaError("the fix table holds NaN in lat or lon; every fix needs a position")
+        self.speed_mps: F64 | None = None
+        if "speed_mps" in fixes.column_names and fixes.column("speed_mps").null_count < fixes.num_rows:
+            col = fixes.column("speed_mps")
+            if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+                sp = np.asarray(
+                    _one(col.cast(pa.float64()).fill_null(np.nan)).to_numpy(zero_copy_only=False), np.float64
+                )
+                self.speed_mps = sp if self.order is None else sp[self.order]
         self.t_us, self.lat, self.lon = t, lat, lon
         self.ebounds = np.searchsorted(codes, np.arange(len(self.entities) + 1)).astype(np.int64)
 

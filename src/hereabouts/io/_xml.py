@@ -69,6 +69,14 @@ class FixColumns:
         self.alt: list[float | None] = []
         #: (row, accuracy_m, speed_mps, course_deg, provider) for the rows that carry any of them
         self.extra: list[tuple[int, float | None, float | None, float | None, str | None]] = []
+        #: the device stream of the buffered fixes (None: the import's default)
+        self.device: str | None = None
+
+    def set_device(self, device: str | None) -> None:
+        """Fixes added from now on belong to ``device``; what is buffered keeps the previous one."""
+        if device != self.device:
+            self.flush()
+            self.device = device
 
     def add(
         self,
@@ -117,6 +125,8 @@ class FixColumns:
             cols["speed_mps"] = pa.array(speed, pa.float64())
             cols["course_deg"] = pa.array(course, pa.float64())
             cols["provider"] = pa.array(prov, pa.string())
+        if self.device is not None:
+            cols["device"] = pa.array([self.device] * n, pa.string())
         self.pos, self.t, self.lat, self.lon, self.tz, self.alt, self.extra = [], [], [], [], [], [], []
         self.sink.fix_table(pa.table(cols))
 
@@ -262,7 +272,11 @@ class XmlReader:
                 f"the root element is <{tag}>; expected a {self.format_label} document ({self._roots()})"
             )
         self.parser.StartElementHandler = self._on_start
+        self.on_root(attrs)
         self._on_start(tag, attrs)
+
+    def on_root(self, attrs: dict[str, str]) -> None:
+        """Hook: the document element's attributes."""
 
     def _on_start(self, tag: str, attrs: dict[str, str]) -> None:
         kind, name = self._acts.get(tag) or self._action(tag)

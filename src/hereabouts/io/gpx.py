@@ -103,6 +103,9 @@ class _GpxReader(XmlReader):
         self.pt_lon: str | None = None
         self.too_long: str | None = None
         self._codes: dict[str, int] = {}
+        #: in files hereabouts wrote, each <trk> is one device stream named by its <name>
+        self.own_export = False
+        self.name_from: int | None = None
 
     def _code(self, tag: str) -> int:
         name = tag[tag.rfind(":") + 1 :]
@@ -123,6 +126,8 @@ class _GpxReader(XmlReader):
                 marks.append((c, len(self.parts)))
                 return
         if c > _POINT:
+            if self.own_export and marks is None:
+                self._own_track_header(tag)
             return
         name = _POINT_NAMES[_POINT - c]
         if self.marks is not None:
@@ -146,6 +151,23 @@ class _GpxReader(XmlReader):
         self.pt_lat = lat
         self.pt_lon = lon
         self.too_long = None
+
+    def on_root(self, attrs: dict[str, str]) -> None:
+        self.own_export = (attrs.get("creator") or "").startswith("hereabouts")
+
+    def _own_track_header(self, tag: str) -> None:
+        local = tag[tag.rfind(":") + 1 :]
+        if local == "trk":
+            self.parts.clear()
+            self.name_from = None
+            self.fixes.set_device(None)
+        elif local == "name":
+            self.name_from = len(self.parts)
+        elif local == "trkseg" and self.name_from is not None:
+            name = "".join(self.parts[self.name_from :]).strip()
+            self.name_from = None
+            if name and len(name) <= 256:
+                self.fixes.set_device(name)
 
     def after_chunk(self) -> None:
         marks = self.marks
