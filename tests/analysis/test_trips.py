@@ -359,16 +359,28 @@ def test_two_entities_do_not_mix() -> None:
 
 
 def test_guess_mode_rules_on_features() -> None:
-    v50 = np.array([1.2, 4.5, 12.0, 45.0, np.nan, np.nan])
-    v95 = np.array([1.6, 6.0, 20.0, 60.0, np.nan, np.nan])
-    dist = np.array([2e3, 8e3, 20e3, 200e3, 900e3, 500.0])
-    dur = np.array([1500.0, 1800.0, 1800.0, 5000.0, 5400.0, 3600.0])
-    gap = np.array([0, 0, 0, 0, 5000.0, 0])
-    gdist = np.array([0, 0, 0, 0, 890e3, 0])
-    mode, conf = guess_mode(v50, v95, dist, dur, gap, gdist, np.array([40, 40, 40, 40, 0, 0]))
-    assert [MODES[m] for m in mode] == ["walk", "bike", "vehicle", "train", "flight", "unknown"]
+    # walk, bike, car, a 300 km/h train (300 km in 1 h 45), a flight over a gap, a flight with
+    # in-air fixes, a trip that is one gap at walking pace, nothing to judge by
+    v50 = np.array([1.2, 4.5, 12.0, 70.0, np.nan, 230.0, np.nan, np.nan])
+    v95 = np.array([1.6, 6.0, 20.0, 83.0, np.nan, 245.0, np.nan, np.nan])
+    dist = np.array([2e3, 8e3, 20e3, 300e3, 900e3, 900e3, 3e3, 500.0])
+    dur = np.array([1500.0, 1800.0, 1800.0, 6300.0, 5400.0, 5400.0, 2400.0, 3600.0])
+    gap = np.array([0, 0, 0, 0, 5000.0, 0, 2400.0, 0])
+    gdist = np.array([0, 0, 0, 0, 890e3, 0, 3e3, 0])
+    mode, conf = guess_mode(v50, v95, dist, dur, gap, gdist, np.array([40, 40, 40, 40, 0, 40, 0, 0]))
+    assert [MODES[m] for m in mode] == [
+        "walk",
+        "bike",
+        "vehicle",
+        "train",
+        "flight",
+        "flight",
+        "walk",
+        "unknown",
+    ]
     assert conf[3] <= 0.7
-    assert conf[5] == 0.0
+    assert conf[6] < 0.3  # judged from a straight line over a gap: a weak guess
+    assert conf[7] == 0.0
     assert ((conf >= 0) & (conf <= 1)).all()
 
 

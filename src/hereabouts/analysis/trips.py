@@ -34,7 +34,8 @@ Rules on the speed profile, first match wins (speeds while moving; ``v50`` media
 95th percentile; ``overall`` = distance / duration; ``gap speed`` = straight line over gap time):
 
 =========  ==========================================================================================
-flight     distance ≥ 100 km and (v95 ≥ 70 m/s, or overall ≥ 50 m/s, or gap speed ≥ 50 m/s)
+flight     distance ≥ 100 km and (v95 ≥ 110 m/s, or overall ≥ 75 m/s, or gap speed ≥ 60 m/s over
+           gaps that hold most of the distance): faster than any train runs, or than it averages
 train      v95 ≥ 42 m/s (150 km/h): faster than road traffic keeps up, slower than a plane
 vehicle    v95 ≥ 10 m/s (36 km/h) or v50 ≥ 7 m/s (25 km/h)
 bike       v50 ≥ 2.3 m/s (8.3 km/h)
@@ -104,8 +105,9 @@ MODES = ("walk", "bike", "vehicle", "train", "flight", "unknown")
 
 # thresholds of the mode rules, m/s and m
 FLIGHT_MIN_DISTANCE_M = 100_000.0
-FLIGHT_V95_MPS = 70.0
-FLIGHT_OVERALL_MPS = 50.0
+FLIGHT_V95_MPS = 110.0
+FLIGHT_OVERALL_MPS = 75.0
+FLIGHT_GAP_MPS = 60.0
 TRAIN_V95_MPS = 42.0
 VEHICLE_V95_MPS = 10.0
 VEHICLE_V50_MPS = 7.0
@@ -398,8 +400,11 @@ def guess_mode(
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(np.abs(np.log(np.maximum(x, 1e-3) / thr)), np.float64)
 
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unseen = np.where(dist > 0, gdist / np.where(dist > 0, dist, 1.0), 0.0)
     fast = np.maximum(
-        np.maximum(s95 / FLIGHT_V95_MPS, overall / FLIGHT_OVERALL_MPS), gap_speed / FLIGHT_OVERALL_MPS
+        np.maximum(s95 / FLIGHT_V95_MPS, overall / FLIGHT_OVERALL_MPS),
+        np.where(unseen >= 0.5, gap_speed / FLIGHT_GAP_MPS, 0.0),
     )
     flight = (dist >= FLIGHT_MIN_DISTANCE_M) & (fast >= 1.0)
     train = ~flight & (s95 >= TRAIN_V95_MPS)

@@ -59,9 +59,7 @@ _TOPIC_SUFFIXES = {
     "status",
 }
 # TAB-separated (the topic may hold spaces) or the older space-separated layout
-_REC_LINE = re.compile(
-    rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?(?:\t[^\t\n]+\t|[ \t]+\S+[ \t]+)\{"
-)
+_REC_LINE = re.compile(rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?(?:\t[^\t\n]+\t|[ \t]+\S+[ \t]+)\{")
 _TYPE = re.compile(rb'"_type"\s*:\s*"(location|transition|waypoints?|encrypted|lwt|card|status|cmd)"')
 _API_REPLY = re.compile(rb'^\{\s*"(?!_type")')
 _API_DATA = re.compile(rb'"data"\s*:\s*\[')

@@ -228,7 +228,7 @@ class _Import:
         if table.num_rows == 0:
             return 0
         if tier == "reject":
-            _rejects = table  # noqa: F841 - read by DuckDB's replacement scan below
+            _rejects = table
             self.con.execute(
                 "INSERT INTO rejects SELECT ?, member, unit, position, field, reason, raw FROM _rejects",
                 [self.source_id],
@@ -268,7 +268,7 @@ class _Import:
         """
         # DuckDB reads ``_batch`` from this frame (a replacement scan); registering a view instead
         # would keep every batch alive until the transaction ends, growing memory with the file
-        _batch = batch  # noqa: F841
+        _batch = batch
         rows = self.con.execute(sql).fetchall()
         return int(rows[0][0]) if rows else 0
 
