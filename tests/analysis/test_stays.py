@@ -415,3 +415,30 @@ def test_detect_stays_equals_reference_on_shuffled_input(rows: list, rnd: object
     assert stays.column("end").cast(pa.int64()).to_pylist() == ints[:, 4].tolist()
     assert stays.column("n_fixes").to_pylist() == ints[:, 5].tolist()
     assert stays.column("lat").to_pylist() == floats[:, 0].tolist()
+
+
+def test_threads_do_not_change_the_result() -> None:
+    rng = np.random.default_rng(9)
+    parts = []
+    for e in range(7):
+        rows = []
+        t = 0.0
+        for _ in range(int(rng.integers(0, 6))):
+            place = (HOME[0] + float(rng.integers(0, 4)) * 0.01, HOME[1])
+            rows += dwell(t, int(rng.integers(3, 40)), place, every_s=float(rng.choice([10, 60])))
+            t = rows[-1][0] + 600 if rows else t
+        parts.append((f"e{e}", rows))
+    fixes = pa.concat_tables(
+        [
+            table([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], device=name)
+            for name, rows in parts
+            if rows
+        ]
+    )
+    for method in StayMethod:
+        one = detect_stays(fixes, method=method, threads=1)
+        assert one.num_rows > 5
+        for threads in (2, 3, 16):
+            assert detect_stays(fixes, method=method, threads=threads).equals(one)
+    with pytest.raises(InputError, match="threads must be a whole number of at least 1"):
+        detect_stays(fixes, threads=0)

@@ -102,7 +102,7 @@ class Track:
         self.n.extend((n + self.rng.normal(0.0, self.noise_m, n.shape)).tolist())
 
     def fixes(self) -> pa.Table:
-        lat, lon = from_enu(np.array(self.n) * 0 + np.array(self.e), np.array(self.n), *ORIGIN)
+        lat, lon = from_enu(np.array(self.e), np.array(self.n), *ORIGIN)
         return pa.table(
             {
                 "device": [self.entity] * len(self.t),
@@ -160,7 +160,6 @@ def test_commute_trips_count_distance_and_evidence(week: tuple[Track, pa.Table, 
     ]
     dist = trips.column("distance_m").to_numpy()
     np.testing.assert_allclose(dist, truth, rtol=0.03)
-    # raw step sums would overcount the 5 m jitter badly: make sure we do much better than that
     assert trips.column("from_stay").to_pylist() == list(range(12))
     assert trips.column("to_stay").to_pylist() == list(range(1, 13))
     assert (trips.column("gap_s").to_numpy() == 0).all()
@@ -255,7 +254,6 @@ def test_gap_splits_the_path_and_lowers_confidence() -> None:
     tr.skip(2 * H)  # the phone is off while the bike goes somewhere
     tr.move([(4000.0, 2000.0), (5000.0, 2000.0)], 5.0)
     tr.stay((5000.0, 2000.0), 900)
-    # a control with no gap
     trips = build_trips(tr.fixes(), tr.stay_table()).to_pylist()
     assert len(trips) == 1
     trip = trips[0]
@@ -310,6 +308,11 @@ def test_places_fill_trip_ends_and_routes_split_by_shape(week: tuple[Track, pa.T
     assert north["mode"] == "bike"
     # habitual (min_trips=2 by default) keeps them all here; a threshold of 3 keeps only the 4-trip ones
     assert habitual_routes(trips, min_trips=3).num_rows == 2
+    # the representative path is that trip's path, pieces joined (also from a sliced, chunked table)
+    chunked = pa.concat_tables([trips.slice(0, 5), trips.slice(5)])
+    for r in habitual_routes(chunked.slice(1), min_trips=1).to_pylist():
+        rep = chunked.slice(1).column("path")[r["representative_trip"]].as_py()
+        assert r["path"] == [pt for piece in rep for pt in piece]
 
 
 def test_routes_skip_gaps_and_need_places(week: tuple[Track, pa.Table, pa.Table]) -> None:
@@ -530,3 +533,14 @@ def test_reported_speeds_tell_a_sparse_car_trip() -> None:
     # a producer that writes 0 in every speed field is not believed
     zeros = fixes.append_column("speed_mps", pa.array(np.zeros(fixes.num_rows)))
     assert build_trips(zeros, tr.stay_table()).column("speed_p95_mps")[0].as_py() > 1
+
+
+def test_stays_without_fixes_make_gap_trips(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    _, fixes, stays = week
+    zoe = stays.slice(0, 3).set_column(0, "entity", pa.array(["zoe"] * 3))
+    trips = build_trips(fixes, pa.concat_tables([stays, zoe]), max_gap_s=600)
+    z = [r for r in trips.to_pylist() if r["entity"] == "zoe"]
+    assert len(z) == 2
+    assert all(r["n_fixes"] == 0 and r["evidence_first"] is None for r in z)
+    assert all(r["gap_s"] == pytest.approx(r["duration_s"]) and r["confidence"] < 0.5 for r in z)
+    assert all(len(r["path"]) == 2 for r in z)  # the two stay centres, nothing drawn between

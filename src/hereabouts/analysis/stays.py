@@ -2,14 +2,15 @@
 
 :func:`detect_stays` is a pure function from a fix table to a stay table. It sorts the fixes by
 (entity, time) — stably, so fixes with equal times keep their input order — takes the columns as
-NumPy arrays (zero-copy when the input is already sorted) and runs one compiled kernel over all
-entities. Two methods:
+NumPy arrays (zero-copy when the input is already sorted) and runs a compiled kernel over the
+entities (in threads over groups of entities for big tables). Two methods:
 
 ``"default"``
     hereabouts' own detector: a fix counts when its accuracy disc overlaps the stay disc; a robust
     (median) centre; a short run of outlying fixes (jitter, a multipath jump) does not split a visit;
     a recording gap of up to ``max_gap_s`` is bridged when the device is at the same place on both
-    sides (a gap between two different places ends the stay). The algorithm is spelt out in
+    sides (a gap between two different places ends the stay). A stay starts and ends at the times of
+    its first and last supporting fix. The algorithm is spelt out in
     :func:`hereabouts.kernels.reference.robust_stays_entity`.
 ``"trackintel"``
     trackintel 1.4's ``generate_staypoints(method="sliding", distance_metric="haversine")`` reproduced
@@ -21,12 +22,18 @@ entities. Two methods:
 
 Every stay row carries its evidence (``evidence_first``/``evidence_last``: row numbers of its first
 and last supporting fix in the input sorted by (entity, t)), a ``confidence`` from
-:func:`stay_confidence` and ``method`` (name and parameters).
+:func:`stay_confidence` (both methods; a heuristic until the simulator calibrates it), ``radius_m``
+(the distance from the centre within which 90 % of its supporting fixes lie) and ``method`` (name
+and parameters, e.g. ``default(radius_m=100, min_duration_s=300, ...)``).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from fractions import Fraction
 from numbers import Integral, Real
@@ -78,6 +85,7 @@ def detect_stays(
     max_accuracy_m: float | None = None,
     min_fixes: int | None = None,
     exclude_duplicates: bool | None = None,
+    threads: int | None = None,
 ) -> pa.Table:
     """Find the stays (dwell episodes) in a fix table.
 
@@ -111,6 +119,9 @@ def detect_stays(
     exclude_duplicates
         trackintel method only (default True): drop fixes equal in entity, t, lat and lon to an
         earlier one, as trackintel's ``exclude_duplicate_pfs`` does.
+    threads
+        Threads that detect stays of different entities at once (the results do not depend on it).
+        ``None``: one per CPU, up to 8, for tables of at least 100 000 fixes; else 1.
 
     Returns
     -------
@@ -161,6 +172,8 @@ def detect_stays(
             hint=f"leave {', '.join(wrong)} unset or choose the method that uses it",
         )
 
+    if threads is not None:
+        _check_count("threads", threads, 1)
     cols = _columns(fixes)
     # ">= min_duration_s" and "> max_gap_s" on integer microseconds, exact for the float given
     min_duration_us = min(math.ceil(Fraction(min_duration_s) * 1_000_000), _INT64_MAX)
@@ -170,16 +183,20 @@ def detect_stays(
 
     if m is StayMethod.TRACKINTEL:
         dedup = True if exclude_duplicates is None else bool(exclude_duplicates)
-        ints, floats = kernels.sliding_stays(
-            cols.t_us,
-            cols.lat,
-            cols.lon,
+        ints, floats = _per_entity_groups(
+            lambda b: kernels.sliding_stays(
+                cols.t_us,
+                cols.lat,
+                cols.lon,
+                b,
+                float(radius_m),
+                min_duration_us,
+                max_gap_us,
+                bool(include_last),
+                dedup,
+            ),
             cols.bounds,
-            float(radius_m),
-            min_duration_us,
-            max_gap_us,
-            bool(include_last),
-            dedup,
+            threads,
         )
         label = _label(
             "trackintel",
@@ -196,19 +213,24 @@ def detect_stays(
         _check_count("max_outliers", k, 0)
         _check_count("min_fixes", nmin, 1)
         _check_non_negative("max_accuracy_m", acc_cap)
-        ints, floats = kernels.robust_stays(
-            cols.t_us,
-            cols.lat,
-            cols.lon,
-            cols.accuracy_m(),
+        acc = cols.accuracy_m()
+        ints, floats = _per_entity_groups(
+            lambda b: kernels.robust_stays(
+                cols.t_us,
+                cols.lat,
+                cols.lon,
+                acc,
+                b,
+                float(radius_m),
+                min_duration_us,
+                max_gap_us,
+                int(k),
+                float(acc_cap),
+                int(nmin),
+                bool(include_last),
+            ),
             cols.bounds,
-            float(radius_m),
-            min_duration_us,
-            max_gap_us,
-            int(k),
-            float(acc_cap),
-            int(nmin),
-            bool(include_last),
+            threads,
         )
         label = _label(
             "default",
@@ -221,6 +243,31 @@ def detect_stays(
             include_last=include_last,
         )
     return _stay_table(ints, floats, cols, label, float(radius_m), float(min_duration_s))
+
+
+_Kernel = Callable[[NDArray[np.int64]], tuple[NDArray[np.int64], NDArray[np.float64]]]
+
+
+def _per_entity_groups(
+    kernel: _Kernel, bounds: NDArray[np.int64], threads: int | None
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Run ``kernel`` on groups of whole entities of about equal numbers of fixes, in threads (the
+    kernels release the GIL), and join the results in entity order."""
+    n_rows = int(bounds[-1])
+    n_ent = len(bounds) - 1
+    if threads is None:
+        threads = min(os.cpu_count() or 1, 8) if n_rows >= 100_000 else 1
+    threads = max(1, min(threads, n_ent))
+    if threads == 1:
+        return kernel(bounds)
+    cuts = np.unique(np.searchsorted(bounds, np.linspace(0, n_rows, threads + 1)[1:-1]))
+    edges = [0, *[int(c) for c in cuts if 0 < c < n_ent], n_ent]
+    groups = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        parts = list(pool.map(lambda g: kernel(bounds[g[0] : g[1] + 1]), groups))
+    for (first, _), (ints, _) in zip(groups, parts, strict=True):
+        ints[:, 0] += first
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def stay_confidence(

@@ -16,17 +16,21 @@ Then, all trips at once and without loops over fixes in Python:
    was unknown: the path is *split* there instead of being drawn across (``path`` is a list of
    observed pieces), the time is added to ``gap_s`` and the straight line across, a lower bound of
    the distance really travelled, to ``gap_distance_m`` (it is included in ``distance_m``). A trip
-   with no fixes at all between its stays is one gap.
-3. **Simplification** — each piece is simplified by Douglas-Peucker with tolerance ``simplify_m``
-   (in metres, on the sphere). ``distance_m`` is measured along the simplified pieces: summing the
-   raw steps would count GPS jitter as movement (10 m of noise on a 1 Hz walk more than doubles its
-   length), while the simplified path removes wiggles smaller than the tolerance and cuts corners by
-   less than it.
+   with no fix between stays more than ``max_gap_s`` apart is one gap.
+3. **Smoothing and simplification** — jitter is averaged out first (:func:`smooth_path`: each fix
+   becomes the mean of its neighbours within about ``smooth_m`` of travel, never across a stop's
+   edge), then each piece is simplified by Douglas-Peucker with tolerance ``simplify_m`` (metres,
+   on the sphere). ``distance_m`` is measured along the simplified pieces: summing the raw steps
+   would count GPS jitter as movement (8 m of noise on a 1 Hz walk triples its length), while the
+   simplified path drops wiggles smaller than the tolerance and cuts corners by less than it. With
+   sparse fixes (one a minute) the path is the chords between them, a lower bound of the distance
+   travelled on the roads.
 4. **Speed profile** — for each point, the straight-line speed to the first point at least
    ``speed_window_s`` later in the same piece (a window long enough that jitter of a few metres
    barely moves it); or, when most of the trip's fixes carry the device's own speed
-   (``speed_mps``, from Doppler: a sparse track's chords only see average speeds), those speeds. ``stop_fraction`` is the share of windows slower than ``stop_speed_mps``;
-   ``speed_median_mps`` and ``speed_p95_mps`` are taken over the moving windows.
+   (``speed_mps``, from Doppler: a sparse track's chords only see average speeds), those speeds.
+   ``stop_fraction`` is the share of the samples slower than ``stop_speed_mps``;
+   ``speed_median_mps`` and ``speed_p95_mps`` are taken over the moving ones.
 
 Mode guess (:func:`guess_mode`)
 -------------------------------
@@ -45,8 +49,9 @@ unknown    no speed window at all and no gap to judge by
 
 ``mode_confidence`` grows with the margin between the deciding speed and the nearest threshold
 (``0.5 + 0.45 · (1 − exp(−m / 0.2))`` with ``m`` the log-ratio to it), times a support factor
-``1 − exp(−windows / 5)`` (at least 0.3) and the observed share of the trip; a train guess is capped at
-0.7 (without a rail network a fast motorway drive looks the same). A trip's own ``confidence`` is
+``1 − exp(−samples / 5)`` (at least 0.3; at least 0.8 for a flight) and the observed share of the
+trip (at least 0.2; 1 for a flight, which is judged by its gap); a train guess is capped at 0.7
+(without a rail network a fast motorway drive looks the same). A trip's own ``confidence`` is
 the geometric mean of its two stays' confidences (0.5 when missing), times ``1 − 0.6 · gap_s /
 duration_s``. Both are heuristics, to be calibrated on the simulator.
 """
@@ -332,7 +337,7 @@ def build_trips(
     idx = pa.array(sel)
     table = pa.table(
         {
-            "entity": f.entities.take(pa.array(code[sel])).cast(pa.string()),
+            "entity": st.names.take(pa.array(code[sel])),
             "start": pa.array(ta[sel], pa.int64()).view(UTC_US),
             "end": pa.array(tb[sel], pa.int64()).view(UTC_US),
             "from_stay": pa.array(a[sel]),
@@ -507,11 +512,11 @@ def habitual_routes(
     dist = np.asarray(trips.column("distance_m").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
     gaps = np.asarray(trips.column("gap_s").cast(pa.float64()).fill_null(0.0).to_numpy(), np.float64)
     modes = trips.column("mode").to_pylist() if "mode" in trips.column_names else [None] * trips.num_rows
-    paths = trips.column("path").to_pylist()
+    plat, plon, poff = _flat_paths(trips.column("path"))
 
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i in range(trips.num_rows):
-        if fp[i] is None or tp[i] is None or ent[i] is None or not paths[i]:
+        if fp[i] is None or tp[i] is None or ent[i] is None or poff[i + 1] == poff[i]:
             continue
         if gaps[i] > 0 and not include_gaps:
             continue
@@ -528,13 +533,9 @@ def habitual_routes(
     for (e, p, q), members in sorted(groups.items()):
         members.sort(key=lambda i: (start[i], i))
         shapes: list[tuple[F64, F64]] = []
-        first_pt = paths[members[0]][0][0]
-        lat0, lon0 = float(first_pt["lat"]), float(first_pt["lon"])
+        lat0, lon0 = float(plat[poff[members[0]]]), float(plon[poff[members[0]]])
         for i in members:
-            pts = [pt for piece in paths[i] for pt in piece]
-            la = np.array([pt["lat"] for pt in pts], np.float64)
-            lo = np.array([pt["lon"] for pt in pts], np.float64)
-            x, y = enu_m(la, lo, lat0, lon0)
+            x, y = enu_m(plat[poff[i] : poff[i + 1]], plon[poff[i] : poff[i + 1]], lat0, lon0)
             shapes.append(resample_path(x, y, n_points))
         routes: list[list[int]] = []  # positions within members
         for k in range(len(members)):
@@ -576,7 +577,14 @@ def habitual_routes(
                     "distance_median_m": float(np.nanmedian(dist[ti])),
                     "first_start": int(start[ti].min()),
                     "last_start": int(start[ti].max()),
-                    "path": [pt for piece in paths[medoid] for pt in piece],
+                    "path": [
+                        {"lat": a, "lon": o}
+                        for a, o in zip(
+                            plat[poff[medoid] : poff[medoid + 1]].tolist(),
+                            plon[poff[medoid] : poff[medoid + 1]].tolist(),
+                            strict=True,
+                        )
+                    ],
                     "mode": mode,
                     "confidence": conf,
                     "method": label,
@@ -592,6 +600,22 @@ def habitual_routes(
         else:
             arrays.append(pa.array(cols[fld.name], fld.type))
     return pa.Table.from_arrays(arrays, schema=ROUTE)
+
+
+def _flat_paths(col: pa.ChunkedArray) -> tuple[F64, F64, I64]:
+    """All points of a ``path`` column (pieces joined) as lat and lon arrays, and each row's start
+    offset into them (``n_rows + 1`` offsets)."""
+    arr = _one(col)
+    n = len(arr)
+    n_pieces = np.asarray(pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    pieces = arr.flatten()
+    n_points = np.asarray(pc.list_value_length(pieces).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    fields = pieces.flatten().flatten()  # the struct's children, its offset applied
+    lat = np.asarray(fields[0].fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64)
+    lon = np.asarray(fields[1].fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64)
+    piece_off = np.concatenate(([0], np.cumsum(n_pieces))).astype(np.int64)
+    point_off = np.concatenate(([0], np.cumsum(n_points))).astype(np.int64)
+    return lat, lon, point_off[piece_off] if n else np.zeros(1, np.int64)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -768,11 +792,10 @@ def _spike_free(xyz: F64, fixed: B, spike_m: float) -> B:
     keep = np.ones(n, np.bool_)
     if n < 3:
         return keep
-    i = np.arange(1, n - 1)
-    d_prev = _chord_m(xyz, i - 1, i)
-    d_next = _chord_m(xyz, i, i + 1)
-    d_skip = _chord_m(xyz, i - 1, i + 1)
-    detour = d_prev + d_next - d_skip
+    x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    step = np.sqrt(np.diff(x) ** 2 + np.diff(y) ** 2 + np.diff(z) ** 2)
+    d_skip = np.sqrt((x[2:] - x[:-2]) ** 2 + (y[2:] - y[:-2]) ** 2 + (z[2:] - z[:-2]) ** 2)
+    detour = step[:-1] + step[1:] - d_skip
     spike = (detour > spike_m) & (detour > 2.0 * d_skip)
     keep[1:-1] = ~(spike & ~fixed[1:-1])  # stay centres are never spikes, and they bound each trip
     return keep
@@ -993,8 +1016,10 @@ class _FixColumns:
 
 
 class _StayInputs:
-    def __init__(self, code: I64, start_us: I64, end_us: I64, lat: F64, lon: F64, confidence: F64) -> None:
-        self.code, self.start_us, self.end_us = code, start_us, end_us
+    def __init__(
+        self, code: I64, names: pa.Array, start_us: I64, end_us: I64, lat: F64, lon: F64, confidence: F64
+    ) -> None:
+        self.code, self.names, self.start_us, self.end_us = code, names, start_us, end_us
         self.lat, self.lon, self.confidence = lat, lon, confidence
 
 
@@ -1027,13 +1052,15 @@ def _stay_inputs(stays: pa.Table, entities: pa.Array) -> _StayInputs:
     # stays of entities without fixes get codes past the fixes' entities (all their trips are gaps)
     idx = pc.index_in(ent, value_set=entities)
     code = np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    names = entities.cast(pa.string())
     if (code < 0).any():
         extra = pc.unique(ent.filter(idx.is_null())).sort()
         code[code < 0] = len(entities) + np.asarray(
             pc.index_in(ent.filter(idx.is_null()), value_set=extra).to_numpy(zero_copy_only=False), np.int64
         )
+        names = pa.concat_arrays([names, extra])
     conf = floats("confidence") if "confidence" in stays.column_names else np.full(stays.num_rows, np.nan)
-    return _StayInputs(code, times("start"), times("end"), floats("lat"), floats("lon"), conf)
+    return _StayInputs(code, names, times("start"), times("end"), floats("lat"), floats("lon"), conf)
 
 
 def _places(stays: pa.Table, places: pa.Table | None, a: I64, b: I64) -> tuple[pa.Array, pa.Array]:

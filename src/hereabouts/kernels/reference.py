@@ -176,7 +176,7 @@ def robust_stays_entity(
        fixes in between are skipped (they are not evidence) — provided the outlier run lasts less
        than ``min_duration_us`` (else it could be a stay of its own).
     4. The centre is re-estimated as the median latitude and longitude of the members whenever their
-       number reaches a power of two (robust to outliers; amortised linear cost). Only members whose
+       number reaches 4, 8, 16, ... (robust to outliers; amortised linear cost). Only members whose
        accuracy is within ``radius_m`` (or unknown) place the centre, unless there are none.
     5. The stay is broken by a time gap to the next fix longer than ``max_gap_us`` (shorter gaps are
        bridged when the fix after the gap fits: the device was at the same place on both sides), or
@@ -211,7 +211,7 @@ def robust_stays_entity(
         members = [p]  # positions in pts
         r0 = pts[p]
         c = (lat[r0], lon[r0], math.cos(math.radians(lat[r0])))
-        next_centre = 2
+        next_centre = 4
         q, closed, brk = p + 1, False, m
         while q < m:
             last_t = t[pts[members[-1]]]

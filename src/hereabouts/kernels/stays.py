@@ -1,7 +1,8 @@
 """Stay-detection kernels (numba), run once over all entities of a fix table sorted by (entity, t).
 
 Both kernels take the fix columns as NumPy arrays and ``bounds``: ``bounds[e]:bounds[e + 1]`` are the
-rows of entity ``e``. They return ``(ints, floats)``, one row per stay, columns named by
+rows of entity ``e`` (so a slice of ``bounds`` runs a kernel on some of the entities; the kernels
+release the GIL, so slices can run in threads). They return ``(ints, floats)``, one row per stay, columns named by
 :data:`INT_COLUMNS` and :data:`FLOAT_COLUMNS`. Times are int64 microseconds; distances metres.
 
 * :func:`sliding_stays` is trackintel 1.4's ``generate_staypoints(method="sliding")`` (Li et al. 2008),
@@ -147,6 +148,15 @@ def quantile_inplace(v: FloatArray, q: float) -> float:
 def _grow(ibuf: IntArray, fbuf: FloatArray) -> tuple[IntArray, FloatArray]:
     cap = ibuf.shape[0] * 2
     return _take_rows(ibuf, fbuf, ibuf.shape[0], cap)
+
+
+@jit
+def _longest(bounds: IntArray) -> int:
+    """Rows of the longest entity (scratch space of the kernels is that long)."""
+    w = 0
+    for e in range(bounds.shape[0] - 1):
+        w = max(w, bounds[e + 1] - bounds[e])
+    return w
 
 
 @jit
@@ -333,12 +343,11 @@ def sliding_stays(
     With ``include_last`` the remaining window is a stay when ``t[last] - t[start] >=
     min_duration_us``, ending at ``t[last]``.
     """
-    n = t_us.shape[0]
     cap = 64
     ibuf = np.empty((cap, 7), np.int64)
     fbuf = np.empty((cap, 3), np.float64)
     ns = 0
-    kept = np.empty(n, np.int64)
+    kept = np.empty(_longest(bounds), np.int64)
     deg = math.pi / 180.0
     ratio = dist_threshold_m / EARTH_RADIUS_M
     fast = 0.0 < ratio < 3.0
@@ -520,15 +529,15 @@ def robust_stays(
 ) -> tuple[IntArray, FloatArray]:
     """hereabouts' stay detector, for every entity. See :func:`.reference.robust_stays_entity` for the
     algorithm in plain words; this kernel computes exactly the same."""
-    n = t_us.shape[0]
     cap = 64
     ibuf = np.empty((cap, 7), np.int64)
     fbuf = np.empty((cap, 3), np.float64)
     ns = 0
-    pos = np.empty(n, np.int64)
-    mem = np.empty(n, np.int64)
-    la_buf = np.empty(n, np.float64)
-    lo_buf = np.empty(n, np.float64)
+    w = _longest(bounds)
+    pos = np.empty(w, np.int64)
+    mem = np.empty(w, np.int64)
+    la_buf = np.empty(w, np.float64)
+    lo_buf = np.empty(w, np.float64)
     for e in range(bounds.shape[0] - 1):
         m = 0
         for i in range(bounds[e], bounds[e + 1]):
@@ -545,7 +554,7 @@ def robust_stays(
             clat = lat[r0]
             clon = lon[r0]
             ccos = math.cos(math.radians(clat))
-            next_centre = 2
+            next_centre = 4
             last = s
             q = s + 1
             closed = False
