@@ -367,3 +367,40 @@ def test_truncated_gzip_keeps_points_read_before_the_damage(tmp_path: Path) -> N
     assert 0 < r.counts.fixes < n
     assert r.counts.rejected == 1
     assert col(r.fixes, "t") == [at(2024, 1, 1, 0, 0, i) for i in range(r.counts.fixes)]
+
+
+def test_own_export_keeps_one_device_per_track_at_any_chunk_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    from hereabouts.io import _xml
+    from hereabouts.io.writers import write_gpx
+
+    t0 = 1_700_000_000_000_000
+    table = pa.table(
+        {
+            "device": ["van 7", "van 7", "jane/phone", "Straße"],
+            "t": pa.array([t0, t0 + 60_000_000, t0, t0], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "lat": [48.1, 48.2, 48.1, 48.3],
+            "lon": [11.5, 11.6, 11.5, 11.7],
+        }
+    )
+    path = tmp_path / "export.gpx"
+    write_gpx(table, path)
+    for size in (1, 7, 100, 1 << 18):
+        monkeypatch.setattr(_xml, "CHUNK_BYTES", size)
+        got = sorted(
+            read(path).fixes.select(["device", "lat"]).to_pylist(), key=lambda r: (r["device"], r["lat"])
+        )
+        assert got == sorted(
+            [
+                {"device": d, "lat": la}
+                for d, la in zip(table["device"].to_pylist(), table["lat"].to_pylist(), strict=True)
+            ],
+            key=lambda r: (r["device"], r["lat"]),
+        ), size
+    # a GPX from any other creator never takes devices from track names
+    other = tmp_path / "other.gpx"
+    other.write_text(path.read_text().replace('creator="hereabouts"', 'creator="hereabouts tests"'))
+    assert set(read(other).fixes.column("device").to_pylist()) == {"other"}

@@ -106,6 +106,7 @@ class _GpxReader(XmlReader):
         #: in files hereabouts wrote, each <trk> is one device stream named by its <name>
         self.own_export = False
         self.name_from: int | None = None
+        self.name_buf = ""  # track-name text carried over a chunk boundary
 
     def _code(self, tag: str) -> int:
         name = tag[tag.rfind(":") + 1 :]
@@ -153,7 +154,9 @@ class _GpxReader(XmlReader):
         self.too_long = None
 
     def on_root(self, attrs: dict[str, str]) -> None:
-        self.own_export = (attrs.get("creator") or "").startswith("hereabouts")
+        creator = attrs.get("creator") or ""
+        # exactly what the GPX writer puts there (optionally with a version): "hereabouts[/x.y]"
+        self.own_export = creator == "hereabouts" or creator.startswith("hereabouts/")
 
     def _own_track_header(self, tag: str) -> None:
         local = tag[tag.rfind(":") + 1 :]
@@ -163,9 +166,11 @@ class _GpxReader(XmlReader):
             self.fixes.set_device(None)
         elif local == "name":
             self.name_from = len(self.parts)
+            self.name_buf = ""
         elif local == "trkseg" and self.name_from is not None:
-            name = "".join(self.parts[self.name_from :]).strip()
+            name = (self.name_buf + "".join(self.parts[self.name_from :])).strip()
             self.name_from = None
+            self.name_buf = ""
             if name and len(name) <= 256:
                 self.fixes.set_device(name)
 
@@ -175,6 +180,9 @@ class _GpxReader(XmlReader):
             self._settle()
             marks = None
         if marks is None:
+            if self.name_from is not None and len(self.name_buf) <= 256:
+                self.name_buf += "".join(self.parts[self.name_from :])
+                self.name_from = 0
             self.parts.clear()
             self.ends.clear()
             return
