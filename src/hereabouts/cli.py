@@ -81,6 +81,16 @@ def _open(read_only: bool = False) -> Iterator[_db.Database]:
         db.close()
 
 
+@contextmanager
+def _busy(message: str, quiet: bool = False) -> Iterator[None]:
+    """A spinner on stderr while work of unknown length runs (not with --json or --quiet)."""
+    if quiet or state.quiet:
+        yield
+        return
+    with err.status(message):
+        yield
+
+
 def _table(title: str, data: list[dict[str, Any]], columns: list[str] | None = None) -> None:
     t = Table(title=title, show_lines=False)
     cols = columns or (list(data[0]) if data else [])
@@ -325,7 +335,7 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export fixes as GeoParquet, GeoJSON, GPX, CSV or OwnTracks .rec."""
-    with _open(read_only=True) as db:
+    with _open(read_only=True) as db, _busy(f"exporting to {path}", as_json):
         n = db.export(
             path,
             format=format,
@@ -343,7 +353,7 @@ def export(
 @app.command()
 def optimize() -> None:
     """Rewrite the fix table sorted by device and time (faster period queries after many imports)."""
-    with _open() as db:
+    with _open() as db, _busy("rewriting the fix table"):
         db.store.optimize()  # type: ignore[attr-defined]
     out.print("fix table rewritten in (device, time) order")
 
@@ -390,7 +400,7 @@ def stays(
     """Stays (dwell episodes) found in the fixes of an entity or of every entity."""
     if entity is None and not all_:
         raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
-    with _open(read_only=True) as db:
+    with _open(read_only=True) as db, _busy("finding stays", as_json):
         table = db.stays(
             None if all_ else entity,
             method=method,

@@ -120,7 +120,9 @@ def run_demo(out_dir: Path, *, seed: int = 7, console: Any = None) -> dict[str, 
         "|---|---|---|---|---|",
     ]
     for r in summary_rows:
-        top_text = "; ".join(f"{p['place_id']} ({p['hours']} h, {p['visits']} visits)" for p in r["top_places"])
+        top_text = "; ".join(
+            f"{p['place_id']} ({p['hours']} h, {p['visits']} visits)" for p in r["top_places"]
+        )
         lines.append(f"| {r['entity']} | {r['fixes']:,} | {r['stays']} | {r['places']} | {top_text} |")
     lines += ["", "## Timings", ""] + [f"- {k}: {v:.2f}" for k, v in timings.items()]
     report.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,3 @@
+from hereabouts.cli import main
+
+main()
