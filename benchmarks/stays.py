@@ -327,7 +327,8 @@ def main() -> None:
                 break
         results[method] = {"fixes": data.num_rows, "seconds": seconds, "fixes_per_s": data.num_rows / seconds}
         print(
-            f"{method:24s} {data.num_rows:>9,} fixes {seconds:9.3f} s {data.num_rows / seconds:>14,.0f} fixes/s"
+            f"{method:24s} {data.num_rows:>9,} fixes {seconds:9.3f} s"
+            f" {data.num_rows / seconds:>14,.0f} fixes/s"
         )
         frames[method] = stays_frame(method, out)
         if method == "trackintel" and ti_n < fixes.num_rows and "hereabouts-trackintel" in methods:
@@ -368,11 +369,15 @@ def main() -> None:
 
     def ratio(a: str, b: str, what: str) -> None:
         if a in results and b in results and what in results[a] and what in results[b]:
+            if what == "peak_mib" and results[a]["fixes"] != results[b]["fixes"]:
+                print(f"  {a} / {b}: not comparable ({b} ran on {results[b]['fixes']:,.0f} fixes)")
+                return
             r = results[a][what] / results[b][what]
             print(f"  {a} / {b}: {r:,.2f}")
 
     print(
-        "throughput ratios, ours / peer (fixes/s, sort included; goals: >= 100 vs trackintel, >= 1.5 vs fastmob):"
+        "throughput ratios, ours / peer (fixes/s, sort included;"
+        " goals: >= 100 vs trackintel, >= 1.5 vs fastmob):"
     )
     for ours_m in ("hereabouts-trackintel", "hereabouts-default"):
         for peer in ("trackintel", "fastmob"):

@@ -442,3 +442,10 @@ def test_threads_do_not_change_the_result() -> None:
             assert detect_stays(fixes, method=method, threads=threads).equals(one)
     with pytest.raises(InputError, match="threads must be a whole number of at least 1"):
         detect_stays(fixes, threads=0)
+
+
+def test_times_hundreds_of_millennia_apart_are_refused() -> None:
+    t = pa.array([2**62 + 2**61, -(2**62), 0], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    fixes = pa.table({"device": ["a"] * 3, "t": t, "lat": [0.0] * 3, "lon": [0.0] * 3})
+    with pytest.raises(SchemaError, match="spans more than 146 000 years"):
+        detect_stays(fixes)

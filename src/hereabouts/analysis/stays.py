@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from fractions import Fraction
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -174,7 +174,7 @@ def detect_stays(
 
     if threads is not None:
         _check_count("threads", threads, 1)
-    cols = _columns(fixes)
+    cols = _columns(fixes, threads)
     # ">= min_duration_s" and "> max_gap_s" on integer microseconds, exact for the float given
     min_duration_us = min(math.ceil(Fraction(min_duration_s) * 1_000_000), _INT64_MAX)
     max_gap_us = min(math.floor(Fraction(gap_s) * 1_000_000), _INT64_MAX)
@@ -246,28 +246,39 @@ def detect_stays(
 
 
 _Kernel = Callable[[NDArray[np.int64]], tuple[NDArray[np.int64], NDArray[np.float64]]]
+T = TypeVar("T")
 
 
-def _per_entity_groups(
-    kernel: _Kernel, bounds: NDArray[np.int64], threads: int | None
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Run ``kernel`` on groups of whole entities of about equal numbers of fixes, in threads (the
-    kernels release the GIL), and join the results in entity order."""
+def _in_groups(
+    fn: Callable[[NDArray[np.int64]], T], bounds: NDArray[np.int64], threads: int | None
+) -> list[T]:
+    """``fn`` on slices of ``bounds`` holding groups of whole entities of about equal numbers of
+    fixes, in threads (the kernels release the GIL); results in entity order, one per group."""
     n_rows = int(bounds[-1])
     n_ent = len(bounds) - 1
     if threads is None:
         threads = min(os.cpu_count() or 1, 8) if n_rows >= 100_000 else 1
     threads = max(1, min(threads, n_ent))
-    if threads == 1:
-        return kernel(bounds)
     cuts = np.unique(np.searchsorted(bounds, np.linspace(0, n_rows, threads + 1)[1:-1]))
     edges = [0, *[int(c) for c in cuts if 0 < c < n_ent], n_ent]
     groups = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+    if len(groups) <= 1:
+        return [fn(bounds)]
     with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-        parts = list(pool.map(lambda g: kernel(bounds[g[0] : g[1] + 1]), groups))
-    for (first, _), (ints, _) in zip(groups, parts, strict=True):
+        return list(pool.map(lambda g: fn(bounds[g[0] : g[1] + 1]), groups))
+
+
+def _per_entity_groups(
+    kernel: _Kernel, bounds: NDArray[np.int64], threads: int | None
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Run a stay kernel over groups of entities (see :func:`_in_groups`) and join the results; the
+    kernels number entities from the start of their slice."""
+    parts = _in_groups(lambda b: (int(np.searchsorted(bounds, b[0])), kernel(b)), bounds, threads)
+    if len(parts) == 1:
+        return parts[0][1]
+    for first, (ints, _) in parts:
         ints[:, 0] += first
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return np.concatenate([p[1][0] for p in parts]), np.concatenate([p[1][1] for p in parts])
 
 
 def stay_confidence(
@@ -312,35 +323,43 @@ def stay_confidence(
 
 
 class _Columns:
-    """The fix columns sorted by (entity, t), as NumPy arrays."""
+    """The fix columns sorted by (entity, t), as read-only NumPy arrays."""
 
     def __init__(
         self,
         table: pa.Table,
         entities: pa.Array,
-        codes: NDArray[np.int64],
+        bounds: NDArray[np.int64],
         order: NDArray[np.int64] | None,
         t_us: NDArray[np.int64],
         lat: NDArray[np.float64],
         lon: NDArray[np.float64],
+        threads: int | None,
     ) -> None:
-        from ..kernels.stays import segment_bounds
-
         self.table = table
-        t_us, lat, lon, codes = (_readonly(a) for a in (t_us, lat, lon, codes))
-        self.entities = entities  # sorted distinct entity names; codes index into it
+        self.entities = entities  # sorted distinct names; entity e has rows bounds[e]:bounds[e + 1]
+        self.bounds = bounds
         self.order = order  # input row of each sorted row, or None when the input was sorted
-        self.t_us = t_us
-        self.lat = lat
-        self.lon = lon
-        self.codes = codes
-        self.bounds = _readonly(segment_bounds(codes))
+        self.threads = threads
+        self.t_us = _readonly(t_us)
+        self.lat = self._sorted(lat)
+        self.lon = self._sorted(lon)
+
+    def _sorted(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        if self.order is None:
+            return _readonly(values)
+        from ..kernels.stays import gather_segments
+
+        src = _readonly(values)
+        out = np.empty(len(src), np.float64)
+        order = self.order
+        _in_groups(lambda b: gather_segments(src, order, b, out), self.bounds, self.threads)
+        return _readonly(out)
 
     def accuracy_m(self) -> NDArray[np.float64]:
         if "accuracy_m" not in self.table.column_names:
             return _readonly(np.full(self.t_us.shape[0], np.nan))
-        acc = _numeric(self.table, "accuracy_m", nullable=True)
-        return _readonly(acc if self.order is None else acc[self.order])
+        return self._sorted(_numeric(self.table, "accuracy_m", nullable=True))
 
 
 def _readonly(a: NDArray[Any]) -> NDArray[Any]:
@@ -353,7 +372,7 @@ def _readonly(a: NDArray[Any]) -> NDArray[Any]:
     return a
 
 
-def _columns(fixes: pa.Table) -> _Columns:
+def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
     if not isinstance(fixes, pa.Table):
         raise InputError(f"detect_stays needs a pyarrow Table of fixes, got {type(fixes).__name__}")
     entity = "entity" if "entity" in fixes.column_names else "device"
@@ -385,30 +404,22 @@ def _columns(fixes: pa.Table) -> _Columns:
         if np.isnan(arr).any():
             raise SchemaError(f"column {name!r} of the fix table holds NaN; every fix needs a position")
 
-    from ..kernels.stays import is_sorted
+    if len(t_us) and int(t_us.max()) - int(t_us.min()) >= 2**62:
+        raise SchemaError(
+            "column 't' of the fix table spans more than 146 000 years; times are microseconds since 1970",
+            hint="check the times for a wrong unit or a placeholder value",
+        )
+    from ..kernels.stays import group_by_code, is_sorted, segment_bounds, sort_segments
 
-    order: NDArray[np.int64] | None = None
-    if not is_sorted(codes, t_us):
-        order, codes, t_us = _sort(codes, t_us)
-        lat, lon = lat[order], lon[order]
-    return _Columns(fixes, entities, codes, order, t_us, lat, lon)
-
-
-def _sort(
-    codes: NDArray[np.int64], t_us: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Stable order of the rows by (codes, t_us), with codes and times in that order: one radix sort
-    of a combined key when it fits in 63 bits (unless the times span centuries), else lexsort."""
-    from ..kernels.stays import radix_argsort
-
-    t0 = int(t_us.min())
-    t_bits = int(t_us.max() - t0).bit_length()
-    c_bits = int(codes.max()).bit_length()
-    if t_bits + c_bits <= 63:
-        order, keys = radix_argsort((codes << t_bits) | (t_us - t0), t_bits + c_bits)
-        return order, keys >> t_bits, (keys & ((1 << t_bits) - 1)) + t0
-    order = np.lexsort((t_us, codes)).astype(np.int64)
-    return order, codes[order], t_us[order]
+    if is_sorted(codes, t_us):
+        bounds = _readonly(segment_bounds(codes))
+        return _Columns(fixes, entities, bounds, None, t_us, lat, lon, threads)
+    # a counting sort by entity, then each entity's rows sorted by time, groups of entities in threads
+    order, bounds = group_by_code(codes, len(names))
+    bounds = _readonly(bounds)
+    t_sorted = np.empty_like(t_us)
+    _in_groups(lambda b: sort_segments(order, t_us, b, t_sorted), bounds, threads)
+    return _Columns(fixes, entities, bounds, order, t_sorted, lat, lon, threads)
 
 
 def _single(col: pa.ChunkedArray, name: str) -> pa.Array:

@@ -1,9 +1,10 @@
-"""Stay-detection kernels (numba), run once over all entities of a fix table sorted by (entity, t).
+"""Stay-detection kernels (numba) over the entities of a fix table sorted by (entity, t), and the sort.
 
 Both kernels take the fix columns as NumPy arrays and ``bounds``: ``bounds[e]:bounds[e + 1]`` are the
 rows of entity ``e`` (so a slice of ``bounds`` runs a kernel on some of the entities; the kernels
-release the GIL, so slices can run in threads). They return ``(ints, floats)``, one row per stay, columns named by
-:data:`INT_COLUMNS` and :data:`FLOAT_COLUMNS`. Times are int64 microseconds; distances metres.
+release the GIL, so slices can run in threads). They return ``(ints, floats)``, one row per stay,
+columns named by :data:`INT_COLUMNS` and :data:`FLOAT_COLUMNS`. Times are int64 microseconds;
+distances metres.
 
 * :func:`sliding_stays` is trackintel 1.4's ``generate_staypoints(method="sliding")`` (Li et al. 2008),
   reproduced step by step, including its haversine (acos form, earth radius 6 371 000 m) so that a
@@ -668,40 +669,109 @@ def segment_bounds(codes: IntArray) -> IntArray:
 
 
 @jit
-def radix_argsort(key: IntArray, bits: int) -> tuple[IntArray, IntArray]:
-    """Stable argsort of non-negative int64 keys below ``2**bits``, and the sorted keys.
-
-    LSD radix sort with 16-bit digits; the histograms of all digits are counted in one pass and a
-    digit that is the same for every key is skipped.
-    """
-    n = key.shape[0]
-    passes = (bits + 15) // 16
-    count = np.zeros((max(passes, 1), 65537), np.int64)
+def group_by_code(codes: IntArray, n_codes: int) -> tuple[IntArray, IntArray]:
+    """Stable counting sort of the rows by ``codes`` (0..n_codes-1): the order and the bounds of
+    each code's rows."""
+    n = codes.shape[0]
+    bounds = np.zeros(n_codes + 1, np.int64)
     for i in range(n):
-        k = key[i]
-        for p in range(passes):
-            count[p, ((k >> (16 * p)) & 65535) + 1] += 1
-    order = np.arange(n)
-    keys = key.copy()
-    tmp_o = np.empty(n, np.int64)
-    tmp_k = np.empty(n, np.int64)
-    for p in range(passes):
-        shift = 16 * p
+        bounds[codes[i] + 1] += 1
+    for c in range(n_codes):
+        bounds[c + 1] += bounds[c]
+    fill = bounds[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        c = codes[i]
+        order[fill[c]] = i
+        fill[c] += 1
+    return order, bounds
+
+
+@jit
+def sort_segments(order: IntArray, t_us: IntArray, bounds: IntArray, t_out: IntArray) -> None:
+    """Sort each segment ``order[bounds[e]:bounds[e + 1]]`` stably by ``t_us`` (in place), and write
+    the sorted times to ``t_out``. Segments already in order are left alone; short ones get an
+    insertion sort, long ones an LSD radix sort (8-bit digits, 16-bit from 65 536 rows)."""
+    w = _longest(bounds)
+    keys = np.empty(w, np.int64)
+    tmp_k = np.empty(w, np.int64)
+    tmp_o = np.empty(w, np.int64)
+    for e in range(bounds.shape[0] - 1):
+        a = bounds[e]
+        m = bounds[e + 1] - a
+        ordered = True
+        for i in range(m):
+            keys[i] = t_us[order[a + i]]
+            if i > 0 and keys[i] < keys[i - 1]:
+                ordered = False
+        if not ordered:
+            if m <= 32:
+                for i in range(1, m):
+                    k = keys[i]
+                    o = order[a + i]
+                    j = i - 1
+                    while j >= 0 and keys[j] > k:
+                        keys[j + 1] = keys[j]
+                        order[a + j + 1] = order[a + j]
+                        j -= 1
+                    keys[j + 1] = k
+                    order[a + j + 1] = o
+            else:
+                _radix_segment(order, a, m, keys, tmp_k, tmp_o)
+        for i in range(m):
+            t_out[a + i] = keys[i]
+
+
+@jit
+def _radix_segment(order: IntArray, a: int, m: int, keys: IntArray, tmp_k: IntArray, tmp_o: IntArray) -> None:
+    t0 = keys[0]
+    t1 = keys[0]
+    for i in range(m):
+        t0 = min(t0, keys[i])
+        t1 = max(t1, keys[i])
+    span = t1 - t0
+    bits = 0
+    while bits < 63 and (span >> bits) > 0:
+        bits += 1
+    width = 16 if m >= 65536 else 8
+    size = 1 << width
+    mask = size - 1
+    count = np.empty(size + 1, np.int64)
+    for i in range(m):
+        tmp_o[i] = order[a + i]
+    src_o = tmp_o
+    src_k = keys
+    dst_o = np.empty(m, np.int64)
+    dst_k = tmp_k
+    shift = 0
+    while shift < bits:
+        for d in range(size + 1):
+            count[d] = 0
+        for i in range(m):
+            count[((src_k[i] - t0) >> shift & mask) + 1] += 1
         trivial = False
-        for d in range(65537):
-            if count[p, d] == n:
+        for d in range(size + 1):
+            if count[d] == m:
                 trivial = True
-        if trivial:
-            continue
-        for d in range(65536):
-            count[p, d + 1] += count[p, d]
-        for i in range(n):
-            k = keys[i]
-            d = (k >> shift) & 65535
-            j = count[p, d]
-            count[p, d] = j + 1
-            tmp_o[j] = order[i]
-            tmp_k[j] = k
-        order, tmp_o = tmp_o, order
-        keys, tmp_k = tmp_k, keys
-    return order, keys
+        if not trivial:
+            for d in range(size):
+                count[d + 1] += count[d]
+            for i in range(m):
+                d = (src_k[i] - t0) >> shift & mask
+                j = count[d]
+                count[d] = j + 1
+                dst_o[j] = src_o[i]
+                dst_k[j] = src_k[i]
+            src_o, dst_o = dst_o, src_o
+            src_k, dst_k = dst_k, src_k
+        shift += width
+    for i in range(m):
+        order[a + i] = src_o[i]
+        keys[i] = src_k[i]
+
+
+@jit
+def gather_segments(src: FloatArray, order: IntArray, bounds: IntArray, out: FloatArray) -> None:
+    """``out[i] = src[order[i]]`` for the rows of the segments in ``bounds``."""
+    for i in range(bounds[0], bounds[bounds.shape[0] - 1]):
+        out[i] = src[order[i]]
