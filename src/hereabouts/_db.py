@@ -258,13 +258,60 @@ class Database:
         names = [entity] if entity is not None else self.entity_names()
         parts = []
         for name in names:
-            fixes = self.fixes(name, start=start, end=end)
+            fixes = self._entity_fixes(name, start, end)
             if fixes.num_rows == 0:
                 continue
-            fixes = fixes.set_column(0, "entity", pa.array([name] * fixes.num_rows, pa.string()))
             parts.append(detect_stays(fixes, method=method, **params))
         if not parts:
             return schemas.STAY.empty_table()
+        return pa.concat_tables(parts)
+
+    def _entity_fixes(self, name: str, start: datetime | None, end: datetime | None) -> pa.Table:
+        fixes = self.fixes(name, start=start, end=end)
+        return fixes.set_column(0, "entity", pa.array([name] * fixes.num_rows, pa.string()))
+
+    def places(
+        self,
+        entity: str | None = None,
+        *,
+        radius_m: float = 100.0,
+        shared: bool = False,
+        stays: pa.Table | None = None,
+        stay_options: Mapping[str, Any] | None = None,
+    ) -> pa.Table:
+        """Places: the stays of one entity (or every entity) clustered within ``radius_m``, with visit
+        counts, dwell time, stable ids and the nearest town (offline gazetteer). ``stay_options`` go to
+        :meth:`stays` (``method``, ``radius_m``...) when ``stays`` are not given."""
+        from .analysis.places import cluster_places
+
+        if stays is None:
+            stays = self.stays(entity, **dict(stay_options or {}))
+        return cluster_places(stays, radius_m=radius_m, shared=shared)
+
+    def trips(
+        self,
+        entity: str | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        **stay_params: Any,
+    ) -> pa.Table:
+        """Trips between consecutive stays: path, distance, duration, speed profile and mode guess."""
+        from .analysis.places import cluster_places
+        from .analysis.trips import build_trips
+        from .model import schemas
+
+        names = [entity] if entity is not None else self.entity_names()
+        parts = []
+        for name in names:
+            fixes = self._entity_fixes(name, start, end)
+            if fixes.num_rows == 0:
+                continue
+            stays = self.stays(name, start=start, end=end, **stay_params)
+            places = cluster_places(stays) if stays.num_rows else None
+            parts.append(build_trips(fixes, stays, places=places))
+        if not parts:
+            return schemas.TRIP.empty_table()
         return pa.concat_tables(parts)
 
     # --------------------------------------------------------------- exports

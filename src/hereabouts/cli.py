@@ -422,6 +422,89 @@ def stays(
         )
 
 
+def _stay_options(
+    method: str, radius_m: float, min_duration_s: float, max_gap_s: float | None
+) -> dict[str, Any]:
+    return {"method": method, "radius_m": radius_m, "min_duration_s": min_duration_s, "max_gap_s": max_gap_s}
+
+
+EntityArg = Annotated[str | None, typer.Argument(help="Entity name or alias (or --all).")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every entity.")]
+MethodOpt = Annotated[str, typer.Option(help="Stay method: default or trackintel.")]
+StayRadiusOpt = Annotated[float, typer.Option("--stay-radius-m", help="Stay radius in metres.")]
+MinDurOpt = Annotated[float, typer.Option("--min-duration-s", help="Shortest stay in seconds.")]
+GapOpt = Annotated[float | None, typer.Option("--max-gap-s", help="Longest gap a stay may span, in seconds.")]
+
+
+@app.command()
+def places(
+    entity: EntityArg = None,
+    all_: AllOpt = False,
+    radius_m: Annotated[float, typer.Option("--radius-m", help="Place radius in metres.")] = 100.0,
+    shared: Annotated[bool, typer.Option(help="Cluster places across entities.")] = False,
+    method: MethodOpt = "default",
+    stay_radius_m: StayRadiusOpt = 100.0,
+    min_duration_s: MinDurOpt = 300.0,
+    max_gap_s: GapOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Places: stays clustered per entity, with visits, dwell time, stable ids and the nearest town."""
+    if entity is None and not all_:
+        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+    with _open(read_only=True) as db, _busy("finding places", as_json):
+        table = db.places(
+            None if all_ else entity,
+            radius_m=radius_m,
+            shared=shared,
+            stay_options=_stay_options(method, stay_radius_m, min_duration_s, max_gap_s),
+        )
+    data = rows(table.drop_columns([c for c in ("evidence_stays",) if c in table.column_names]))
+    if as_json:
+        print(dumps(data))
+    else:
+        _table(
+            f"places ({len(data)})",
+            data,
+            ["place_id", "entity", "lat", "lon", "n_visits", "dwell_s", "town", "confidence"],
+        )
+
+
+@app.command()
+def trips(
+    entity: EntityArg = None,
+    all_: AllOpt = False,
+    start: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601), inclusive.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (ISO 8601), exclusive.")] = None,
+    method: MethodOpt = "default",
+    stay_radius_m: StayRadiusOpt = 100.0,
+    min_duration_s: MinDurOpt = 300.0,
+    max_gap_s: GapOpt = None,
+    with_path: Annotated[bool, typer.Option("--path", help="Include each trip's path in --json.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trips between stays: distance, duration, speeds and a mode guess with its confidence."""
+    if entity is None and not all_:
+        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+    with _open(read_only=True) as db, _busy("finding trips", as_json):
+        table = db.trips(
+            None if all_ else entity,
+            start=_parse_when(start, "--from"),
+            end=_parse_when(end, "--to"),
+            **_stay_options(method, stay_radius_m, min_duration_s, max_gap_s),
+        )
+    if not with_path and "path" in table.column_names:
+        table = table.drop_columns(["path"])
+    data = rows(table)
+    if as_json:
+        print(dumps(data))
+    else:
+        _table(
+            f"trips ({len(data)})",
+            data,
+            ["entity", "start", "end", "distance_m", "mode", "mode_confidence", "from_place", "to_place"],
+        )
+
+
 @app.command()
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write fixes, scans and ground truth to.")],

@@ -1,0 +1,83 @@
+"""The analysis commands: stays, places and trips, as JSON, agree with the library."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+import hereabouts as hb
+from hereabouts.analysis import detect_stays
+from hereabouts.cli import app
+from hereabouts.sim import simulate
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    d = tmp_path_factory.mktemp("town")
+    simulate(agents=4, days=4, seed=3, out=d, profile="gps-1min")
+    path = str(d / "h.db")
+    db = hb.open(path)
+    db.import_(d / "fixes.parquet")
+    db.close()
+    return path
+
+
+def _json(*args: str) -> list[dict]:  # type: ignore[type-arg]
+    r = runner.invoke(app, list(args), catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+def test_stays_trackintel_command_matches_library(db_path: str) -> None:
+    out = _json(
+        "--db",
+        db_path,
+        "stays",
+        "--all",
+        "--method",
+        "trackintel",
+        "--radius-m",
+        "100",
+        "--min-duration-s",
+        "300",
+        "--max-gap-s",
+        "900",
+        "--json",
+    )
+    assert out and {"entity", "start", "end", "lat", "lon"} <= set(out[0])
+    assert all(s["start"].endswith("Z") and s["end"].endswith("Z") for s in out)
+    db = hb.open(db_path, read_only=True)
+    expected = []
+    for name in db.entity_names():
+        f = db.fixes(name)
+        f = f.set_column(0, "entity", pa.array([name] * f.num_rows))
+        expected.append(detect_stays(f, method="trackintel", radius_m=100, min_duration_s=300, max_gap_s=900))
+    db.close()
+    exp = pa.concat_tables(expected)
+    assert len(out) == exp.num_rows
+    assert [s["entity"] for s in out] == exp.column("entity").to_pylist()
+    got_starts = [s["start"] for s in out]
+    exp_starts = [t.isoformat().replace("+00:00", "Z") for t in exp.column("start").to_pylist()]
+    assert got_starts == exp_starts
+
+
+def test_places_and_trips_commands(db_path: str) -> None:
+    places = _json("--db", db_path, "places", "--all", "--json")
+    assert places and all(p["place_id"] and p["n_visits"] >= 1 for p in places)
+    trips = _json("--db", db_path, "trips", "--all", "--json")
+    assert trips and all(t["mode"] in {"walk", "bike", "vehicle", "train", "flight"} for t in trips)
+    known = {p["place_id"] for p in places}
+    assert {t["from_place"] for t in trips if t["from_place"]} <= known
+    with_path = _json("--db", db_path, "trips", "--all", "--path", "--json")
+    assert "path" in with_path[0] and "path" not in trips[0]
+
+
+def test_entity_or_all_is_required(db_path: str) -> None:
+    r = runner.invoke(app, ["--db", db_path, "stays"])
+    assert r.exit_code != 0
+    assert isinstance(r.exception, hb.InputError) and "--all" in str(r.exception)
