@@ -1,0 +1,356 @@
+"""``evaluate``: run the whole engine on a simulated folder and score every inference against its truth."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..model.errors import InputError
+from . import calibration as cal
+from .metrics import (
+    Samples,
+    details_of,
+    filter_entities,
+    score_anchors,
+    score_places,
+    score_routes,
+    score_trips,
+)
+from .stays import score_stays
+
+__all__ = ["Evaluation", "evaluate"]
+
+#: The confidence kinds whose ECE makes up ``calibration.ece`` (the worst of them).
+ECE_KINDS = cal.KINDS
+
+
+@dataclass
+class Evaluation:
+    """The outcome of :func:`evaluate`.
+
+    ``metrics`` maps dotted names (``stays.f1``, ``home.top1``, ``stays.f1@gps-1min``...; see
+    ``docs/accuracy.md``) to numbers, NaN where there was nothing to score. ``details`` holds the
+    reliability curves, the mode confusion, which stages were available and the run's parameters.
+    ``samples`` holds, per confidence kind, the raw ``(confidence, correct)`` pairs (for fitting
+    calibration maps; not written out).
+    """
+
+    metrics: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, Samples] = field(default_factory=dict, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"metrics": {...}, **details}`` with NaN written as null."""
+        return details_of({"metrics": dict(sorted(self.metrics.items())), **self.details})
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, sort_keys=False)
+
+    def write_json(self, path: str | Path) -> Path:
+        p = Path(path)
+        p.write_text(self.to_json() + "\n")
+        return p
+
+    def to_markdown(self) -> str:
+        from .report import markdown
+
+        return markdown(self)
+
+    def write_markdown(self, path: str | Path) -> Path:
+        p = Path(path)
+        p.write_text(self.to_markdown())
+        return p
+
+    def write_plots(self, folder: str | Path) -> list[Path]:
+        """Reliability curves and per-profile bars as PNG (needs matplotlib)."""
+        from .report import plots
+
+        return plots(self, Path(folder))
+
+    def write(self, folder: str | Path, *, plots: bool = True) -> list[Path]:
+        """``metrics.json``, ``report.md`` and (with matplotlib) the PNG plots into ``folder``."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [self.write_json(out / "metrics.json"), self.write_markdown(out / "report.md")]
+        if plots:
+            written += self.write_plots(out)
+        return written
+
+
+def _load_anchors() -> Callable[..., pa.Table] | None:
+    """``hereabouts.analysis.anchors.infer_anchors`` when that stage exists, else None."""
+    try:
+        mod = importlib.import_module("hereabouts.analysis.anchors")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("hereabouts.analysis.anchors",):
+            return None
+        raise
+    fn = getattr(mod, "infer_anchors", None)
+    return fn if callable(fn) else None
+
+
+def _entity_profiles(devices: pa.Table) -> dict[str, str]:
+    """Each agent's profile: that of its phone (its main device), else of its first device."""
+    rank = {"phone": 0, "watch": 1}
+    best: dict[str, tuple[int, str, str]] = {}
+    for d in devices.to_pylist():
+        a = d.get("agent")
+        if not a:
+            continue
+        key = (rank.get(d.get("kind") or "", 2), str(d["device"]), str(d.get("profile")))
+        if a not in best or key < best[a]:
+            best[a] = key
+    return {a: v[2] for a, v in best.items()}
+
+
+@contextlib.contextmanager
+def _folder(directory: str | Path | None, **sim: Any) -> Iterator[Path]:
+    if directory is not None:
+        d = Path(directory)
+        if not (d / "fixes.parquet").is_file() or not (d / "truth").is_dir():
+            raise InputError(
+                f"{d} is not a simulated folder: expected fixes.parquet and truth/ in it",
+                hint="make one with `hereabouts simulate OUT` or pass no folder to simulate one",
+            )
+        yield d
+        return
+    from ..sim import simulate
+
+    with tempfile.TemporaryDirectory(prefix="hereabouts-eval-") as tmp:
+        simulate(out=Path(tmp), formats=("geoparquet",), **sim)
+        yield Path(tmp)
+
+
+def evaluate(
+    directory: str | Path | None = None,
+    *,
+    agents: int = 100,
+    days: int = 14,
+    seed: int = 1,
+    profile: str = "mixed",
+    out: str | Path | None = None,
+    trackintel: bool = True,
+    plots: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Run stays → places → trips → routes (→ anchors when that stage exists) on a simulated folder
+    and score every inference against its ground truth.
+
+    ``directory`` is a folder written by :func:`hereabouts.sim.simulate` (``fixes.parquet`` and
+    ``truth/``); when None, one is simulated in a temporary folder with ``agents``, ``days``,
+    ``seed`` and ``profile`` (ignored otherwise). The fixes are imported into a fresh in-memory store;
+    each device with an agent is assigned to that agent (a shared car stays its own entity, analysed
+    but not scored). ``trackintel`` also scores the trackintel stay method on the same fixes. With
+    ``out``, writes ``metrics.json``, ``report.md`` and PNG plots there (``plots`` needs
+    matplotlib).
+    """
+    import hereabouts as hb
+    from ..analysis.places import assign_places, cluster_places
+    from ..analysis.trips import build_trips, habitual_routes
+
+    def say(msg: str) -> None:
+        if progress is not None:
+            progress(msg)
+
+    timings: dict[str, float] = {}
+    with _folder(directory, agents=agents, days=days, seed=seed, profile=profile) as folder:
+        truth = {
+            name: pq.read_table(folder / "truth" / f"{name}.parquet")
+            for name in ("true_stays", "true_places", "true_anchors", "true_trips", "devices", "true_agents")
+        }
+        manifest_path = folder / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        t0 = time.perf_counter()
+        say("importing fixes")
+        db = hb.open(":memory:")
+        try:
+            db.import_(folder / "fixes.parquet")
+            for d in truth["devices"].to_pylist():
+                if d["agent"]:
+                    db.assign_device(d["device"], d["agent"])
+            timings["import_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            say("finding stays")
+            stays = db.stays()
+            timings["stays_s"] = time.perf_counter() - t0
+            ti_stays = None
+            if trackintel:
+                t0 = time.perf_counter()
+                ti_stays = db.stays(method="trackintel")
+                timings["stays_trackintel_s"] = time.perf_counter() - t0
+            fixes = db.fixes()
+        finally:
+            db.close()
+        fixes = fixes.set_column(
+            fixes.schema.get_field_index("entity"), "entity", fixes.column("entity").cast(pa.string())
+        )
+    t0 = time.perf_counter()
+    say("clustering places")
+    places = cluster_places(stays, towns=False)
+    stays_p = stays.append_column("place_id", assign_places(stays, places))
+    timings["places_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say("building trips and routes")
+    trips = build_trips(fixes, stays, places=places)
+    routes = habitual_routes(trips)
+    timings["trips_s"] = time.perf_counter() - t0
+
+    anchors_fn = _load_anchors()
+    anchors: pa.Table | None = None
+    anchors_status: dict[str, Any]
+    if anchors_fn is None:
+        anchors_status = {"available": False, "reason": "hereabouts.analysis.anchors.infer_anchors not found"}
+    else:
+        t0 = time.perf_counter()
+        say("inferring anchors")
+        try:
+            anchors = anchors_fn(stays_p, places)
+        except Exception as exc:  # the stage is young: report its failure instead of losing the rest
+            anchors_status = {"available": False, "reason": f"infer_anchors failed: {exc!r}"}
+        else:
+            anchors_status = {"available": True}
+        timings["anchors_s"] = time.perf_counter() - t0
+
+    say("scoring")
+    t0 = time.perf_counter()
+    profiles = _entity_profiles(truth["devices"])
+    all_agents = sorted(profiles)
+    metrics: dict[str, float] = {}
+    samples: dict[str, Samples] = {}
+    details: dict[str, Any] = {}
+
+    def score(agents_: set[str], suffix: str) -> None:
+        full = suffix == ""
+        st = filter_entities(stays, "entity", agents_)
+        ts = filter_entities(truth["true_stays"], "agent", agents_)
+        s = score_stays(st, ts)
+        for k in ("precision", "recall", "f1"):
+            metrics[f"stays.{k}{suffix}"] = getattr(s, k)
+        metrics[f"stays.start_error_median_s{suffix}"] = s.start_error_median_s
+        metrics[f"stays.end_error_median_s{suffix}"] = s.end_error_median_s
+        if full:
+            metrics["stays.n_detected"] = float(s.n_detected)
+            metrics["stays.n_true"] = float(s.n_true)
+            from .stays import match_stays
+
+            pairs, _ = match_stays(st, ts)
+            ok = np.zeros(st.num_rows, np.bool_)
+            for i, _j in pairs:
+                ok[i] = True
+            samples["stays"] = (
+                np.asarray(st.column("confidence").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64),
+                ok,
+            )
+        if ti_stays is not None:
+            s2 = score_stays(filter_entities(ti_stays, "entity", agents_), ts)
+            for k in ("precision", "recall", "f1"):
+                metrics[f"stays_trackintel.{k}{suffix}"] = getattr(s2, k)
+            if full:
+                metrics["stays_trackintel.start_error_median_s"] = s2.start_error_median_s
+                metrics["stays_trackintel.n_detected"] = float(s2.n_detected)
+        pm, psamp = score_places(places, truth["true_stays"], truth["true_places"], entities=agents_)
+        for k in ("precision", "recall", "f1"):
+            metrics[f"places.{k}{suffix}"] = pm[k]
+        if full:
+            metrics["places.distance_median_m"] = pm["distance_median_m"]
+            metrics["places.n_detected"] = pm["n_detected"]
+            metrics["places.n_true"] = pm["n_true"]
+            samples["places"] = psamp
+        tr = filter_entities(trips, "entity", agents_)
+        ttr = filter_entities(truth["true_trips"], "agent", agents_)
+        tm, tsamp, confusion = score_trips(tr, ttr)
+        for k, v in tm.items():
+            if full or k in ("trips.precision", "trips.recall", "trips.f1", "modes.accuracy"):
+                metrics[f"{k}{suffix}"] = v
+        rm = score_routes(
+            filter_entities(routes, "entity", agents_), places, ttr, truth["true_places"]
+        )
+        for k, v in rm.items():
+            if full or k == "routes.recall":
+                metrics[f"{k}{suffix}"] = v
+        if full:
+            samples.update(tsamp)
+            details["mode_confusion"] = confusion
+        if anchors is not None:
+            am, asamp = score_anchors(
+                filter_entities(anchors, "entity", agents_), truth["true_anchors"], sorted(agents_)
+            )
+            for k, v in am.items():
+                if full or k in ("home.top1", "work.top1", "home.abstention", "work.abstention"):
+                    metrics[f"{k}{suffix}"] = v
+            if full:
+                c = np.concatenate([asamp["home"][0], asamp["work"][0]])
+                y = np.concatenate([asamp["home"][1], asamp["work"][1]])
+                samples["anchors"] = (c, y)
+
+    agents_set = set(all_agents)
+    score(agents_set, "")
+    if anchors is None:  # explicit: not measured (see details["anchors"]), not zero
+        for k in ("home.top1", "work.top1"):
+            metrics[k] = float("nan")
+    by_profile: dict[str, int] = {}
+    for prof in sorted(set(profiles.values())):
+        members = {a for a, p in profiles.items() if p == prof} & agents_set
+        by_profile[prof] = len(members)
+        if members:
+            score(members, f"@{prof}")
+
+    # calibration of every confidence emitted
+    curves: dict[str, Any] = {}
+    eces: list[float] = []
+    for kind in ECE_KINDS:
+        if kind not in samples:
+            curves[kind] = {"available": False}
+            continue
+        c, y = samples[kind]
+        r = cal.reliability(c, y)
+        metrics[f"calibration.ece.{kind}"] = r.ece
+        m = cal.load_map(kind)
+        curve = r.as_dict()
+        if m is not None:
+            rc = cal.reliability(m(c), y)
+            metrics[f"calibration.ece_calibrated.{kind}"] = rc.ece
+            curve["calibrated"] = rc.as_dict()
+        curves[kind] = curve
+        if not math.isnan(r.ece):
+            eces.append(r.ece)
+    metrics["calibration.ece"] = max(eces) if eces else float("nan")
+    metrics["calibration.ece_mean"] = float(np.mean(eces)) if eces else float("nan")
+    timings["score_s"] = time.perf_counter() - t0
+
+    details.update(
+        {
+            "run": {
+                "folder": str(directory) if directory is not None else None,
+                "agents": manifest.get("parameters", {}).get("agents", agents),
+                "days": manifest.get("parameters", {}).get("days", days),
+                "seed": manifest.get("seed", seed),
+                "profile": manifest.get("parameters", {}).get("profile", profile),
+                "agents_scored": len(agents_set),
+                "agents_by_profile": by_profile,
+                "stays_detected": stays.num_rows,
+                "places_detected": places.num_rows,
+                "trips_detected": trips.num_rows,
+                "routes_detected": routes.num_rows,
+            },
+            "anchors": anchors_status,
+            "calibration": curves,
+            "timings": timings,
+        }
+    )
+    ev = Evaluation(metrics=metrics, details=details, samples=samples)
+    if out is not None:
+        ev.write(out, plots=plots)
+    return ev
