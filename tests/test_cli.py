@@ -111,3 +111,17 @@ def test_unknown_entity_is_one_clear_error(db_with_data: str) -> None:
 def test_missing_database_for_listing(tmp_path: Path) -> None:
     p = _cli("--db", str(tmp_path / "none.db"), "sources")
     assert p.returncode == 2 and "no database" in p.stderr
+
+
+def test_import_a_folder_skips_files_of_no_location_format(tmp_path: Path) -> None:
+    folder = tmp_path / "takeout"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "fleet.csv").write_text(CSV)
+    (folder / "readme.txt").write_text("not a track\n")
+    res = _run("--db", str(tmp_path / "h.db"), "import", str(folder), "--json")
+    by_path = {Path(r["path"]).name: r for r in res}  # type: ignore[union-attr]
+    assert by_path["fleet.csv"]["counts"]["fixes"] == 4
+    assert by_path["readme.txt"]["skipped"] is True
+    # named explicitly, the same file is an error
+    p = _cli("--db", str(tmp_path / "h.db"), "import", str(folder / "readme.txt"))
+    assert p.returncode == 2 and "not recognised" in p.stderr

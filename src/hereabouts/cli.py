@@ -151,50 +151,62 @@ def import_cmd(
     tz: Annotated[str | None, typer.Option(help="Time zone of times that carry none (default UTC).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import location files into the database, each atomically; re-importing adds nothing."""
-    results = []
-    with _open() as db:
-        total = sum(p.stat().st_size for p in paths if p.is_file())
-        show = (not state.quiet and not as_json and sys.stderr.isatty()) or (not state.quiet and total > 5e6)
-        if show:
-            progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-            )
-            with progress:
-                task = progress.add_task("importing", total=total or 1)
-                done_before = 0
+    """Import location files (or folders of them) into the database, each file atomically;
+    re-importing adds nothing."""
+    from .model.errors import UnknownFormatError
 
-                def cb(path: str, done: int, tot: int) -> None:
-                    progress.update(task, completed=done_before + done, description=Path(path).name[:30])
-
-                for p in paths:
-                    results.extend(
-                        db.import_(
-                            p,
-                            entity=entity,
-                            device=device,
-                            format=format,
-                            columns=_parse_columns(columns),
-                            tz=tz,
-                            progress=cb,
-                        )
-                    )
-                    done_before += p.stat().st_size if p.is_file() else 0
+    files: list[tuple[Path, bool]] = []  # (file, found by walking a folder)
+    for p in paths:
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+            if not found:
+                raise InputError(f"{p}: the folder holds no files")
+            files.extend((f, True) for f in found)
         else:
-            for p in paths:
+            files.append((p, False))
+    mapping = _parse_columns(columns)
+    results = []
+    skipped: list[str] = []
+    total = sum(f.stat().st_size for f, _ in files if f.is_file())
+    show = not state.quiet and not as_json and (sys.stderr.isatty() or total > 5e6)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not show,
+    )
+    with _open() as db, progress:
+        task = progress.add_task("importing", total=total or 1)
+        done_before = 0
+
+        def cb(path: str, done: int, tot: int) -> None:
+            progress.update(task, completed=done_before + done, description=Path(path).name[:30])
+
+        for f, walked in files:
+            try:
                 results.extend(
                     db.import_(
-                        p, entity=entity, device=device, format=format, columns=_parse_columns(columns), tz=tz
+                        f, entity=entity, device=device, format=format, columns=mapping, tz=tz, progress=cb
                     )
                 )
+            except UnknownFormatError:
+                if not walked:
+                    raise
+                skipped.append(str(f))  # a folder may hold other files; name them, do not stop
+            done_before += f.stat().st_size if f.is_file() else 0
     if as_json:
-        print(dumps([r.as_dict() for r in results]))
+        print(
+            dumps(
+                [r.as_dict() for r in results]
+                + [{"path": p, "skipped": True, "note": "not a location format"} for p in skipped]
+            )
+        )
         return
+    for p in skipped:
+        out.print(f"[yellow]{p}[/]: skipped, not a location format")
     for r in results:
         c = r.counts
         if r.skipped:
