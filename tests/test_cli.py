@@ -125,3 +125,15 @@ def test_import_a_folder_skips_files_of_no_location_format(tmp_path: Path) -> No
     # named explicitly, the same file is an error
     p = _cli("--db", str(tmp_path / "h.db"), "import", str(folder / "readme.txt"))
     assert p.returncode == 2 and "not recognised" in p.stderr
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    good = tmp_path / "fleet.csv"
+    good.write_text(CSV)
+    bad = tmp_path / "notes.txt"
+    bad.write_text("dear diary\n")
+    db = str(tmp_path / "h.db")
+    p = _cli("--db", db, "import", str(bad), str(good))
+    assert p.returncode == 2
+    assert "notes.txt" in p.stderr and "1 file(s) not imported" in p.stderr
+    assert "4 fixes imported" in p.stdout

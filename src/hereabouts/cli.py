@@ -167,6 +167,7 @@ def import_cmd(
     mapping = _parse_columns(columns)
     results = []
     skipped: list[str] = []
+    failed: list[tuple[str, HereaboutsError]] = []
     total = sum(f.stat().st_size for f, _ in files if f.is_file())
     show = not state.quiet and not as_json and (sys.stderr.isatty() or total > 5e6)
     progress = Progress(
@@ -192,21 +193,27 @@ def import_cmd(
                         f, entity=entity, device=device, format=format, columns=mapping, tz=tz, progress=cb
                     )
                 )
-            except UnknownFormatError:
-                if not walked:
-                    raise
-                skipped.append(str(f))  # a folder may hold other files; name them, do not stop
+            except UnknownFormatError as exc:
+                if walked:
+                    skipped.append(str(f))  # a folder may hold other files; name them, go on
+                else:
+                    failed.append((str(f), exc))
+            except HereaboutsError as exc:
+                failed.append((str(f), exc))  # this file is left out whole; the others go on
             done_before += f.stat().st_size if f.is_file() else 0
     if as_json:
         print(
             dumps(
                 [r.as_dict() for r in results]
-                + [{"path": p, "skipped": True, "note": "not a location format"} for p in skipped]
+                + [{"path": sp, "skipped": True, "note": "not a location format"} for sp in skipped]
+                + [{"path": fp, "error": e.message, "hint": e.hint} for fp, e in failed]
             )
         )
+        if failed:
+            raise typer.Exit(2)
         return
-    for p in skipped:
-        out.print(f"[yellow]{p}[/]: skipped, not a location format")
+    for sp in skipped:
+        out.print(f"[yellow]{sp}[/]: skipped, not a location format")
     for r in results:
         c = r.counts
         if r.skipped:
@@ -222,15 +229,30 @@ def import_cmd(
             + (f", {c.events} events" if c.events else "")
             + f" in {r.seconds:.1f} s"
         )
-        skipped = [m for m in r.members if m.note and m.format is None and m.counts.read == 0]
-        if skipped:
-            out.print(f"  {len(skipped)} archive members skipped (not a location format)")
+        skipped_members = [m for m in r.members if m.note and m.format is None and m.counts.read == 0]
+        if skipped_members:
+            out.print(f"  {len(skipped_members)} archive members skipped (not a location format)")
         for s in r.reject_samples[:5]:
             where = f"{s['unit']} {s['position']}" if s["position"] is not None else s["unit"]
             fld = f" field {s['field']}:" if s["field"] else ""
             out.print(f"  [red]rejected[/] {s['member']} {where}:{fld} {s['reason']}")
         if c.rejected > 5:
             out.print(f"  … see all with `hereabouts rejects --source {r.source_id}`")
+    _report_failures(failed)
+
+
+def _report_failures(failed: list[tuple[str, HereaboutsError]]) -> None:
+    """Name every file left out and why; exit 2 when there was any."""
+    for p, e in failed:
+        err.print(
+            f"[bold red]error:[/] {e.message}" if p in e.message else f"[bold red]error:[/] {p}: {e.message}",
+            highlight=False,
+        )
+        if e.hint:
+            err.print(f"[dim]hint:[/] {e.hint}", highlight=False)
+    if failed:
+        err.print(f"{len(failed)} file(s) not imported; every other file was imported", highlight=False)
+        raise typer.Exit(2)
 
 
 # ------------------------------------------------------------------ listings

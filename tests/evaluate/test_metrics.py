@@ -72,9 +72,9 @@ def test_score_stays_counts_and_boundaries() -> None:
 
 def test_match_nearest_is_one_to_one_nearest_first() -> None:
     a_lat = np.array([north(0), north(30), north(500)])
-    b_lat = np.array([north(20), north(400)])
+    b_lat = np.array([north(20), north(410)])
     pairs = match_nearest(a_lat, np.full(3, LON), b_lat, np.full(2, LON), 100.0)
-    # A1 (10 m from B0) wins B0 over A0 (20 m); A2 is 100 m from B1: within
+    # A1 (10 m from B0) wins B0 over A0 (20 m); A2 is 90 m from B1: within
     assert [(i, j) for i, j, _ in pairs] == [(1, 0), (2, 1)]
     assert pairs[0][2] == pytest.approx(10.0, abs=0.05)
 
@@ -205,7 +205,7 @@ def test_match_and_score_trips_with_modes() -> None:
     detected = _trips(
         [
             ("a", 1.1, 1.9, "vehicle", 0.9),  # car seen as vehicle: right
-            ("a", 3.5, 5.5, "walk", 0.8),  # overlaps walk by 0.5 h and transit by 0.5 h
+            ("a", 3.5, 5.4, "walk", 0.8),  # overlaps walk by 0.5 h, transit by 0.4 h: takes walk
             ("a", 7, 8, "bike", 0.5),  # no true trip
             ("b", 1.5, 2.5, "walk", 0.6),  # bike seen as walk: wrong
         ]
@@ -218,10 +218,12 @@ def test_match_and_score_trips_with_modes() -> None:
     assert m["modes.n"] == 3
     assert samples["trips"][1].tolist() == [True, True, False, True]
     assert confusion["car"] == {"vehicle": 1}
+    assert confusion["walk"] == {"walk": 1}
+    assert "transit" not in confusion
     assert confusion["bike"] == {"walk": 1}
     assert m["modes.recall.car"] == 1.0 and m["modes.recall.bike"] == 0.0
-    # the second detected trip matched walk or transit: mode accuracy 2/3 or 1/3, never anything else
-    assert m["modes.accuracy"] == pytest.approx(2 / 3) if confusion.get("walk") else pytest.approx(1 / 3)
+    assert m["modes.accuracy"] == pytest.approx(2 / 3)
+    assert math.isnan(m["modes.recall.transit"])
 
 
 def test_score_routes_recall_and_precision() -> None:
