@@ -76,7 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             hc, hy = held.samples[kind]
             hk = np.isfinite(hc)
             before, after = ece(hc[hk], hy[hk]), ece(m(hc[hk]), hy[hk])
-            m.meta.update({"holdout_seed": args.holdout, "holdout_ece_before": round(before, 4), "holdout_ece_after": round(after, 4)})
+            m.meta.update(
+                {
+                    "holdout_seed": args.holdout,
+                    "holdout_ece_before": round(before, 4),
+                    "holdout_ece_after": round(after, 4),
+                }
+            )
             entry.update(n_holdout=int(hk.sum()), ece_before=round(before, 4), ece_after=round(after, 4))
         summary[kind] = entry
         if not args.dry_run:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -20,6 +20,9 @@ from .io._open import ByteCounter
 from .io._read import MemberResult, default_device_name, read_members
 from .model.errors import InputError, NotFoundError
 from .store import DuckDBStore, Store
+
+if TYPE_CHECKING:
+    from .analysis.incremental import AnalyzeResult
 
 ProgressFn = Callable[[str, int, int], None]
 """Called as ``progress(path, bytes_done, bytes_total)`` while an import runs."""
@@ -247,15 +250,31 @@ class Database:
         method: str = "default",
         start: datetime | None = None,
         end: datetime | None = None,
+        stored: bool = False,
         **params: Any,
     ) -> pa.Table:
         """Stays of one entity (or of every entity when ``entity`` is None), found in its fixes by
         :func:`hereabouts.analysis.stays.detect_stays` with ``method`` and ``params``
-        (``radius_m``, ``min_duration_s``, ``max_gap_s``, ``include_last``...)."""
+        (``radius_m``, ``min_duration_s``, ``max_gap_s``, ``include_last``...).
+
+        ``stored=True`` reads the stays kept in the store by :meth:`analyze` instead, bringing them up to
+        date first (only the windows with new fixes are analysed again); with ``start``/``end`` it
+        gives the stays overlapping ``[start, end)`` rather than those found in the fixes of that period.
+        """
         from .analysis.stays import detect_stays
         from .model import schemas
 
         names = [entity] if entity is not None else self.entity_names()
+        if stored:
+            from .analysis import incremental
+
+            store = self._analysis_store()
+            parts = []
+            for name in names:
+                if not incremental.is_current(store, name, method, **params):
+                    incremental.analyze(store, name, method=method, **params)
+                parts.append(incremental.stored_stays(store, name, method=method, start=start, end=end, **params))
+            return pa.concat_tables(parts) if parts else schemas.STAY.empty_table()
         parts = []
         for name in names:
             fixes = self._entity_fixes(name, start, end)
@@ -265,6 +284,30 @@ class Database:
         if not parts:
             return schemas.STAY.empty_table()
         return pa.concat_tables(parts)
+
+    def analyze(
+        self,
+        entity: str | None = None,
+        *,
+        method: str = "default",
+        full: bool = False,
+        **params: Any,
+    ) -> AnalyzeResult:
+        """Find and store the stays of one entity (or of every entity), analysing again only what
+        fixes imported since the last analysis with the same ``method`` and ``params`` can change;
+        ``full=True`` rebuilds from all fixes. The stored stays always equal a full analysis
+        (see :mod:`hereabouts.analysis.incremental`); read them with ``stays(..., stored=True)``."""
+        from .analysis import incremental
+
+        return incremental.analyze(self._analysis_store(), entity, method=method, full=full, **params)
+
+    def _analysis_store(self) -> DuckDBStore:
+        if not isinstance(self.store, DuckDBStore):
+            raise InputError(
+                f"stored stays need the embedded DuckDB store, not {type(self.store).__name__}",
+                hint="use stays(..., stored=False) to detect them on the fly",
+            )
+        return self.store
 
     def _entity_fixes(self, name: str, start: datetime | None, end: datetime | None) -> pa.Table:
         fixes = self.fixes(name, start=start, end=end)

@@ -586,6 +586,55 @@ def simulate(
         )
 
 
+@app.command()
+def evaluate(
+    directory: Annotated[
+        Path | None, typer.Argument(help="A folder written by `hereabouts simulate` (default: simulate one).")
+    ] = None,
+    agents: Annotated[int, typer.Option(help="People to simulate when no folder is given.")] = 100,
+    days: Annotated[int, typer.Option(help="Days to simulate when no folder is given.")] = 14,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation when no folder is given.")] = 1,
+    profile: Annotated[str, typer.Option(help="Sensor profile when no folder is given.")] = "mixed",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write metrics.json, report.md and PNG plots here.")
+    ] = None,
+    plots: Annotated[bool, typer.Option(help="Draw PNG plots (needs matplotlib).")] = True,
+    trackintel: Annotated[bool, typer.Option(help="Also score the trackintel stay method.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every inference against a simulated town's ground truth: stays, places, home and work,
+    trips and modes, routes, calibration; per noise profile."""
+    from .evaluate import evaluate as run_evaluation
+
+    def say(msg: str) -> None:
+        if not (as_json or state.quiet):
+            err.print(msg, highlight=False)
+
+    result = run_evaluation(
+        directory,
+        agents=agents,
+        days=days,
+        seed=seed,
+        profile=profile,
+        out=out_dir,
+        plots=plots,
+        trackintel=trackintel,
+        progress=say,
+    )
+    data = result.as_dict()
+    if as_json:
+        print(dumps(data))
+        return
+    metrics = data.get("metrics", {})
+    _table(
+        "metrics",
+        [{"metric": k, "value": v} for k, v in sorted(metrics.items()) if "@" not in k],
+        ["metric", "value"],
+    )
+    if out_dir is not None:
+        out.print(f"report written to {out_dir / 'report.md'}")
+
+
 @app.command("versions")
 def versions_cmd() -> None:
     """Versions of hereabouts and its dependencies, for bug reports."""

@@ -149,7 +149,9 @@ def test_score_anchors_top1_abstention_confident_wrong_and_false_work() -> None:
             "lon": [LON] * 6,
             # a moves house on day 7
             "valid_from": pa.array([h(0), h(7 * day), h(0), h(0), h(0), h(0)], TS),
-            "valid_to": pa.array([h(7 * day), h(14 * day), h(14 * day), h(14 * day), h(14 * day), h(14 * day)], TS),
+            "valid_to": pa.array(
+                [h(7 * day), h(14 * day), h(14 * day), h(14 * day), h(14 * day), h(14 * day)], TS
+            ),
         }
     )
     anchors = _anchor_table(
@@ -157,7 +159,12 @@ def test_score_anchors_top1_abstention_confident_wrong_and_false_work() -> None:
             # a: right before the move (60 m off), right after it; work 400 m off (wrong, confident)
             {"entity": "a", "label": "home", "lat": north(60), "confidence": 0.9, "valid_to": h(7 * day)},
             {"entity": "a", "label": "home", "lat": north(2000), "confidence": 0.6, "valid_from": h(7 * day)},
-            {"entity": "a", "label": "home", "lat": north(4000), "confidence": 0.5},  # open, less sure: not top-1
+            {
+                "entity": "a",
+                "label": "home",
+                "lat": north(4000),
+                "confidence": 0.5,
+            },  # open, less sure: not top-1
             {"entity": "a", "label": "work", "lat": north(5400), "confidence": 0.85},
             # b: abstains
             {"entity": "b", "label": "home", "lat": north(800), "confidence": 0.3, "abstained": True},
@@ -242,7 +249,9 @@ def test_score_routes_recall_and_precision() -> None:
             "lon": [LON] * 5,
         }
     )
-    routes = pa.table({"entity": ["a", "a", "b"], "from_place": ["q1", "q1", "r1"], "to_place": ["q2", "q3", "r4"]})
+    routes = pa.table(
+        {"entity": ["a", "a", "b"], "from_place": ["q1", "q1", "r1"], "to_place": ["q2", "q3", "r4"]}
+    )
     m = score_routes(routes, places, true_trips, _true_places())
     assert m["routes.n_true"] == 2
     assert m["routes.recall"] == pytest.approx(0.5)

@@ -72,7 +72,9 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(f"unknown time zone {name!r}; expected an IANA name such as 'Europe/Amsterdam'") from exc
+        raise InputError(
+            f"unknown time zone {name!r}; expected an IANA name such as 'Europe/Amsterdam'"
+        ) from exc
 
 
 def zones_at(lat: F64, lon: F64) -> list[str]:

@@ -25,7 +25,8 @@ nobody sleeps at: the flat stays a home.)
 *Rest place.* For each observed night, the rest place is the night place, or for a night at a
 night-shift workplace, the place of the following morning. **Home** is the rest place of most days;
 a second place that is the rest place on at least 20 % (and 3) of the days is a **second home**
-(two rows; the one with more total dwell comes first and is the primary one). When the days at two
+(two rows; the primary one, where the entity spends more of its weekends — Saturday and Sunday,
+local — or else more time, comes first). When the days at two
 rest places do not interleave but follow one another (one change point explains all but 10 % of
 them), the entity **moved house**: two rows, the first with ``valid_to`` and the second with
 ``valid_from`` at the move (the midpoint between the last departure from the old home and the next
@@ -169,13 +170,17 @@ def _ts_us(table: pa.Table, name: str) -> I64:
     return np.asarray(arr.to_numpy(zero_copy_only=False), np.int64)
 
 
-def prepare(stays: pa.Table, places: pa.Table, *, tz: str | None = None, fn: str = "infer_anchors") -> Prepared:
+def prepare(
+    stays: pa.Table, places: pa.Table, *, tz: str | None = None, fn: str = "infer_anchors"
+) -> Prepared:
     """Assign places to stays (unless the stays already carry ``place_id``), look up each place's
     zone and sort by entity and time. Stays without a place are left out of the place statistics
     but count for the entity's span of data."""
     for c in ("entity", "start", "end"):
         if c not in stays.column_names:
-            raise SchemaError(f"{fn}: stay table lacks column {c!r}", hint="pass the table detect_stays returned")
+            raise SchemaError(
+                f"{fn}: stay table lacks column {c!r}", hint="pass the table detect_stays returned"
+            )
     for c in ("place_id", "lat", "lon"):
         if c not in places.column_names:
             raise SchemaError(
@@ -197,7 +202,9 @@ def prepare(stays: pa.Table, places: pa.Table, *, tz: str | None = None, fn: str
     enc = pc.dictionary_encode(ent_arr)
     ent_names = [str(v) for v in enc.dictionary.to_pylist()]
     ent_codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
-    order_names = np.argsort(np.array(ent_names, dtype=object), kind="stable") if ent_names else np.zeros(0, int)
+    order_names = (
+        np.argsort(np.array(ent_names, dtype=object), kind="stable") if ent_names else np.zeros(0, int)
+    )
     remap = np.empty(len(ent_names), np.int64)
     remap[order_names] = np.arange(len(ent_names))
     ent_codes = remap[ent_codes] if len(ent_names) else ent_codes
@@ -316,8 +323,9 @@ def _check_number(name: str, value: float, lo: float, hi: float | None = None) -
         raise InputError(f"{name} must be a finite number {rng}, got {value!r}")
 
 
-def _hhmm(s: float) -> str:
-    s = int(round(s)) % 86_400
+def hhmm(seconds: float) -> str:
+    """``HH:MM`` of seconds since midnight (wrapping past 24 h)."""
+    s = round(seconds) % 86_400
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
 
 
@@ -405,7 +413,12 @@ def infer_anchors(
     maxdwell = np.full(ne, -1, np.int64)
     best = group_argmax([te], tdw)
     maxdwell[te[best]] = tp[best]
+    wkend = sl.dow >= 5
+    (ke, kp), kdw = group_sum(sl.secs[wkend], sl.ent[wkend], sl.place[wkend])
+    # primary-home order: weekend dwell first, then total dwell
     dwell_of = {(int(a), int(b)): float(c) for a, b, c in zip(te, tp, tdw, strict=True)}
+    for a, b, c in zip(ke.tolist(), kp.tolist(), kdw.tolist(), strict=True):
+        dwell_of[a, b] += 1e9 * c
 
     # nights
     m = (sl.sod >= NIGHT[0]) & (sl.sod < NIGHT[1])
@@ -423,11 +436,15 @@ def infer_anchors(
     (me, md, mp), msec = group_sum(sl.secs[m2], sl.ent[m2], sl.day[m2], sl.place[m2])
     mb = group_argmax([me, md], msec)
     mok = msec[mb] >= MORNING_MIN_S
-    morning = {(int(a), int(b)): int(c) for a, b, c in zip(me[mb][mok], md[mb][mok], mp[mb][mok], strict=True)}
+    morning = {
+        (int(a), int(b)): int(c) for a, b, c in zip(me[mb][mok], md[mb][mok], mp[mb][mok], strict=True)
+    }
 
     # night places and night-work places
     night_place_set = set(zip(n_ent.tolist(), n_place.tolist(), strict=True))
-    m_place = np.array([morning.get((e, d), -1) for e, d in zip(n_ent.tolist(), n_day.tolist(), strict=True)], np.int64)
+    m_place = np.array(
+        [morning.get((e, d), -1) for e, d in zip(n_ent.tolist(), n_day.tolist(), strict=True)], np.int64
+    )
     sleep_after = (
         (m_place >= 0)
         & (m_place != n_place)
@@ -446,7 +463,9 @@ def infer_anchors(
         for e, q, k, c in zip(fe, fp, fk, fc, strict=True)
         if k >= 2 and c / k >= 0.6 and q != maxdwell[e]
     }
-    is_nw = np.array([(e, q) in night_work for e, q in zip(n_ent.tolist(), n_place.tolist(), strict=True)], np.bool_)
+    is_nw = np.array(
+        [(e, q) in night_work for e, q in zip(n_ent.tolist(), n_place.tolist(), strict=True)], np.bool_
+    )
     rest = np.where(is_nw, np.where(m_place >= 0, m_place, -1), n_place)
     rest = np.where(is_nw & (m_place == n_place), -1, rest)
 
@@ -572,7 +591,13 @@ class _Rows:
         c["abstained"].append(False)
 
     def abstain(
-        self, e: int, label: str, why: str, conf: float = 0.0, valid_from: int | None = None, valid_to: int | None = None
+        self,
+        e: int,
+        label: str,
+        why: str,
+        conf: float = 0.0,
+        valid_from: int | None = None,
+        valid_to: int | None = None,
     ) -> None:
         c = self.cols
         c["entity"].append(self.p.entities[e])
@@ -621,7 +646,9 @@ def _homes(
     if after_shift.any():
         shift_note = f"; {int(after_shift.sum())} of them mornings 06:00-14:00 after a night shift"
     if counts[0] < max(2, 0.15 * n):
-        rows.abstain(e, "home", f"{n} observed nights spread over {cand.shape[0]} places, none on 15 % of them")
+        rows.abstain(
+            e, "home", f"{n} observed nights spread over {cand.shape[0]} places, none on 15 % of them"
+        )
         return []
 
     # moved house? the top two rest places one after the other
@@ -639,7 +666,7 @@ def _homes(
         if errs[k] <= max(1, 0.1 * mm):
             cut = int(c[k])
             first, second = (a, b) if err_ab[k] <= err_ba[k] else (b, a)
-            d_sel, u_sel = rdays[sel], rutc[sel]
+            u_sel = rutc[sel]
             # the move: between the last departure from the old home before the first rest at the new
             # one, and the next arrival at the new home
             t_new_rest = int(u_sel[cut])
@@ -743,8 +770,10 @@ def _work(
             best = (conf, q, ev, True)
     if best is None:
         if remote_days >= max(3, 0.4 * max(n_wd, 1)):
-            rows.cols["evidence"][_last_home_row(rows, p.entities[e])] += (
-                f"; also the weekday daytime place on {remote_days} of {n_wd} weekdays (works from home?)"
+            i = _last_home_row(rows, p.entities[e])
+            rows.cols["evidence"][i] = (
+                f"{rows.cols['evidence'][i]}; also the weekday daytime place on {remote_days} of {n_wd} "
+                "weekdays (works from home?)"
             )
         return
     conf, q, ev, _ = best
@@ -780,7 +809,9 @@ def _regular(
 ) -> None:
     taken = {
         pid
-        for pid, ent, ab in zip(rows.cols["place_id"], rows.cols["entity"], rows.cols["abstained"], strict=True)
+        for pid, ent, ab in zip(
+            rows.cols["place_id"], rows.cols["entity"], rows.cols["abstained"], strict=True
+        )
         if ent == p.entities[e] and not ab
     }
     found: list[tuple[float, int, str]] = []
@@ -797,7 +828,7 @@ def _regular(
             continue
         dows, dcounts = np.unique(day_of_week(v_day[s]), return_counts=True)
         top = [_DOW[int(d)] + "s" for d in dows[np.argsort(-dcounts, kind="stable")][:2]]
-        when = _hhmm(float(np.median(seconds_of_day(v_local[s]))))
+        when = hhmm(float(np.median(seconds_of_day(v_local[s]))))
         ev = (
             f"{visits} visits in {weeks} of {obs_weeks} weeks, mostly {' and '.join(top)}, "
             f"arriving around {when} local ({_zone_note(p, q)})"

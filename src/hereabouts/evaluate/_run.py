@@ -157,6 +157,7 @@ def evaluate(
     matplotlib).
     """
     import hereabouts as hb
+
     from ..analysis.places import assign_places, cluster_places
     from ..analysis.trips import build_trips, habitual_routes
 
@@ -250,7 +251,9 @@ def evaluate(
             for i, _j in pairs:
                 ok[i] = True
             samples["stays"] = (
-                np.asarray(st.column("confidence").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64),
+                np.asarray(
+                    st.column("confidence").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64
+                ),
                 ok,
             )
         if ti_stays is not None:
@@ -274,9 +277,7 @@ def evaluate(
         for k, v in tm.items():
             if full or k in ("trips.precision", "trips.recall", "trips.f1", "modes.accuracy"):
                 metrics[f"{k}{suffix}"] = v
-        rm = score_routes(
-            filter_entities(routes, "entity", agents_), places, ttr, truth["true_places"]
-        )
+        rm = score_routes(filter_entities(routes, "entity", agents_), places, ttr, truth["true_places"])
         for k, v in rm.items():
             if full or k == "routes.recall":
                 metrics[f"{k}{suffix}"] = v

@@ -13,6 +13,7 @@ calls :func:`apply`; a kind without a shipped map is returned unchanged.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -151,7 +152,7 @@ class CalibrationMap:
     def from_dict(cls, d: dict[str, Any]) -> CalibrationMap:
         x = [float(v) for v in d["x"]]
         y = [float(v) for v in d["y"]]
-        if not x or len(x) != len(y) or any(b < a for a, b in zip(x, x[1:], strict=False)):
+        if not x or len(x) != len(y) or any(b < a for a, b in itertools.pairwise(x)):
             raise InputError(
                 f"calibration map {d.get('kind')!r} is malformed; expected equal-length knots x "
                 "(increasing) and y"
@@ -166,11 +167,11 @@ def fit_isotonic(
 
     Blocks with fewer than ``min_block`` samples are pooled with a neighbour, so a handful of samples
     at an extreme confidence cannot pin the map to 0 or 1. The knots are the blocks' mean confidences
-    and their shares correct.
+    and their shares correct, smoothed by Laplace's rule (``(right + 1) / (n + 2)``).
 
     >>> m = fit_isotonic([0.2] * 50 + [0.9] * 50, [True] * 25 + [False] * 25 + [True] * 40 + [False] * 10)
     >>> [round(float(v), 2) for v in m([0.2, 0.9])]
-    [0.5, 0.8]
+    [0.5, 0.79]
     """
     c, y = _arrays(conf, correct)
     if c.size == 0:
@@ -195,7 +196,9 @@ def fit_isotonic(
         top = stack.pop()
         stack[-1] = [stack[-1][0] + top[0], stack[-1][1] + top[1], stack[-1][2] + top[2]]
     xs = [b[0] / b[2] for b in stack]
-    ys = [b[1] / b[2] for b in stack]
+    # Laplace's rule of succession: a block of n inferences all right is worth (n + 1) / (n + 2), not
+    # certainty
+    ys = [(b[1] + 1.0) / (b[2] + 2.0) for b in stack]
     # enforce monotone (pooling with min_block may leave equal neighbours; keep non-decreasing)
     ys = list(np.maximum.accumulate(np.asarray(ys)))
     return CalibrationMap(

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from ..analysis._geo import haversine_m
@@ -83,8 +84,9 @@ def match_nearest(
     """One-to-one matches ``(i, j, metres)`` of points A to points B within ``max_distance_m``,
     nearest pair first (ties: lower indices).
 
-    >>> match_nearest(np.array([0.0, 0.0]), np.array([0.0, 0.001]), np.array([0.0]), np.array([0.0009]), 100)
-    [(1, 0, 11.1...)]
+    >>> m = match_nearest(np.array([0.0, 0.0]), np.array([0.0, 0.001]), np.array([0.0]), np.array([0.0009]), 100)
+    >>> [(i, j, round(d)) for i, j, d in m]
+    [(1, 0, 11)]
     """
     if alat.size == 0 or blat.size == 0:
         return []
@@ -245,7 +247,10 @@ def score_anchors(
                     continue
                 best = max(live, key=lambda i: (np.nan_to_num(a_conf[i], nan=-1.0), -i))
                 d = haversine_m(
-                    np.full(len(valid), a_lat[best]), np.full(len(valid), a_lon[best]), t_lat[valid], t_lon[valid]
+                    np.full(len(valid), a_lat[best]),
+                    np.full(len(valid), a_lon[best]),
+                    t_lat[valid],
+                    t_lon[valid],
                 )
                 ok = bool(len(valid) and np.nanmin(d) <= max_distance_m)
                 n_right += ok
@@ -325,7 +330,9 @@ def score_trips(
     matched = np.zeros(trips.num_rows, np.bool_)
     for i, _ in pairs:
         matched[i] = True
-    conf = _f64(trips, "confidence") if "confidence" in trips.column_names else np.full(trips.num_rows, np.nan)
+    conf = (
+        _f64(trips, "confidence") if "confidence" in trips.column_names else np.full(trips.num_rows, np.nan)
+    )
     samples: dict[str, Samples] = {"trips": (conf, matched)}
     guess = _str(trips, "mode") if "mode" in trips.column_names else [None] * trips.num_rows
     mconf = (
@@ -422,8 +429,8 @@ def score_routes(
 
 def filter_entities(t: pa.Table, column: str, keep: set[str]) -> pa.Table:
     """Rows of ``t`` whose ``column`` is in ``keep``."""
-    mask = pa.array([x in keep for x in t.column(column).to_pylist()], pa.bool_())
-    return t.filter(mask)
+    col = t.column(column).cast(pa.string())
+    return t.filter(pc.fill_null(pc.is_in(col, value_set=pa.array(sorted(keep), pa.string())), False))
 
 
 def details_of(x: Any) -> Any:

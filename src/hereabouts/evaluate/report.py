@@ -92,7 +92,13 @@ def markdown(ev: Evaluation) -> str:
             lines.append(f"| {tm} | " + " | ".join(str(conf[tm].get(g, 0)) for g in guesses) + " |")
     curves = ev.details.get("calibration", {})
     if curves:
-        lines += ["", "## Calibration (10 bins)", "", "| confidence | n | ECE | ECE after shipped map |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Calibration (10 bins)",
+            "",
+            "| confidence | n | ECE | ECE after shipped map |",
+            "|---|---|---|---|",
+        ]
         for kind, c in curves.items():
             if not c.get("available", True):
                 lines.append(f"| {kind} | – | not available | – |")
@@ -131,8 +137,16 @@ def plots(ev: Evaluation, folder: Path) -> list[Path]:
             for curve, label, style in ((c, "raw", "o-"), (c.get("calibrated"), "calibrated", "s-")):
                 if not curve:
                     continue
-                xs = [x for x, y in zip(curve["confidence"], curve["accuracy"], strict=True) if x is not None and y is not None]
-                ys = [y for x, y in zip(curve["confidence"], curve["accuracy"], strict=True) if x is not None and y is not None]
+                xs = [
+                    x
+                    for x, y in zip(curve["confidence"], curve["accuracy"], strict=True)
+                    if x is not None and y is not None
+                ]
+                ys = [
+                    y
+                    for x, y in zip(curve["confidence"], curve["accuracy"], strict=True)
+                    if x is not None and y is not None
+                ]
                 ece = curve["ece"]
                 ax.plot(xs, ys, style, ms=3, label=f"{label} (ECE {ece:.3f})" if ece is not None else label)
             ax.set_title(f"{kind} (n={c['n']})", fontsize=9)
@@ -149,15 +163,20 @@ def plots(ev: Evaluation, folder: Path) -> list[Path]:
     profiles = sorted(ev.details.get("run", {}).get("agents_by_profile", {}))
     keys = [k for k in PROFILE_KEYS if any(f"{k}@{p}" in ev.metrics for p in profiles)]
     if profiles and keys:
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(keys) * max(1, len(profiles)) / 2), 3.8))
+        fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.22 * len(keys) * len(profiles))), 4.2))
         width = 0.8 / len(profiles)
         for n, prof in enumerate(profiles):
             vals = [ev.metrics.get(f"{k}@{prof}", float("nan")) for k in keys]
-            ax.bar([i + n * width for i in range(len(keys))], [0 if math.isnan(v) else v for v in vals], width, label=prof)
+            ax.bar(
+                [i + n * width for i in range(len(keys))],
+                [0 if math.isnan(v) else v for v in vals],
+                width,
+                label=prof,
+            )
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(keys))])
         ax.set_xticklabels(keys, rotation=35, ha="right", fontsize=7)
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, ncol=len(profiles), loc="upper center", bbox_to_anchor=(0.5, -0.35))
         ax.set_title("by noise profile", fontsize=9)
         fig.tight_layout()
         p = folder / "profiles.png"

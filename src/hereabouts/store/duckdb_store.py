@@ -124,6 +124,40 @@ MIGRATIONS: list[str] = [
         raw VARCHAR
     );
     """.replace("{FIXES_DDL}", FIXES_DDL.replace("{name}", "fixes")),
+    # 2: stored stays and the bookkeeping of incremental analysis (hereabouts.analysis.incremental)
+    """
+    CREATE SEQUENCE dirty_ids START 1;
+    CREATE TABLE analysis_dirty (
+        dirty_id BIGINT PRIMARY KEY DEFAULT nextval('dirty_ids'),
+        entity_id INTEGER NOT NULL,
+        t_from TIMESTAMPTZ NOT NULL,
+        t_to TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE analysis_state (
+        entity_id INTEGER NOT NULL,
+        method_key VARCHAR NOT NULL,
+        devices VARCHAR NOT NULL,
+        last_dirty_id BIGINT NOT NULL,
+        analyzed_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (entity_id, method_key)
+    );
+    CREATE TABLE stays (
+        entity_id INTEGER NOT NULL,
+        method_key VARCHAR NOT NULL,
+        "start" TIMESTAMPTZ NOT NULL,
+        "end" TIMESTAMPTZ NOT NULL,
+        lat DOUBLE NOT NULL,
+        lon DOUBLE NOT NULL,
+        radius_m DOUBLE,
+        n_fixes BIGINT,
+        confidence DOUBLE,
+        evidence_first_t TIMESTAMPTZ,
+        evidence_last_t TIMESTAMPTZ,
+        method VARCHAR,
+        sync_t TIMESTAMPTZ NOT NULL,
+        horizon_t TIMESTAMPTZ NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -270,6 +304,8 @@ class _Import:
         # would keep every batch alive until the transaction ends, growing memory with the file
         _batch = batch
         rows = self.con.execute(sql).fetchall()
+        if tier == "fix" and rows and rows[0][0]:  # new fixes: their entities' analysis is stale there
+            self.store._mark_dirty(batch)
         return int(rows[0][0]) if rows else 0
 
     def finish(self, counts: Mapping[str, int], kind: str) -> None:
@@ -602,6 +638,142 @@ class DuckDBStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ---------------------------------------------------------------- incremental analysis
+    # (used by hereabouts.analysis.incremental; times are int microseconds since the epoch, UTC)
+    def _mark_dirty(self, batch: pa.Table) -> None:
+        """Record the time range of a fix batch, per entity of its devices (called inside an import)."""
+        _dirty = batch.select(["device_id", "t"])
+        self.con.execute(
+            """INSERT INTO analysis_dirty (entity_id, t_from, t_to)
+               SELECT d.entity_id, min(s.t), max(s.t) FROM _dirty s JOIN devices d USING (device_id)
+               GROUP BY d.entity_id ORDER BY d.entity_id"""
+        )
+
+    @contextmanager
+    def analysis_transaction(self) -> Iterator[None]:
+        """One transaction for replacing an entity's stored stays and analysis state."""
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def entity_ref(self, entity: str) -> tuple[int, list[int]]:
+        """The id of ``entity`` (name or alias) and the ids of its devices, sorted."""
+        eid = self._entity_id(entity)
+        rows = self.con.execute(
+            "SELECT device_id FROM devices WHERE entity_id = ? ORDER BY device_id", [eid]
+        ).fetchall()
+        return eid, [int(r[0]) for r in rows]
+
+    def dirty_windows(self, entity_id: int, after_id: int = 0) -> list[tuple[int, int, int]]:
+        """``(dirty_id, t_from_us, t_to_us)`` of the fix batches of an entity recorded after ``after_id``."""
+        rows = self.con.execute(
+            "SELECT dirty_id, epoch_us(t_from), epoch_us(t_to) FROM analysis_dirty "
+            "WHERE entity_id = ? AND dirty_id > ? ORDER BY dirty_id",
+            [entity_id, after_id],
+        ).fetchall()
+        return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+    def last_dirty_id(self) -> int:
+        return int(self.con.execute("SELECT coalesce(max(dirty_id), 0) FROM analysis_dirty").fetchall()[0][0])
+
+    def analysis_state(self, entity_id: int, method_key: str) -> tuple[str, int] | None:
+        """``(devices, last_dirty_id)`` recorded by the last analysis of an entity with a method key."""
+        rows = self.con.execute(
+            "SELECT devices, last_dirty_id FROM analysis_state WHERE entity_id = ? AND method_key = ?",
+            [entity_id, method_key],
+        ).fetchall()
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def set_analysis_state(self, entity_id: int, method_key: str, devices: str, last_dirty_id: int) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO analysis_state VALUES (?, ?, ?, ?, current_timestamp)",
+            [entity_id, method_key, devices, last_dirty_id],
+        )
+
+    def analysis_fixes(self, device_ids: list[int], from_us: int | None = None) -> pa.Table:
+        """The fixes of some devices from ``from_us`` on (all when None): ``t`` (int64 microseconds),
+        ``lat``, ``lon``, ``accuracy_m``, in one canonical order (time, then position, accuracy and
+        device), so that every analysis of the same fixes sees them in the same order."""
+        if not device_ids:
+            return pa.table(
+                {
+                    "t": pa.array([], pa.int64()),
+                    "lat": pa.array([], pa.float64()),
+                    "lon": pa.array([], pa.float64()),
+                    "accuracy_m": pa.array([], pa.float64()),
+                }
+            )
+        where = f"device_id IN ({', '.join(str(int(d)) for d in device_ids)})"
+        if from_us is not None:
+            where += f" AND t >= make_timestamptz({int(from_us)}::BIGINT)"
+        return self._arrow(
+            f"SELECT epoch_us(t) AS t, lat, lon, accuracy_m FROM fixes WHERE {where} "
+            "ORDER BY t, lat, lon, accuracy_m NULLS FIRST, device_id"
+        )
+
+    def count_fixes_at(self, device_ids: list[int], t_us: int) -> int:
+        if not device_ids:
+            return 0
+        return int(
+            self.con.execute(
+                f"SELECT count(*) FROM fixes WHERE device_id IN ({', '.join(str(int(d)) for d in device_ids)}) "
+                "AND t = make_timestamptz(?::BIGINT)",
+                [int(t_us)],
+            ).fetchall()[0][0]
+        )
+
+    def sync_points(self, entity_id: int, method_key: str, before_us: int) -> list[int]:
+        """Restart times of the stored stays of an entity whose restart time and horizon (the latest
+        fix the detector looked at before it) are both earlier than ``before_us``, latest first."""
+        rows = self.con.execute(
+            "SELECT DISTINCT epoch_us(sync_t) AS s FROM stays WHERE entity_id = ? AND method_key = ? "
+            "AND sync_t < make_timestamptz(?::BIGINT) AND horizon_t < make_timestamptz(?::BIGINT) "
+            "ORDER BY s DESC",
+            [entity_id, method_key, int(before_us), int(before_us)],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def delete_stays(self, entity_id: int, method_key: str | None = None, from_us: int | None = None) -> int:
+        """Delete the stored stays of an entity (of one method key; whose restart time is at or after
+        ``from_us``); returns how many."""
+        sql = "DELETE FROM stays WHERE entity_id = ?"
+        params: list[Any] = [entity_id]
+        if method_key is not None:
+            sql += " AND method_key = ?"
+            params.append(method_key)
+        if from_us is not None:
+            sql += " AND sync_t >= make_timestamptz(?::BIGINT)"
+            params.append(int(from_us))
+        rows = self.con.execute(sql + " RETURNING 1", params).fetchall()
+        return len(rows)
+
+    def write_stays(self, entity_id: int, method_key: str, table: pa.Table) -> None:
+        """Insert stays: ``start``, ``end``, ``lat``, ``lon``, ``radius_m``, ``n_fixes``, ``confidence``,
+        ``evidence_first_t``, ``evidence_last_t``, ``method``, ``sync_t``, ``horizon_t`` (times as
+        timestamps)."""
+        if table.num_rows == 0:
+            return
+        _stays = table
+        self.con.execute(
+            """INSERT INTO stays SELECT ?, ?, "start", "end", lat, lon, radius_m, n_fixes, confidence,
+                      evidence_first_t, evidence_last_t, method, sync_t, horizon_t FROM _stays""",
+            [entity_id, method_key],
+        )
+
+    def stored_stays(self, entity_id: int, method_key: str) -> pa.Table:
+        """The stored stays of an entity for a method key, by start."""
+        return self._arrow(
+            """SELECT "start", "end", lat, lon, radius_m, n_fixes, confidence, evidence_first_t,
+                      evidence_last_t, method, sync_t, horizon_t FROM stays
+               WHERE entity_id = ? AND method_key = ? ORDER BY "start", "end", sync_t""",
+            [entity_id, method_key],
+        )
 
 
 def _dt_us(dt: datetime) -> int:

@@ -1,0 +1,237 @@
+"""Anchors (home, work, regular places) against the simulator's ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from hereabouts.analysis._geo import haversine_m
+from hereabouts.analysis.anchors import ANCHOR, infer_anchors
+from hereabouts.analysis.places import cluster_places
+from hereabouts.analysis.stays import detect_stays
+from hereabouts.model.errors import InputError, SchemaError
+from hereabouts.sim import simulate
+
+
+@dataclass
+class Case:
+    stays: pa.Table
+    places: pa.Table
+    anchors: pa.Table
+    phones: dict[str, str]  # device -> agent
+    agents: dict[str, dict[str, object]]
+    truth: list[dict[str, object]]
+
+
+@pytest.fixture(scope="module")
+def case() -> Case:
+    # seed 2: a mixed population with night-shift workers, two-home agents and movers
+    sim = simulate(agents=60, days=21, seed=2, profile="gps-1min")
+    stays = detect_stays(sim.fixes)
+    places = cluster_places(stays, towns=False)
+    anchors = infer_anchors(stays, places)
+    dev = sim.devices.to_pylist()
+    phones = {str(d["device"]): str(d["agent"]) for d in dev if d["kind"] == "phone"}
+    agents = {str(a["agent"]): a for a in sim.true_agents.to_pylist()}
+    return Case(stays, places, anchors, phones, agents, sim.true_anchors.to_pylist())
+
+
+def _rows(c: Case, device: str, label: str) -> list[dict[str, object]]:
+    return [
+        r
+        for r in c.anchors.to_pylist()
+        if r["entity"] == device and r["label"] == label and not r["abstained"]
+    ]
+
+
+def _truth(c: Case, agent: str, kinds: tuple[str, ...]) -> list[dict[str, object]]:
+    return [t for t in c.truth if t["agent"] == agent and t["kind"] in kinds]
+
+
+def _near(r: dict[str, object], t: dict[str, object], m: float = 100.0) -> bool:
+    return float(haversine_m(r["lat"], r["lon"], t["lat"], t["lon"])) <= m  # type: ignore[arg-type]
+
+
+def test_schema_and_population(case: Case) -> None:
+    assert case.anchors.schema.equals(ANCHOR, check_metadata=False)
+    roles = {str(a["role"]) for a in case.agents.values()}
+    assert {"day_worker", "night_worker", "remote_worker", "no_work"} <= roles
+    assert any(a["two_homes"] for a in case.agents.values()) and any(
+        a["moves_house"] for a in case.agents.values()
+    )
+    conf = np.asarray(case.anchors.column("confidence").to_numpy())
+    assert ((conf >= 0) & (conf <= 1)).all()
+    ab = case.anchors.filter(case.anchors.column("abstained"))
+    assert ab.column("place_id").null_count == ab.num_rows
+
+
+def test_home_top1(case: Case) -> None:
+    hits = total = 0
+    for dev, agent in case.phones.items():
+        homes = _rows(case, dev, "home")
+        if not homes:
+            continue
+        total += 1
+        primary = [t for t in _truth(case, agent, ("home",)) if t["primary"]]
+        hits += any(_near(homes[0], t) for t in primary)
+    assert total >= 55
+    assert hits / total >= 0.95
+
+
+def test_work_top1_day_and_night_workers(case: Case) -> None:
+    hits = total = 0
+    for dev, agent in case.phones.items():
+        if case.agents[agent]["role"] not in ("day_worker", "night_worker"):
+            continue
+        total += 1
+        work = _rows(case, dev, "work")
+        truth = _truth(case, agent, ("work",))
+        hits += bool(work) and _near(work[0], truth[0])
+    assert total >= 20
+    assert hits / total >= 0.9
+
+
+def test_night_shift_home_is_not_work(case: Case) -> None:
+    n = 0
+    for dev, agent in case.phones.items():
+        if case.agents[agent]["role"] != "night_worker":
+            continue
+        n += 1
+        home = _rows(case, dev, "home")
+        work = _rows(case, dev, "work")
+        assert home and _near(home[0], _truth(case, agent, ("home",))[0])
+        assert work and _near(work[0], _truth(case, agent, ("work",))[0])
+        assert "night shifts" in str(work[0]["evidence"])
+        assert not any(_near(h, _truth(case, agent, ("work",))[0]) for h in home)
+    assert n >= 3
+
+
+def test_movers_get_two_homes_split_at_the_move(case: Case) -> None:
+    n = 0
+    for dev, agent in case.phones.items():
+        if not case.agents[agent]["moves_house"]:
+            continue
+        n += 1
+        homes = _rows(case, dev, "home")
+        truth = sorted(_truth(case, agent, ("home",)), key=lambda t: t["valid_from"])  # type: ignore[arg-type,return-value]
+        assert len(homes) == 2
+        assert homes[0]["valid_to"] is not None and homes[1]["valid_from"] == homes[0]["valid_to"]
+        assert _near(homes[0], truth[0]) and _near(homes[1], truth[1])
+        moved = truth[0]["valid_to"]
+        assert abs((homes[0]["valid_to"] - moved).total_seconds()) <= 2 * 86400  # type: ignore[operator]
+    assert n >= 5
+
+
+def test_two_home_agents_get_two_home_rows(case: Case) -> None:
+    n = 0
+    for dev, agent in case.phones.items():
+        if not case.agents[agent]["two_homes"]:
+            continue
+        n += 1
+        homes = _rows(case, dev, "home")
+        truth = _truth(case, agent, ("home",))
+        assert len(homes) == 2
+        assert all(any(_near(h, t) for t in truth) for h in homes)
+        assert _near(homes[0], next(t for t in truth if t["primary"]))  # primary first
+    assert n >= 2
+
+
+def test_no_confident_work_without_work(case: Case) -> None:
+    n = 0
+    for dev, agent in case.phones.items():
+        if case.agents[agent]["role"] not in ("no_work", "remote_worker"):
+            continue
+        n += 1
+        assert _rows(case, dev, "work") == []
+    assert n >= 10
+
+
+def test_watch_without_nights_abstains(case: Case) -> None:
+    # watches are worn 07:00-22:30: no observed nights, so no home and no work is named
+    watches = [e for e in set(case.anchors.column("entity").to_pylist()) if e not in case.phones]
+    abstained = [
+        r
+        for r in case.anchors.to_pylist()
+        if r["entity"] in watches and r["label"] == "home" and r["abstained"]
+    ]
+    assert abstained and all("observed nights" in str(r["evidence"]) for r in abstained)
+
+
+def test_two_day_slice_abstains(case: Case) -> None:
+    t0 = pa.scalar(datetime(2025, 3, 4, tzinfo=UTC), pa.timestamp("us", tz="UTC"))
+    t1 = pa.scalar(datetime(2025, 3, 6, tzinfo=UTC), pa.timestamp("us", tz="UTC"))
+    s = case.stays
+    part = s.filter(pc.and_(pc.greater_equal(s.column("start"), t0), pc.less(s.column("end"), t1)))
+    a = infer_anchors(part, case.places)
+    assert a.num_rows > 0
+    assert all(a.column("abstained").to_pylist())
+    assert set(a.column("label").to_pylist()) == {"home", "work"}
+    assert a.column("place_id").null_count == a.num_rows
+    assert all("days of data" in e for e in a.column("evidence").to_pylist())
+
+
+def test_regular_places(case: Case) -> None:
+    reg = case.anchors.filter(pc.equal(case.anchors.column("label"), "regular"))
+    assert reg.num_rows > 0
+    assert all("visits in" in e for e in reg.column("evidence").to_pylist())
+    # a regular place is never also the entity's home or work
+    keys = {(r["entity"], r["place_id"]) for r in case.anchors.to_pylist() if r["label"] != "regular"}
+    assert not any((r["entity"], r["place_id"]) in keys for r in reg.to_pylist())
+
+
+def _hand(days: int, home_hours: tuple[int, int] = (-2, 7)) -> tuple[pa.Table, pa.Table]:
+    h, d = 3_600_000_000, 86_400_000_000
+    start, end, pid = [], [], []
+    for k in range(days):
+        start += [d * k + home_hours[0] * h, d * k + 9 * h]
+        end += [d * k + home_hours[1] * h, d * k + 17 * h]
+        pid += ["h", "w" if (k + 3) % 7 < 5 else "park"]
+    ts = pa.timestamp("us", tz="UTC")
+    stays = pa.table(
+        {
+            "entity": ["ann"] * len(pid),
+            "start": pa.array(start, ts),
+            "end": pa.array(end, ts),
+            "place_id": pid,
+        }
+    )
+    places = pa.table({"place_id": ["h", "w", "park"], "lat": [52.0, 52.01, 52.02], "lon": [5.0, 5.0, 5.0]})
+    return stays, places
+
+
+def test_hand_made_day_worker_and_confidence_monotone() -> None:
+    stays, places = _hand(21)
+    a = infer_anchors(stays, places, tz="UTC")
+    labels = dict(zip(a.column("label").to_pylist(), a.column("place_id").to_pylist(), strict=True))
+    assert labels["home"] == "h" and labels["work"] == "w"
+    assert "21 of 21 observed nights" in a.column("evidence").to_pylist()[0]
+    short = infer_anchors(*_hand(9), tz="UTC")
+    c_long = a.filter(pc.equal(a.column("label"), "home")).column("confidence")[0].as_py()
+    c_short = short.filter(pc.equal(short.column("label"), "home")).column("confidence")[0].as_py()
+    assert c_long > c_short > 0.5
+    assert "night shifts" not in str(a.column("evidence").to_pylist())
+    # the days are in local time: in Sydney (UTC+11) the stays at "h" fall at 09:00-18:00 and those at
+    # "w" at 20:00-04:00 local, which reads as night shifts at "w" followed by sleep at "h"
+    syd = infer_anchors(stays, places, tz="Australia/Sydney")
+    work = syd.filter(pc.equal(syd.column("label"), "work"))
+    assert work.column("place_id").to_pylist() == ["w"]
+    assert "night shifts" in work.column("evidence")[0].as_py()
+
+
+def test_bad_arguments() -> None:
+    stays, places = _hand(3)
+    with pytest.raises(InputError, match="min_days"):
+        infer_anchors(stays, places, min_days=-1)
+    with pytest.raises(InputError, match="abstain_below"):
+        infer_anchors(stays, places, abstain_below=2.0)
+    with pytest.raises(SchemaError, match="entity"):
+        infer_anchors(stays.drop_columns(["entity"]), places)
+    with pytest.raises(InputError, match="time zone"):
+        infer_anchors(stays, places, tz="Nowhere/Land")
+    empty = infer_anchors(stays.slice(0, 0), places, tz="UTC")
+    assert empty.num_rows == 0 and empty.schema.equals(ANCHOR, check_metadata=False)

@@ -1,0 +1,177 @@
+"""End-to-end: simulate a small town, evaluate the engine on it, and hold every metric above a floor.
+
+The floors sit a little below what the engine measured on this simulation when they were set
+(15 agents x 10 days, seed 3, mixed profiles): a change that makes any inference worse fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from hereabouts.evaluate import Evaluation, _run, evaluate
+from hereabouts.model.errors import InputError
+from hereabouts.sim import simulate
+
+AGENTS, DAYS, SEED = 15, 10, 3
+
+#: metric -> lowest acceptable value (measured when set in the comment)
+FLOORS = {
+    "stays.precision": 0.88,  # 0.934
+    "stays.recall": 0.83,  # 0.888
+    "stays.f1": 0.86,  # 0.911
+    "places.precision": 0.87,  # 0.928
+    "places.recall": 0.79,  # 0.853
+    "places.f1": 0.83,  # 0.889
+    "trips.precision": 0.89,  # 0.949
+    "trips.recall": 0.83,  # 0.889
+    "trips.f1": 0.86,  # 0.918
+    "modes.accuracy": 0.75,  # 0.816
+    "routes.recall": 0.70,  # 0.782
+    "routes.precision": 0.80,  # 0.868
+    "stays_trackintel.recall": 0.75,  # 0.823
+    "home.top1": 0.85,  # 0.933
+    "work.top1": 0.85,  # 1.0
+}
+#: metric -> highest acceptable value
+CEILINGS = {
+    "stays.start_error_median_s": 200.0,  # 140
+    "stays.end_error_median_s": 200.0,  # 87
+    "places.distance_median_m": 15.0,  # 2.9
+    "home.confident_wrong": 0.1,  # 0
+    "work.confident_wrong": 0.1,  # 0
+    "work.false_rate": 0.25,  # 0
+    "calibration.ece": 0.5,  # 0.366 (raw confidences)
+}
+#: per-profile floors, for the profiles with at least 2 agents in this town (its one cell phone's
+#: fixes, 600 m apart, yield no stay at all: not floored, see docs/accuracy.md)
+PROFILE_FLOORS = {
+    "stays.f1@gps-15min": 0.90,  # 0.960
+    "stays.f1@significant-change": 0.90,  # 0.968
+    "stays.f1@duty-cycled": 0.88,  # 0.957
+    "stays.f1@wifi": 0.80,  # 0.872
+    "trips.recall@gps-15min": 0.88,  # 0.950
+    "places.recall@gps-15min": 0.88,  # 0.961
+    "home.top1@gps-15min": 0.9,  # 1.0
+}
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("town")
+    simulate(agents=AGENTS, days=DAYS, seed=SEED, out=out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def evaluated(town: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Evaluation, Path]:
+    out = tmp_path_factory.mktemp("report")
+    return evaluate(town, out=out), out
+
+
+def _measured(ev: Evaluation) -> dict[str, Any]:
+    return {k: round(v, 3) for k, v in ev.metrics.items()}
+
+
+def test_every_metric_above_its_floor(evaluated: tuple[Evaluation, Path]) -> None:
+    ev, _ = evaluated
+    m = ev.metrics
+    if not ev.details["anchors"]["available"]:
+        pytest.fail(f"the anchors stage did not run: {ev.details['anchors']}")
+    low = {k: m.get(k) for k, f in {**FLOORS, **PROFILE_FLOORS}.items() if not (m.get(k, math.nan) >= f)}
+    high = {k: m.get(k) for k, c in CEILINGS.items() if not (m.get(k, math.nan) <= c)}
+    assert not low, f"below the floor: {low}; measured {_measured(ev)}"
+    assert not high, f"above the ceiling: {high}"
+
+
+def test_metric_keys_and_ranges(evaluated: tuple[Evaluation, Path]) -> None:
+    ev, _ = evaluated
+    m = ev.metrics
+    for k in ("stays.f1", "stays.precision", "stays.recall", "home.top1", "work.top1", "calibration.ece"):
+        assert k in m
+    for k, v in m.items():
+        assert isinstance(v, float), k
+        if k.split("@")[0].endswith(("precision", "recall", "f1", "top1", "accuracy", "abstention")):
+            assert math.isnan(v) or 0.0 <= v <= 1.0, (k, v)
+    run = ev.details["run"]
+    assert sum(run["agents_by_profile"].values()) == AGENTS
+    for prof in run["agents_by_profile"]:
+        assert f"stays.f1@{prof}" in m
+    # the worst ECE of the kinds emitted
+    eces = [v for k, v in m.items() if k.startswith("calibration.ece.") and not math.isnan(v)]
+    assert len(eces) >= 4 and m["calibration.ece"] == max(eces)
+    assert sum(sum(r.values()) for r in ev.details["mode_confusion"].values()) == m["modes.n"]
+
+
+def test_outputs_written(evaluated: tuple[Evaluation, Path]) -> None:
+    ev, out = evaluated
+    data = json.loads((out / "metrics.json").read_text())
+    assert data["metrics"]["stays.f1"] == pytest.approx(ev.metrics["stays.f1"])
+    assert data["anchors"]["available"] is True
+    assert set(data["calibration"]) == {"stays", "places", "trips", "modes", "anchors"}
+    assert len(data["calibration"]["stays"]["count"]) == 10
+    report = (out / "report.md").read_text()
+    assert "| `stays.f1` |" in report and "By noise profile" in report
+    for png in ("reliability.png", "profiles.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_samples_agree_with_metrics(evaluated: tuple[Evaluation, Path]) -> None:
+    ev, _ = evaluated
+    conf, ok = ev.samples["stays"]
+    assert len(conf) == ev.metrics["stays.n_detected"]
+    assert ok.mean() == pytest.approx(ev.metrics["stays.precision"])
+
+
+def test_anchors_missing_are_reported_not_available(town: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_run, "_load_anchors", lambda: None)
+    ev = evaluate(town, trackintel=False)
+    assert ev.details["anchors"]["available"] is False
+    assert math.isnan(ev.metrics["home.top1"]) and math.isnan(ev.metrics["work.top1"])
+    assert ev.as_dict()["metrics"]["home.top1"] is None
+    assert ev.details["calibration"]["anchors"] == {"available": False}
+    assert "not available" in ev.to_markdown()
+
+
+def test_anchors_scored_through_the_contract(town: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in anchors stage that names each entity's most-dwelt place home: scored as such."""
+
+    def longest_dwell_home(stays: pa.Table, places: pa.Table) -> pa.Table:
+        rows = sorted(places.to_pylist(), key=lambda p: -(p["dwell_s"] or 0))
+        seen: dict[str, dict[str, Any]] = {}
+        for p in rows:
+            seen.setdefault(p["entity"], p)
+        ps = list(seen.values())
+        return pa.table(
+            {
+                "entity": [p["entity"] for p in ps],
+                "label": ["home"] * len(ps),
+                "place_id": [p["place_id"] for p in ps],
+                "lat": [p["lat"] for p in ps],
+                "lon": [p["lon"] for p in ps],
+                "confidence": [0.9] * len(ps),
+                "valid_from": pa.nulls(len(ps), pa.timestamp("us", tz="UTC")),
+                "valid_to": pa.nulls(len(ps), pa.timestamp("us", tz="UTC")),
+                "evidence": [None] * len(ps),
+                "method": ["longest-dwell"] * len(ps),
+                "abstained": [False] * len(ps),
+            }
+        )
+
+    monkeypatch.setattr(_run, "_load_anchors", lambda: longest_dwell_home)
+    ev = evaluate(town, trackintel=False)
+    assert ev.details["anchors"]["available"] is True
+    assert ev.metrics["home.top1"] >= 0.8
+    assert ev.metrics["home.abstention"] <= 0.1  # an entity with no place at all gets no home
+    assert ev.metrics["work.abstention"] == 1.0 and ev.metrics["work.top1"] == 0.0
+    assert ev.metrics["work.false_rate"] == 0.0
+
+
+def test_not_a_simulated_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not a simulated folder"):
+        evaluate(tmp_path)
