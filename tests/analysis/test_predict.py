@@ -366,3 +366,12 @@ def test_until_cuts_the_history_and_a_regular_routine_is_predicted_exactly() -> 
     assert all(r["observed_accuracy"] == 1.0 for r in rel if r["n"])
     seq = hourly_sequence(stays, places, "ann")
     assert fano_bound(lz_entropy_rate(seq), len(set(seq))) > 0.9
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import hereabouts.analysis.predict as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 5 and result.failed == 0

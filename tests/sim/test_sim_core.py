@@ -429,3 +429,11 @@ def test_clock_converts_local_wall_time_across_dst() -> None:
     assert clock.wall_of_scalar(float(utc[1])) == pytest.approx(7 * day + 7.5 * 3600)
     assert clock.t0 == datetime(2025, 3, 24, tzinfo=TZ).timestamp()
     assert clock.t_end == datetime(2025, 4, 7, tzinfo=TZ).timestamp()
+
+
+def test_more_households_than_homes_does_not_fail() -> None:
+    # seed 102 draws more households than the town has homes; they share homes instead of failing
+    from hereabouts.sim import simulate
+
+    sim = simulate(agents=100, days=1, seed=102)
+    assert sim.true_agents.num_rows == 100

@@ -134,7 +134,9 @@ def build_population(
     agent_list: list[Agent] = []
     households: list[Household] = []
     for h, size in enumerate(sizes):
-        home = free_homes.pop()
+        # when the random household sizes outrun the town's homes, households start sharing homes
+        # (flats of one building) rather than failing
+        home = free_homes.pop() if free_homes else int(homes[h % len(homes)])
         members = []
         for m in range(size):
             idx = len(agent_list)
