@@ -148,6 +148,8 @@ def test_no_confident_work_without_work(case: Case) -> None:
             continue
         n += 1
         assert _rows(case, dev, "work") == []
+        if case.agents[agent]["role"] == "remote_worker":  # said on the home row instead
+            assert "weekday daytime place" in str(_rows(case, dev, "home")[0]["evidence"])
     assert n >= 10
 
 
@@ -235,3 +237,72 @@ def test_bad_arguments() -> None:
         infer_anchors(stays, places, tz="Nowhere/Land")
     empty = infer_anchors(stays.slice(0, 0), places, tz="UTC")
     assert empty.num_rows == 0 and empty.schema.equals(ANCHOR, check_metadata=False)
+
+
+def _plan(days: list[list[tuple[str, float, float]]]) -> pa.Table:
+    """Stays from a day-by-day plan of (place, start hour, end hour) in UTC; hours may pass 24."""
+    h, d = 3_600_000_000, 86_400_000_000
+    rows = [(k, p, a, b) for k, plan in enumerate(days) for p, a, b in plan]
+    return pa.table(
+        {
+            "entity": ["ann"] * len(rows),
+            "start": pa.array([d * k + int(a * h) for k, _, a, _ in rows], pa.timestamp("us", tz="UTC")),
+            "end": pa.array([d * k + int(b * h) for k, _, _, b in rows], pa.timestamp("us", tz="UTC")),
+            "place_id": [p for _, p, _, _ in rows],
+        }
+    )
+
+
+HAND_PLACES = pa.table(
+    {"place_id": ["h", "w", "new", "hotel"], "lat": [52.0, 52.01, 52.02, 48.0], "lon": [5.0, 5.0, 5.0, 2.0]}
+)
+
+
+def _day(home: str, weekday: bool) -> list[tuple[str, float, float]]:
+    if weekday:
+        return [(home, 0, 8), ("w", 8.5, 17), (home, 17.5, 24)]
+    return [(home, 0, 24)]
+
+
+def _weeks(n_days: int, home_of: list[str] | None = None) -> list[list[tuple[str, float, float]]]:
+    out = []
+    for k in range(n_days):
+        dow = (k + 3) % 7  # day 0 (1970-01-01) is a Thursday
+        out.append(_day(home_of[k] if home_of else "h", dow < 5))
+    return out
+
+
+def test_hand_made_move_and_a_trip_at_the_end() -> None:
+    homes = ["h"] * 12 + ["new"] * 16
+    a = infer_anchors(_plan(_weeks(28, homes)), HAND_PLACES, tz="UTC").to_pylist()
+    home = [r for r in a if r["label"] == "home"]
+    assert [r["place_id"] for r in home] == ["h", "new"]
+    moved = datetime(1970, 1, 13, tzinfo=UTC)  # day 12
+    assert abs((home[0]["valid_to"] - moved).total_seconds()) <= 86400
+    assert home[1]["valid_from"] == home[0]["valid_to"] and home[0]["valid_from"] is None
+    # two nights in a hotel at the very end are not a move
+    plan = _weeks(28)
+    plan[26] = plan[27] = [("hotel", 0, 24)]
+    b = infer_anchors(_plan(plan), HAND_PLACES, tz="UTC").to_pylist()
+    assert [(r["place_id"], r["valid_to"]) for r in b if r["label"] == "home"] == [("h", None)]
+
+
+def test_hand_made_night_shift() -> None:
+    # works 21:00-05:30 at "w" Sunday to Thursday nights, sleeps at "h" 06:00-15:00
+    plan = []
+    for k in range(28):
+        dow = (k + 3) % 7
+        shift_tonight = dow in (6, 0, 1, 2, 3)
+        shift_last_night = dow in (0, 1, 2, 3, 4)
+        day: list[tuple[str, float, float]] = []
+        day.append(("w", 0, 5.5) if shift_last_night else ("h", 0, 5.5))
+        day.append(("h", 6, 20.5) if shift_tonight else ("h", 6, 24))
+        if shift_tonight:
+            day.append(("w", 21, 24))
+        plan.append(day)
+    a = infer_anchors(_plan(plan), HAND_PLACES, tz="UTC").to_pylist()
+    labels = {r["label"]: r for r in a if not r["abstained"]}
+    assert labels["home"]["place_id"] == "h" and labels["work"]["place_id"] == "w"
+    assert (
+        "night shifts" in labels["work"]["evidence"] and "after a night shift" in labels["home"]["evidence"]
+    )

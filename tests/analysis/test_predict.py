@@ -374,4 +374,37 @@ def test_docstring_examples_run() -> None:
     import hereabouts.analysis.predict as module
 
     result = doctest.testmod(module)
-    assert result.attempted >= 5 and result.failed == 0
+    assert result.attempted >= 4 and result.failed == 0
+
+
+def test_first_visits_after_the_burn_in_count_as_elsewhere() -> None:
+    stays = _routine(4)
+    visit = (datetime(2025, 1, 25, 12, tzinfo=AMS), datetime(2025, 1, 25, 14, tzinfo=AMS))  # week 3, Sat
+    one_off = pa.table(
+        {
+            "entity": ["ann"],
+            "start": pa.array([visit[0].astimezone(UTC)], TS),
+            "end": pa.array([visit[1].astimezone(UTC)], TS),
+            "lat": [52.05],
+            "lon": [5.20],
+        }
+    )
+    stays = pa.concat_tables([stays, one_off])
+    places = cluster_places(stays, towns=False)
+    shop = _place_near(places, 52.05, 5.20)
+    sat13 = datetime(2025, 2, 8, 13, tzinfo=AMS)
+
+    def p(novelty: float | None) -> tuple[float, float]:
+        pred = fit_predictor(stays, places, tz="Europe/Amsterdam", novelty_burn_in_days=novelty)
+        out = pred.predict("ann", sat13)
+        prob = dict(
+            zip(out.column("place_id").to_pylist(), out.column("probability").to_pylist(), strict=True)
+        )
+        return prob[shop], prob[None]
+
+    shop_new, away_new = p(7.0)
+    shop_old, away_old = p(None)
+    assert shop_new < shop_old / 3 and away_new > away_old  # the place stays an outcome, with less weight
+    assert p(30.0) == pytest.approx((shop_old, away_old))  # a burn-in longer than the history: no effect
+    with pytest.raises(InputError, match="novelty_burn_in_days"):
+        fit_predictor(stays, places, novelty_burn_in_days=-1.0)

@@ -197,3 +197,18 @@ def test_anomaly_scores_and_schema(sim_stays: tuple[pa.Table, pa.Table, list[str
     assert pc.min(an.column("score")).as_py() > 0
     with pytest.raises(InputError):
         anomalies(stays, places, routine_min_share=0)
+
+
+def test_regularity_on_the_simulator(sim_stays: tuple[pa.Table, pa.Table, list[str]]) -> None:
+    stays, places, workers = sim_stays
+    reg = regularity(stays, places).to_pylist()
+    assert {r["entity"] for r in reg} == set(stays.column("entity").to_pylist())
+    for r in reg:
+        n = 2 ** r["entropy_random"]
+        assert r["entropy_uncorrelated"] <= r["entropy_random"] + 1e-9
+        if r["entropy_lz"] is not None:
+            assert 1 / n - 1e-9 <= r["predictability_max"] <= 1.0
+    # people with a daily routine are predictable (Song et al. report about 93 %)
+    mine = [r for r in reg if r["entity"] in workers]
+    assert mine and all(r["predictability_max"] > 0.8 for r in mine)
+    assert all(r["entropy_lz"] < r["entropy_uncorrelated"] for r in mine)

@@ -26,10 +26,10 @@ nobody sleeps at: the flat stays a home.)
 night-shift workplace, the place of the following morning. **Home** is the rest place of most days;
 a second place that is the rest place on at least 20 % (and 3) of the days is a **second home**
 (two rows; the primary one, where the entity spends more of its weekends — Saturday and Sunday,
-local — or else more time, comes first). When the days at two
-rest places do not interleave but follow one another (one change point explains all but 10 % of
-them), the entity **moved house**: two rows, the first with ``valid_to`` and the second with
-``valid_from`` at the move (the midpoint between the last departure from the old home and the next
+local — or else more time, comes first). When the days at two rest places do not interleave but
+follow one another (one change point explains all but 10 % of them, and each side holds at least
+``min_nights`` of them), the entity **moved house**: two rows, the first with ``valid_to`` and the
+second with ``valid_from`` at the move (the midpoint between the last departure from the old home and the next
 arrival at the new one). Open ends are null.
 
 *Work.* A non-home place where the entity spends at least 3 hours of the weekday daytime (07:00–19:00,
@@ -517,7 +517,7 @@ def infer_anchors(
             rows.abstain(e, "home", why)
             rows.abstain(e, "work", why + "; work cannot be told from home without a home")
         else:
-            homes = _homes(e, p, rows, rdays, rplace, rutc, dwell_of, abstain_below, nw[okr])
+            homes = _homes(e, p, rows, rdays, rplace, rutc, dwell_of, abstain_below, nw[okr], min_nights)
             if homes:
                 _work(
                     e,
@@ -637,6 +637,7 @@ def _homes(
     dwell_of: dict[tuple[int, int], float],
     abstain_below: float,
     after_shift: B,
+    min_nights: int,
 ) -> list[int]:
     n = int(rdays.shape[0])
     cand, counts = np.unique(rplace, return_counts=True)
@@ -663,8 +664,8 @@ def _homes(
         err_ba = (c - cs[c]) + (cs[mm] - cs[c])  # b first, then a
         errs = np.minimum(err_ab, err_ba)
         k = int(np.argmin(errs))
-        if errs[k] <= max(1, 0.1 * mm):
-            cut = int(c[k])
+        cut = int(c[k])
+        if errs[k] <= max(1, 0.1 * mm) and min(cut, mm - cut) >= max(2, min_nights):
             first, second = (a, b) if err_ab[k] <= err_ba[k] else (b, a)
             u_sel = rutc[sel]
             # the move: between the last departure from the old home before the first rest at the new

@@ -1,0 +1,178 @@
+"""The single writer: one thread owns every write to the store and commits requests in groups.
+
+DuckDB allows one writing connection, and a commit (which syncs the write-ahead log) costs far more than
+the rows of one request. Request handlers parse and validate their payload, then hand the validated
+tables to :class:`GroupWriter` and wait. The writer thread takes every request waiting in its queue (up to
+``max_group``), writes them in **one** transaction (one insert per tier for the whole group, de-duplicated
+against the store) and commits; only then is each request's future resolved, so an HTTP 2xx always
+follows the commit that made its records durable. When a group's transaction fails, each of its requests
+is tried again alone, so one bad request cannot fail the others.
+
+Each committed group is one import source (``sources`` row, origin ``http:ingest``) whose kind names the
+protocols in it (``owntracks_http``...), with the group's counts.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from .._db import Database
+from ..io._base import Counts
+
+log = logging.getLogger("hereabouts.server")
+
+_TIER_COUNT = {
+    "fix": "fixes",
+    "scan": "scans",
+    "reported_stay": "reported_stays",
+    "reported_trip": "reported_trips",
+    "event": "events",
+}
+
+
+@dataclass
+class Job:
+    """The validated tables of one request (what its Sink wrote) and its counts before de-duplication."""
+
+    protocol: str
+    tables: list[tuple[str, pa.Table]]
+    counts: Counts
+    future: concurrent.futures.Future[Counts] = field(default_factory=concurrent.futures.Future)
+
+
+@dataclass
+class WriterStats:
+    groups: int = 0
+    requests: int = 0
+    retried_alone: int = 0
+
+
+class GroupWriter:
+    """A writer thread committing queued jobs in groups; :meth:`submit` returns a future resolved with
+    the job's counts after its group's commit (or with the error that kept it out of the store)."""
+
+    def __init__(self, db: Database, *, max_group: int = 1000) -> None:
+        self.db = db
+        self.max_group = max_group
+        self.stats = WriterStats()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, job: Job) -> concurrent.futures.Future[Counts]:
+        if self._closed:
+            raise RuntimeError("the ingest writer is closed")
+        self._ensure_started()
+        self._queue.put(job)
+        return job.future
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                t = threading.Thread(target=self._run, name="hereabouts-ingest-writer", daemon=True)
+                t.start()
+                self._thread = t
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Write what is queued, then stop the thread."""
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    # ------------------------------------------------------------ the thread
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stop = False
+            while len(group) < self.max_group:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+            self._write_group(group)
+            if stop:
+                return
+
+    def _write_group(self, group: list[Job]) -> None:
+        try:
+            counts = self._commit(group)
+        except Exception as exc:
+            if len(group) == 1:
+                log.exception("ingest write failed")
+                _fail(group[0], exc)
+                return
+            log.warning("a group of %d requests failed (%s); writing each alone", len(group), exc)
+            self.stats.retried_alone += len(group)
+            for job in group:
+                try:
+                    alone = self._commit([job])
+                except Exception as one_exc:
+                    log.exception("ingest write failed")
+                    _fail(job, one_exc)
+                else:
+                    _done(job, alone[0])
+            return
+        for job, c in zip(group, counts, strict=True):
+            _done(job, c)
+
+    def _commit(self, group: Sequence[Job]) -> list[Counts]:
+        """Write ``group`` in one transaction; per-job counts (new rows cannot be told apart between the
+        jobs of a group, so each job gets its own validated counts and the group's are in ``sources``)."""
+        protocols = sorted({j.protocol for j in group})
+        by_tier: dict[str, list[pa.Table]] = {}
+        for job in group:
+            for tier, table in job.tables:
+                by_tier.setdefault(tier, []).append(table)
+        total = Counts()
+        for job in group:
+            total.read += job.counts.read
+            total.rejected += job.counts.rejected
+        with self.db.store.begin_import(
+            origin="http:ingest", checksum=None, options={"via": "http", "protocols": protocols}
+        ) as txn:
+            # rejects last: their rows do not depend on the others, fixes first keep the table clustered
+            for tier in sorted(by_tier, key=lambda t: (t == "reject", t)):
+                tables = by_tier[tier]
+                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+                new = txn.write(tier, table)
+                if tier in _TIER_COUNT:
+                    attr = _TIER_COUNT[tier]
+                    setattr(total, attr, getattr(total, attr) + new)
+                    total.duplicates += table.num_rows - new
+            txn.finish(total.as_dict(), ",".join(f"{p}_http" for p in protocols))
+        self.stats.groups += 1
+        self.stats.requests += len(group)
+        if len(group) == 1:
+            return [total]
+        return [j.counts for j in group]
+
+
+def _done(job: Job, counts: Counts) -> None:
+    # a request whose client went away may have cancelled its future: its records are stored anyway
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        job.future.set_result(counts)
+
+
+def _fail(job: Job, exc: BaseException) -> None:
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        job.future.set_exception(exc)
