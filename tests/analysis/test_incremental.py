@@ -103,7 +103,7 @@ def _stream(rng: np.random.Generator, device: str, n: int) -> list[Fix]:
         r = rng.random()
         if r < 0.05:
             t += int(rng.integers(600, 2400)) * 1_000_000  # a recording gap
-        elif r < 0.10:
+        elif r < 0.15:
             pass  # a second fix at the same time
         else:
             t += int(rng.integers(10, 90)) * 1_000_000
@@ -133,6 +133,13 @@ def _batches(rng: np.random.Generator, fixes: list[Fix], n_batches: int, mode: i
         for b in out:
             rng.shuffle(b)  # type: ignore[arg-type]
         return out
+    if mode == 3:  # the history with holes first, then the holes filled one by one
+        holes = sorted(rng.choice(np.arange(len(fixes)), size=n_batches - 1, replace=False).tolist())
+        width = max(1, len(fixes) // 12)
+        which = np.zeros(len(fixes), dtype=int)
+        for k, h in enumerate(holes):
+            which[h : h + width] = k + 1
+        return [[f for f, w in zip(fixes, which, strict=True) if w == b] for b in range(n_batches)]
     # mode 2: each batch one device's next stretch (repeating the last 5 fixes of its previous one)
     devices = sorted({f[0] for f in fixes})
     owners = [devices[b % len(devices)] for b in range(n_batches)]
@@ -158,7 +165,7 @@ def _batches(rng: np.random.Generator, fixes: list[Fix], n_batches: int, mode: i
     seed=st.integers(0, 2**32 - 1),
     n_devices=st.integers(1, 3),
     n_batches=st.integers(2, 4),
-    mode=st.integers(0, 2),
+    mode=st.integers(0, 3),
     include_last=st.booleans(),
 )
 def test_incremental_equals_full_after_every_import(

@@ -29,14 +29,17 @@ a second place that is the rest place on at least 20 % (and 3) of the days is a 
 local — or else more time, comes first). When the days at two rest places do not interleave but
 follow one another (one change point explains all but 10 % of them, and each side holds at least
 ``min_nights`` of them), the entity **moved house**: two rows, the first with ``valid_to`` and the
-second with ``valid_from`` at the move (the midpoint between the last departure from the old home and the next
-arrival at the new one). Open ends are null.
+second with ``valid_from`` at the move (the midpoint between the last departure from the old home
+and the next arrival at the new one). Open ends are null.
 
 *Work.* A non-home place where the entity spends at least 3 hours of the weekday daytime (07:00–19:00,
 Monday to Friday) on at least 40 % of the observed weekdays and 3 days, in at least 2 distinct weeks
 (fewer when fewer were observed); or a night-shift workplace (at least 3 nights, 2 weeks, 30 % of the
-observed nights). Only the best-supported one is returned. A place that is school, not paid work, is
-indistinguishable from work in location data and is labelled ``work``.
+observed nights). Only the best-supported one is returned. With noisy positions (cell), one
+workplace falls apart into several nearby places; presence at non-home places within ``merge_m`` of
+a candidate then counts for it (by default half the median stay radius, at most 300 m: nothing
+merges for GPS data). A place that is school, not paid work, is indistinguishable from work in
+location data and is labelled ``work``.
 
 *Remote workers*: when the weekday daytime place is the home itself, no work row is returned (a
 work-from-home claim needs more than location); the home row's ``evidence`` says the home is also
@@ -76,6 +79,7 @@ from numpy.typing import NDArray
 
 from ..model.errors import InputError, SchemaError
 from ..model.schemas import UTC_US
+from ._geo import grouped_quantile, haversine_m
 from ._localtime import (
     US_PER_DAY,
     US_PER_S,
@@ -147,6 +151,7 @@ class Prepared:
     end: I64
     span_start: I64  # per entity: first start of any stay (assigned to a place or not)
     span_end: I64
+    radius: F64  # per stay: its radius_m (NaN when the stays carry none)
 
 
 @dataclass
@@ -236,6 +241,12 @@ def prepare(
     pcode = pc.index_in(pid, value_set=pa.array(place_ids, pa.string()))
     pcode_np = np.asarray(pcode.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
     keep = (pcode_np >= 0) & (end > start)
+    if "radius_m" in stays.column_names:
+        radius = np.asarray(
+            stays.column("radius_m").cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64
+        )
+    else:
+        radius = np.full(start.shape[0], np.nan)
     sel = np.flatnonzero(keep)
     sel = sel[np.lexsort((start[sel], ent_codes[sel]))]
     return Prepared(
@@ -251,6 +262,7 @@ def prepare(
         end=end[sel],
         span_start=span_start,
         span_end=span_end,
+        radius=radius[sel],
     )
 
 
@@ -338,6 +350,7 @@ def infer_anchors(
     abstain_below: float = 0.5,
     regular_min_weeks: int = 2,
     regular_min_visits: int = 3,
+    merge_m: float | None = None,
     tz: str | None = None,
 ) -> pa.Table:
     """Infer the home(s), work place and regular places of each entity.
@@ -359,6 +372,12 @@ def infer_anchors(
     regular_min_weeks, regular_min_visits
         A regular place is visited in at least this many distinct (local, Monday-based) weeks and
         this many times.
+    merge_m
+        When looking for work, presence at non-home places within this distance of a candidate
+        counts as presence there (noisy positions split one workplace into several places), and the
+        row's ``lat``/``lon`` is the dwell-weighted centre of those places. ``None`` (default): half
+        the median ``radius_m`` of the entity's stays, at most 300 m (a few metres for GPS, so
+        nothing merges; hundreds for cell positions); 0 turns it off.
     tz
         Use this IANA zone for every place instead of looking each up from its coordinates.
 
@@ -388,6 +407,8 @@ def infer_anchors(
     """
     _check_number("min_days", min_days, 0.0)
     _check_number("abstain_below", abstain_below, 0.0, 1.0)
+    if merge_m is not None:
+        _check_number("merge_m", merge_m, 0.0)
     for name, v in (
         ("min_nights", min_nights),
         ("regular_min_weeks", regular_min_weeks),
@@ -474,8 +495,19 @@ def infer_anchors(
     (we, wd, wp), wsec = group_sum(sl.secs[m3], sl.ent[m3], sl.day[m3], sl.place[m3])
     (oe, od), osec = group_sum(sl.secs[m3], sl.ent[m3], sl.day[m3])
     wk_obs_e, wk_obs_d = oe[osec >= WEEKDAY_OBSERVED_S], od[osec >= WEEKDAY_OBSERVED_S]
-    wpres = wsec >= WORK_MIN_S
-    we, wd, wp, wsec = we[wpres], wd[wpres], wp[wpres], wsec[wpres]
+    # how far apart two places may be and still count as one workplace (see merge_m)
+    if merge_m is not None:
+        near_m = np.full(ne, float(merge_m))
+    else:
+        near_m = np.zeros(ne)
+        ok_r = np.isfinite(p.radius)
+        if ok_r.any():
+            (re_,), _ = group_sum(np.zeros(int(ok_r.sum())), p.ent[ok_r])
+            order = np.lexsort((p.radius[ok_r], p.ent[ok_r]))
+            rs, es = p.radius[ok_r][order], p.ent[ok_r][order]
+            bounds = np.concatenate((np.searchsorted(es, re_), [es.shape[0]]))
+            med = grouped_quantile(rs, bounds.astype(np.int64), 0.5)
+            near_m[re_] = np.minimum(300.0, 0.5 * med)
 
     # visits (merged consecutive stays at one place) for regular places
     new_visit = np.ones(p.ent.shape[0], np.bool_)
@@ -512,8 +544,8 @@ def infer_anchors(
             continue
         obs_weeks = int(aw_hi[e] - aw_lo[e])
         homes: list[int] = []
-        if n_obs < min_nights:
-            why = f"only {n_obs} observed nights (at least {min_nights} needed)"
+        if n_obs < max(min_nights, 1):
+            why = f"only {n_obs} observed nights (at least {max(min_nights, 1)} needed)"
             rows.abstain(e, "home", why)
             rows.abstain(e, "work", why + "; work cannot be told from home without a home")
         else:
@@ -525,6 +557,7 @@ def infer_anchors(
                     rows,
                     homes,
                     abstain_below,
+                    float(near_m[e]),
                     (wd[w_lo[e] : w_hi[e]], wp[w_lo[e] : w_hi[e]], wsec[w_lo[e] : w_hi[e]]),
                     wk_obs_d[wo_lo[e] : wo_hi[e]],
                     (n_day[n_lo[e] : n_hi[e]], n_place[n_lo[e] : n_hi[e]], is_nw[n_lo[e] : n_hi[e]]),
@@ -576,13 +609,17 @@ class _Rows:
         evidence: str,
         valid_from: int | None = None,
         valid_to: int | None = None,
+        position: tuple[float, float] | None = None,
     ) -> None:
         c = self.cols
         c["entity"].append(self.p.entities[e])
         c["label"].append(label)
         c["place_id"].append(self.p.place_ids[place])
-        c["lat"].append(float(self.p.plat[place]))
-        c["lon"].append(float(self.p.plon[place]))
+        lat, lon = (
+            position if position is not None else (float(self.p.plat[place]), float(self.p.plon[place]))
+        )
+        c["lat"].append(lat)
+        c["lon"].append(lon)
         c["confidence"].append(float(min(max(conf, 0.0), 1.0)))
         c["valid_from"].append(valid_from)
         c["valid_to"].append(valid_to)
@@ -722,6 +759,7 @@ def _work(
     rows: _Rows,
     homes: list[int],
     abstain_below: float,
+    near_m: float,
     weekday: tuple[I64, I64, F64],
     weekdays_observed: I64,
     nights: tuple[I64, I64, B],
@@ -730,14 +768,26 @@ def _work(
     wd, wp, wsec = weekday
     n_wd = int(weekdays_observed.shape[0])
     obs_weeks_wd = int(np.unique(_weeks(weekdays_observed)).shape[0])
-    best: tuple[float, int, str, bool] | None = None  # (score, place, evidence, ok)
+    # (confidence, own dwell, place, evidence, lat, lon)
+    best: tuple[float, float, int, str, float, float] | None = None
     home_day = np.isin(wp, homes)
-    remote_days = int(np.unique(wd[home_day]).shape[0])
+    remote_days = int(np.unique(wd[home_day & (wsec >= WORK_MIN_S)]).shape[0])
     if n_wd:
         others = ~home_day
-        for q in np.unique(wp[others]).tolist():
-            s = others & (wp == q)
-            dset = np.unique(wd[s])
+        cand = np.unique(wp[others])
+        if near_m > 0 and cand.shape[0] > 1:
+            dist = haversine_m(
+                p.plat[cand][:, None], p.plon[cand][:, None], p.plat[cand][None, :], p.plon[cand][None, :]
+            )
+            near = dist <= near_m
+        else:
+            near = np.eye(cand.shape[0], dtype=np.bool_)
+        for i, q in enumerate(cand.tolist()):
+            group = cand[near[i]]
+            s = others & np.isin(wp, group)
+            (days,), per_day = group_sum(wsec[s], wd[s])
+            present = per_day >= WORK_MIN_S
+            dset = days[present]
             k = int(dset.shape[0])
             weeks = int(np.unique(_weeks(dset)).shape[0])
             share = k / n_wd
@@ -745,13 +795,18 @@ def _work(
             if k < 3 or share < 0.4 or weeks < need_weeks:
                 continue
             conf = math.sqrt(share) * (1.0 - math.exp(-k / 3.0)) * (1.0 - math.exp(-weeks))
-            hours = float(np.median(wsec[s])) / 3600
+            hours = float(np.median(per_day[present])) / 3600
+            own = float(wsec[others & (wp == q)].sum())
+            (gp,), gsec = group_sum(wsec[s], wp[s])
+            lat = float(np.average(p.plat[gp], weights=gsec))
+            lon = float(np.average(p.plon[gp], weights=gsec))
+            merged = "" if gp.shape[0] == 1 else f", {gp.shape[0]} places within {near_m:.0f} m"
             ev = (
                 f"{k} of {n_wd} observed weekdays over {weeks} weeks, 07:00-19:00 local "
-                f"({_zone_note(p, q)}), median {hours:.1f} h a day"
+                f"({_zone_note(p, q)}), median {hours:.1f} h a day{merged}"
             )
-            if best is None or conf > best[0]:
-                best = (conf, q, ev, False)
+            if best is None or (conf, own) > (best[0], best[1]):
+                best = (conf, own, q, ev, lat, lon)
     nd, npl, nw = nights
     n_n = int(nights_observed.shape[0])
     obs_weeks_n = int(np.unique(_weeks(nights_observed)).shape[0])
@@ -768,7 +823,7 @@ def _work(
             f"({_zone_note(p, q)}), followed by sleep at home"
         )
         if best is None or conf > best[0]:
-            best = (conf, q, ev, True)
+            best = (conf, 0.0, q, ev, float(p.plat[q]), float(p.plon[q]))
     if best is None:
         if remote_days >= max(3, 0.4 * max(n_wd, 1)):
             i = _last_home_row(rows, p.entities[e])
@@ -777,11 +832,11 @@ def _work(
                 "weekdays (works from home?)"
             )
         return
-    conf, q, ev, _ = best
+    conf, _, q, ev, lat, lon = best
     if conf < abstain_below:
         rows.abstain(e, "work", f"weak evidence ({ev})", conf)
     else:
-        rows.add(e, "work", q, conf, ev)
+        rows.add(e, "work", q, conf, ev, position=(lat, lon))
 
 
 def _last_home_row(rows: _Rows, entity: str) -> int:

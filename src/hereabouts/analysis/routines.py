@@ -65,8 +65,9 @@ def time_of_week_occupancy(
 
     >>> import pyarrow as pa
     >>> h, d = 3_600_000_000, 86_400_000_000
-    >>> stays = pa.table({"entity": ["ann"] * 2, "start": pa.array([9 * h, 7 * d + 9 * h], pa.timestamp("us", tz="UTC")),
-    ...     "end": pa.array([10 * h, 7 * d + 9 * h + 600_000_000], pa.timestamp("us", tz="UTC")), "place_id": ["w", "w"]})
+    >>> ts = pa.timestamp("us", tz="UTC")
+    >>> stays = pa.table({"entity": ["ann"] * 2, "start": pa.array([9 * h, 7 * d + 9 * h], ts),
+    ...     "end": pa.array([10 * h, 7 * d + 9 * h + 600_000_000], ts), "place_id": ["w", "w"]})
     >>> places = pa.table({"place_id": ["w"], "lat": [52.0], "lon": [5.0]})
     >>> t = time_of_week_occupancy(stays, places, tz="UTC")
     >>> t.column("hour").to_pylist(), t.column("share").to_pylist()
@@ -139,7 +140,8 @@ def fano_max_predictability(entropy_bits: F64, n_places: I64, iterations: int = 
     """Π_max from Fano's inequality for each (entropy, number of places) pair (vectorised
     bisection; see the module notes).
 
-    >>> [round(v, 4) for v in fano_max_predictability(np.array([0.0, 1.0, 2.0]), np.array([5, 2, 4])).tolist()]
+    >>> pi = fano_max_predictability(np.array([0.0, 1.0, 2.0]), np.array([5, 2, 4]))
+    >>> [round(v, 4) for v in pi.tolist()]
     [1.0, 0.5, 0.25]
     """
     s = np.asarray(entropy_bits, np.float64)

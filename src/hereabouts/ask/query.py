@@ -45,8 +45,8 @@ __all__ = [
     "Refusal",
     "Routine",
     "Stats",
-    "Together",
     "TimeSpent",
+    "Together",
     "TopPlaces",
     "Town",
     "Trips",
@@ -224,7 +224,9 @@ class TopPlaces(_Node):
     recurrence: Recurrence | None = None
 
     def describe(self) -> str:
-        return f"the {self.n} places where {self.entity} stayed longest, {_when(self.period, self.recurrence)}"
+        return (
+            f"the {self.n} places where {self.entity} stayed longest, {_when(self.period, self.recurrence)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -516,7 +518,9 @@ def _decode(tp: Any, v: Any, where: str) -> Any:
         return tuple(_decode(inner, x, where) for x in v)
     if tp is Period:
         d = _need(v, where)
-        return Period(str(d["phrase"]), tuple(Interval(_dt(a), _dt(b)) for a, b in d["intervals"]), str(d["tz"]))
+        return Period(
+            str(d["phrase"]), tuple(Interval(_dt(a), _dt(b)) for a, b in d["intervals"]), str(d["tz"])
+        )
     if tp is Moment:
         d = _need(v, where)
         return Moment(str(d["phrase"]), _dt(d["at"]), str(d["tz"]))
@@ -573,7 +577,10 @@ _TIME_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "phrase": {"type": "string"},
             "tz": {"type": "string", "description": "IANA zone"},
-            "intervals": {"type": "array", "items": {"type": "array", "items": _DT, "minItems": 2, "maxItems": 2}},
+            "intervals": {
+                "type": "array",
+                "items": {"type": "array", "items": _DT, "minItems": 2, "maxItems": 2},
+            },
         },
         "required": ["phrase", "tz", "intervals"],
     },

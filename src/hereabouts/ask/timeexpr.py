@@ -646,9 +646,12 @@ def _r_recurrence(m: re.Match[str], c: _Ctx) -> Recurrence:
 
 _WDS = rf"(?:{_WDN}s|weekdays|weekends)"
 _DAYLIST = rf"(?P<days>{_WDS}(?:(?:\s*,\s*|\s+and\s+|\s+or\s+){_WDS})*)"
-_DAYLIST1 = rf"(?P<days>(?:{_WDN}|weekday|weekend)(?:(?:\s*,\s*|\s+and\s+|\s+or\s+)(?:{_WDN}|weekday|weekend))*)"
+_DAYLIST1 = (
+    rf"(?P<days>(?:{_WDN}|weekday|weekend)(?:(?:\s*,\s*|\s+and\s+|\s+or\s+)(?:{_WDN}|weekday|weekend))*)"
+)
 _B = r"(?<![\w/])"
 _E = r"(?![\w/])"
+
 
 def _r_lastn_one(m: re.Match[str], c: _Ctx) -> Period:
     unit = m["unit"]
@@ -682,9 +685,12 @@ def _r_mon(m: re.Match[str], c: _Ctx) -> Period:
 
 
 _RULES: list[tuple[str, Resolver]] = [
-    (rf"(?:between|from)\s+(?P<a>{_ENDPOINT})\s+(?:and|to|until|till|through)\s+(?P<b>{_ENDPOINT})", _r_between),
+    (
+        rf"(?:between|from)\s+(?P<a>{_ENDPOINT})\s+(?:and|to|until|till|through)\s+(?P<b>{_ENDPOINT})",
+        _r_between,
+    ),
     (rf"since\s+(?P<a>{_ENDPOINT})", _r_since),
-    (rf"(?P<op>before|after)\s+(?P<a>{_ENDPOINT})", _r_before_after),
+    (rf"(?<!day )(?P<op>before|after)\s+(?P<a>{_ENDPOINT})", _r_before_after),
     (
         rf"(?:(?:in|over|during|for|within)\s+)?(?:the\s+)?(?:last|past|previous)\s+(?P<n>{_NUM})\s+"
         r"(?P<unit>minutes?|hours?|days?|weeks?|months?|years?)",
@@ -694,7 +700,10 @@ _RULES: list[tuple[str, Resolver]] = [
         r"(?:(?:in|over|during)\s+)?the\s+past\s+(?P<n>)(?P<unit>hour|day|week|month|year)",
         _r_lastn_one,
     ),
-    (rf"(?:(?:at|on)\s+)?(?P<time>{_TIME})(?:\s+(?P<zone>{_ZONE}))?\s+(?:on\s+)?(?P<day>{_DAY})", _r_moment_day),
+    (
+        rf"(?:(?:at|on)\s+)?(?P<time>{_TIME})(?:\s+(?P<zone>{_ZONE}))?\s+(?:on\s+)?(?P<day>{_DAY})",
+        _r_moment_day,
+    ),
     (rf"(?P<day>{_DAY})\s+at\s+(?P<time>{_TIME})(?:\s+(?P<zone>{_ZONE}))?", _r_moment_day),
     (rf"at\s+(?P<time>{_TIME})(?:\s+(?P<zone>{_ZONE}))?", _r_moment_today),
     (r"right\s+now|now|currently|at\s+the\s+moment|at\s+present", _r_now),
@@ -716,16 +725,19 @@ _RULES: list[tuple[str, Resolver]] = [
         _r_parts,
     ),
     (r"last\s+night", _r_last_night),
-    (rf"(?:this\s+(?P<part>morning|afternoon|evening)|(?P<tn>tonight))", _r_this),
+    (r"(?:this\s+(?P<part>morning|afternoon|evening)|(?P<tn>tonight))", _r_this),
     (rf"(?P<day>{_DAY})\s+(?:in\s+the\s+)?(?P<part>{_PART})", _r_day_part),
     (r"(?P<which>this|last|next|previous|current)\s+(?P<unit>week|month|year)", _r_unit),
-    (rf"(?:(?:in|during|of|for)\s+)(?P<mon>{_MONTH})|(?P<mon2>{_MONN}\s+\d{{4}})", _r_mon),
-    (r"(?:in|during|for)\s+(?:the\s+year\s+)?(?P<y>\d{4})", _r_year),
+    (
+        rf"(?:(?:in|during|of|for|with|vs|versus|than|and|to)\s+)(?P<mon>{_MONTH})|(?P<mon2>{_MONN}\s+\d{{4}})",
+        _r_mon,
+    ),
+    (r"(?:in|during|for|vs|versus|than|and|with)\s+(?:the\s+year\s+)?(?P<y>\d{4})", _r_year),
     (rf"(?P<day>{_DAY})", _r_day),
 ]
 
 
-_COMPILED = [(re.compile(_B + pat + _E), fn) for pat, fn in _RULES]
+_COMPILED = [(re.compile(_B + "(?:" + pat + ")" + _E), fn) for pat, fn in _RULES]
 
 
 def extract(text: str, *, now: datetime, tz: str, prefer: Prefer = "past") -> list[TimeMatch]:
@@ -771,10 +783,16 @@ def _merge_recurrences(items: list[TimeMatch], text: str, tz: str) -> list[TimeM
 def _only(text: str, now: datetime, tz: str, prefer: Prefer, kind: type) -> Period | Moment | Recurrence:
     found = extract(text, now=now, tz=tz, prefer=prefer)
     low = text.strip().lower()
-    if len(found) == 1 and isinstance(found[0].value, kind) and not low[: found[0].start].strip():
-        if not low[found[0].end :].strip():
-            return found[0].value
-    raise InputError(f"cannot read {text!r} as a {kind.__name__.lower()}; see docs/questions.md for the forms")
+    if (
+        len(found) == 1
+        and isinstance(found[0].value, kind)
+        and not low[: found[0].start].strip()
+        and not low[found[0].end :].strip()
+    ):
+        return found[0].value
+    raise InputError(
+        f"cannot read {text!r} as a {kind.__name__.lower()}; see docs/questions.md for the forms"
+    )
 
 
 def parse_period(text: str, *, now: datetime, tz: str, prefer: Prefer = "past") -> Period:

@@ -1,21 +1,26 @@
 """The ASGI app: ingest endpoints that unmodified tracking apps report to.
 
-=========================  =========================================================  ===================
-endpoint                   what reports there                                          success reply
-=========================  =========================================================  ===================
-``POST /ingest/owntracks``  OwnTracks in HTTP mode (one JSON message per request)      ``[]``
-``GET|POST /ingest/osmand`` OsmAnd, Traccar Client (query, form or JSON body)          200, empty body
-``GET|POST /ingest/gpslogger`` GPSLogger's "custom URL" (query or form body)           200, empty body
-``POST /ingest/overland``   Overland (``{"locations": [GeoJSON Point features]}``)      ``{"result": "ok"}``
-=========================  =========================================================  ===================
+* ``POST /ingest/owntracks``: OwnTracks in HTTP mode, one JSON message per request; replies ``[]``.
+* ``GET|POST /ingest/osmand``: OsmAnd and Traccar Client (query string, form body, or Traccar Client's
+  JSON body); replies 200 with an empty body.
+* ``GET|POST /ingest/gpslogger``: GPSLogger's "custom URL" (query string, form or JSON body); replies 200
+  with an empty body.
+* ``POST /ingest/overland``: Overland, ``{"locations": [GeoJSON Point features]}``; replies
+  ``{"result": "ok", ...}`` (the app deletes its queue only on that reply).
 
 Every record goes through the same validation as a file import (:class:`hereabouts.io.Sink`) and into
 the store through the single writer (:mod:`hereabouts.server._writer`); a 2xx is sent only after the
 transaction holding the request's records has committed. Replays are de-duplicated by the store (same
 device, time and position). A request whose records are all invalid gets a 422 naming the field of the
-first reject; a batch with some bad records stores the good ones, records the rejects in the store and
-says how many in the ``X-Hereabouts-Accepted`` / ``X-Hereabouts-Rejected`` headers (and, for Overland, in
-the reply). Every error has one shape, ``{"error": {"code", "message", "field"}}`` (see ``_errors``).
+first reject (and nothing is stored); a batch with some bad records stores the good ones, records the
+rejects in the store and says how many in the ``X-Hereabouts-Accepted`` / ``X-Hereabouts-Rejected``
+headers (and, for Overland, in the reply). Every error has one shape, ``{"error": {"code", "message", "field"}}`` (see ``_errors``).
+
+Records without a time take none from the server, except OsmAnd queries without ``timestamp``, which
+(as in Traccar) are stamped with their arrival time. OsmAnd ``speed`` is in knots (converted to m/s);
+Traccar Client's JSON ``coords.speed`` and GPSLogger's ``spd`` are m/s. A zero or negative accuracy or
+HDOP means unknown; ``hdop`` gives an accuracy of ``5 × hdop`` metres when no accuracy is sent. An
+OsmAnd query without a position but with ``cell``/``wifi`` parameters is kept as scans.
 
 **Devices.** OwnTracks: ``user/device`` from the ``X-Limit-U`` / ``X-Limit-D`` headers (the Basic auth
 user when ``X-Limit-U`` is missing), else the message's topic or ``tid``. OsmAnd: ``id`` / ``deviceid``
@@ -57,7 +62,7 @@ from starlette.routing import Route
 from .._db import Database
 from ..io import ReadOptions
 from ..model.errors import HereaboutsError
-from ._errors import ApiError, error_body, error_response
+from ._errors import ApiError, error_response
 from ._protocols import (
     Parsed,
     gpslogger_device,
@@ -161,10 +166,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         "/ingest/gpslogger or /ingest/overland",
         "method_not_allowed": f"{request.method} is not accepted by {request.url.path}",
     }.get(code, str(exc.detail))
-    err = ApiError(code, message, headers=dict(exc.headers) if exc.headers else None)
-    return JSONResponse(
-        error_body(err.code, err.message, None), status_code=exc.status_code, headers=err.headers
-    )
+    return error_response(ApiError(code, message, headers=dict(exc.headers) if exc.headers else None))
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -265,10 +267,11 @@ def _params(request: Request, body: bytes) -> tuple[dict[str, list[str]], dict[s
     apart (None when the body is not JSON)."""
     params: dict[str, list[str]] = {}
     for k, v in request.query_params.multi_items():
-        params.setdefault(k, []).append(v)
+        if k != "token":  # a credential, not data: kept out of rejects' raw text
+            params.setdefault(k, []).append(v)
     text = body.strip()
     ctype = request.headers.get("content-type", "").lower()
-    if text.startswith(b"{") or "json" in ctype:
+    if text.startswith(b"{") or (text and "json" in ctype):
         try:
             obj = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -284,7 +287,8 @@ def _params(request: Request, body: bytes) -> tuple[dict[str, list[str]], dict[s
         except UnicodeDecodeError as exc:
             raise ApiError("bad_request", "the form body is not UTF-8", field="body") from exc
         for k, vs in form.items():
-            params.setdefault(k, []).extend(vs)
+            if k != "token":
+                params.setdefault(k, []).extend(vs)
     return params, None
 
 

@@ -1,0 +1,285 @@
+"""The parser: the catalogue, a separate paraphrase set, refusals, suggestions, entities and places."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hereabouts.ask import query as q
+from hereabouts.ask.parse import FORMS, parse
+
+NOW = datetime(2025, 3, 31, 12, tzinfo=UTC)
+ENTITIES = ["van 7", "device B", "alice", "bob", "van 9"]
+ALIASES = {"the red van": "van 7"}
+PLACES = {"lake": 1, "depot": 2, "gym": 3, "St Mary's church": 4}
+TOWNS = {"potsdam": "Potsdam", "berlin": "Berlin"}
+
+
+def ask(question: str, default_entity: str | None = "me") -> q.Query:
+    return parse(
+        question,
+        entities=ENTITIES,
+        aliases=ALIASES,
+        places=PLACES,
+        towns=TOWNS.get,
+        now=NOW,
+        tz="Europe/Berlin",
+        default_entity=default_entity,
+    )
+
+
+def _load_paraphrases() -> list[tuple[str, str, dict[str, Any]]]:
+    spec = importlib.util.spec_from_file_location(
+        "ask_paraphrases", Path(__file__).with_name("paraphrases.py")
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    data: list[tuple[str, str, dict[str, Any]]] = mod.PARAPHRASES
+    return data
+
+
+def _place_name(ref: object) -> str | None:
+    if isinstance(ref, q.Near):
+        return _place_name(ref.ref)
+    for attr in ("name", "anchor", "place_id"):
+        if hasattr(ref, attr):
+            return str(getattr(ref, attr))
+    return None
+
+
+def check(question: str, kind: str, fields: dict[str, Any]) -> str | None:
+    """None when ``question`` parses to ``kind`` with ``fields``, else what differed."""
+    got = ask(question)
+    if got.kind != kind:
+        return f"{question!r}: kind {got.kind} != {kind} ({got.describe()})"
+    for key, want in fields.items():
+        if key == "entity":
+            have: Any = getattr(got, "entity", None) or getattr(got, "entity_a", None)
+        elif key in ("place", "origin", "destination"):
+            have = _place_name(getattr(got, "area" if isinstance(got, q.InArea) and key == "place" else key))
+        elif key == "days":
+            rec = getattr(got, "recurrence", None)
+            have = rec.days if rec is not None else None
+        elif key == "period":
+            have = getattr(got, "period", None) is not None
+        else:
+            have = getattr(got, key)
+        if have != want:
+            return f"{question!r}: {key} {have!r} != {want!r} ({got.describe()})"
+    return None
+
+
+# ------------------------------------------------------------------ catalogue
+
+
+def test_catalogue_has_at_least_30_forms_with_unique_ids() -> None:
+    ids = [f.id for f in FORMS]
+    assert len(ids) == len(set(ids))
+    assert sum(len(f.examples) for f in FORMS) >= 30
+    assert len(FORMS) >= 25
+
+
+CATALOGUE: list[tuple[str, str, dict[str, Any]]] = [
+    ("where was van 7 at 10:00 on Friday?", "where_at", {"entity": "van 7"}),
+    ("where is van 7?", "where_at", {"entity": "van 7"}),
+    ("where was van 7 yesterday?", "where_during", {"entity": "van 7"}),
+    ("where does van 7 usually stop on Tuesdays?", "top_places", {"entity": "van 7", "days": (1,), "n": 5}),
+    ("what are my top 3 places this month?", "top_places", {"entity": "me", "n": 3, "period": True}),
+    ("where did I go last week?", "top_places", {"entity": "me", "n": 20}),
+    ("where does van 7 work?", "anchors", {"entity": "van 7", "kinds": ("work",)}),
+    ("where is my home?", "anchors", {"entity": "me", "kinds": ("home",)}),
+    ("what are van 7's anchors?", "anchors", {"entity": "van 7", "kinds": ("home", "work")}),
+    ("how often did van 7 visit the depot this month?", "visits", {"place": "depot", "period": True}),
+    ("when did van 7 visit the depot?", "visits", {"place": "depot", "period": False}),
+    ("how long did van 7 spend at the depot last week?", "time_spent", {"place": "depot"}),
+    ("when did I first visit the lake?", "first_visit", {"entity": "me", "place": "lake"}),
+    ("when did I last visit the lake?", "last_visit", {"entity": "me", "place": "lake"}),
+    ("how did I get from home to work yesterday?", "trips", {"origin": "home", "destination": "work"}),
+    ("what trips did van 7 make yesterday?", "trips", {"entity": "van 7", "origin": None}),
+    ("how many trips did van 7 make last week?", "stats", {"measures": ("n_trips",)}),
+    ("how far did van 7 travel last week?", "stats", {"measures": ("distance",)}),
+    ("what is van 7's radius of gyration this month?", "stats", {"measures": ("radius_of_gyration",)}),
+    ("how many places did van 7 visit last week?", "stats", {"measures": ("n_places",)}),
+    ("stats for van 7 this week", "stats", {"measures": ("distance", "radius_of_gyration", "n_places")}),
+    ("who was at the depot yesterday?", "in_area", {"place": "depot"}),
+    ("who was with device B on the 3rd?", "together", {"entity": "device B", "entity_b": None}),
+    ("were alice and bob together last week?", "together", {"entity": "alice", "entity_b": "bob"}),
+    ("what does van 7 usually do on Tuesday evenings?", "routine", {"entity": "van 7", "days": (1,)}),
+    ("was there anything unusual about van 7 last week?", "anomalies", {"entity": "van 7"}),
+    ("where will van 7 be tomorrow at 9?", "predict", {"entity": "van 7"}),
+    ("did I travel more this month than last month?", "compare", {}),
+]
+
+
+@pytest.mark.parametrize(("question", "kind", "fields"), CATALOGUE)
+def test_catalogue_forms(question: str, kind: str, fields: dict[str, Any]) -> None:
+    assert check(question, kind, fields) is None, check(question, kind, fields)
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda f: f.id)
+def test_every_form_example_parses_to_its_form(form: Any) -> None:
+    for ex in form.examples:
+        got = ask(ex)
+        assert not isinstance(got, q.NotUnderstood | q.Refusal), (ex, got)
+
+
+def test_predict_resolves_time_and_wording() -> None:
+    got = ask("where will van 7 be tomorrow at 9?")
+    assert isinstance(got, q.Predict)
+    assert got.at.at == datetime(2025, 4, 1, 7, tzinfo=UTC)
+    assert got.describe() == "where van 7 is likely to be tomorrow at 9 (2025-04-01 09:00 Europe/Berlin)"
+
+
+def test_compare_keeps_both_periods_and_the_inner_measure() -> None:
+    got = ask("compare van 7's distance in October with September")
+    assert isinstance(got, q.Compare)
+    assert isinstance(got.query, q.Stats) and got.query.measures == ("distance",)
+    assert got.period_a.start == datetime(2024, 9, 30, 22, tzinfo=UTC)
+    assert got.period_b.start == datetime(2024, 8, 31, 22, tzinfo=UTC)
+
+
+def test_near_radius_and_coordinates() -> None:
+    got = ask("who was within 1 km of 52.52, 13.40 yesterday")
+    assert isinstance(got, q.InArea) and isinstance(got.area, q.Near)
+    assert got.area.radius_m == 1000.0 and got.area.ref == q.Coordinates(52.52, 13.40)
+
+
+def test_entities_are_case_insensitive_and_longest_first() -> None:
+    got = ask("WHERE IS VAN 7?")
+    assert isinstance(got, q.WhereAt) and got.entity == "van 7"
+    got = ask("where is the red van")
+    assert isinstance(got, q.WhereAt) and got.entity == "van 7"
+    got = parse("where is van 70", entities=["van 7", "van 70"], aliases={}, now=NOW, tz="UTC")
+    assert isinstance(got, q.WhereAt) and got.entity == "van 70"
+
+
+def test_pronouns_need_a_default_entity() -> None:
+    got = ask("where was I yesterday?", default_entity=None)
+    assert isinstance(got, q.NotUnderstood) and "entity" in got.detail
+
+
+# ------------------------------------------------------------------ paraphrases
+
+
+def test_paraphrase_set_is_understood() -> None:
+    data = _load_paraphrases()
+    assert len(data) >= 150
+    catalogue_examples = {ex.lower() for f in FORMS for ex in f.examples}
+    assert not any(question.lower() in catalogue_examples for question, _, _ in data)
+    failures = [msg for msg in (check(*row) for row in data) if msg is not None]
+    rate = 1 - len(failures) / len(data)
+    assert rate >= 0.95, f"{rate:.1%} understood; failures:\n" + "\n".join(failures)
+
+
+# ------------------------------------------------------------------ refusals
+
+REFUSE = [
+    "is van 7 a threat?",
+    "How dangerous is alice?",
+    "give bob a risk score",
+    "rank my contacts by suspiciousness",
+    "which of the drivers is most suspicious?",
+    "Is device B a suspect?",
+    "who is the most dangerous person in the area",
+    "what threat level is van 9",
+    "is alice likely to commit a crime",
+    "flag high-risk people who visited the depot",
+    "is bob trustworthy",
+    "is alice a criminal",
+    "what religion is alice?",
+    "is bob muslim",
+    "Is van 7's driver Jewish?",
+    "Which people at the lake are Christians?",
+    "is alice religious given she visits St Mary's church",
+    "does bob pray at the mosque, is he devout",
+    "what is alice's ethnicity",
+    "what race is bob",
+    "is device B's owner an immigrant",
+    "what are alice's politics",
+    "who did bob vote for",
+    "is alice left-wing",
+    "is van 9's driver a conservative",
+    "which protesters were at the square",
+    "is bob gay",
+    "what is alice's sexual orientation",
+    "is alice having an affair with bob",
+    "is bob a member of a gang",
+    "which group does alice belong to",
+    "is device B affiliated with an extremist organisation",
+    "are alice and bob in the same cell",
+    "who are bob's associates",
+    "Is van 7 part of a terrorist network?",
+    "classify the people at the depot by nationality",
+]
+
+
+@pytest.mark.parametrize("question", REFUSE)
+def test_refusals(question: str) -> None:
+    got = ask(question)
+    assert isinstance(got, q.Refusal), got
+    assert "out of scope by design" in got.reason and "barely better than chance" in got.reason
+    assert got.describe().startswith("a refused question")
+
+
+NOT_REFUSED = [
+    ("which church did I visit last week?", q.TopPlaces),
+    ("when did alice last go to St Mary's church?", q.LastVisit),
+    ("how risky is the route to work", q.Trips),
+    ("how long was bob at the gym", q.TimeSpent),
+    ("who was at the depot yesterday", q.InArea),
+    ("were alice and bob together on friday", q.Together),
+    ("did van 7 do anything unusual", q.Anomalies),
+    ("how far did I walk yesterday", q.Stats),
+]
+
+
+@pytest.mark.parametrize(("question", "kind"), NOT_REFUSED)
+def test_ordinary_questions_are_not_refused(question: str, kind: type) -> None:
+    assert isinstance(ask(question), kind)
+
+
+# ------------------------------------------------------------------ not understood
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("tell me about the trips thing for van 7 please", "trips"),
+        ("gyration please", "radius of gyration"),
+        ("xyzzy plugh", ""),
+    ],
+)
+def test_not_understood_suggests_three_forms(question: str, expected: str) -> None:
+    got = ask(question)
+    if isinstance(got, q.NotUnderstood):
+        assert len(got.suggestions) == 3
+        assert len(set(got.suggestions)) == 3
+        assert all(isinstance(s, str) and s for s in got.suggestions)
+        if expected:
+            assert any(expected in s for s in got.suggestions), got.suggestions
+    else:
+        assert expected, f"{question!r} should not be understood, got {got}"
+
+
+def test_nonsense_is_not_understood_with_suggestions() -> None:
+    got = ask("the quick brown fox jumps")
+    assert isinstance(got, q.NotUnderstood)
+    assert len(got.suggestions) == 3 and got.describe().startswith("a question that was not understood")
+
+
+def test_empty_question() -> None:
+    got = ask("   ?")
+    assert isinstance(got, q.NotUnderstood) and got.detail == "the question is empty"
+
+
+def test_docs_list_every_form() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "questions.md").read_text(encoding="utf-8")
+    for form in FORMS:
+        assert f"### `{form.id}`" in doc, form.id
+        for ex in form.examples:
+            assert ex in doc, ex
