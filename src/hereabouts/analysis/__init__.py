@@ -5,8 +5,8 @@ from __future__ import annotations
 from .anchors import ANCHOR, infer_anchors
 from .places import assign_places, cluster_places
 from .predict import Predictor, evaluate_predictions, fano_bound, fit_predictor, lz_entropy_rate
-from .stays import StayMethod, detect_stays, stay_confidence
 from .routines import anomalies, regularity, time_of_week_occupancy
+from .stays import StayMethod, detect_stays, stay_confidence
 from .trips import build_trips, guess_mode, habitual_routes
 
 __all__ = [
