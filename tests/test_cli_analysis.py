@@ -81,3 +81,52 @@ def test_entity_or_all_is_required(db_path: str) -> None:
     r = runner.invoke(app, ["--db", db_path, "stays"])
     assert r.exit_code != 0
     assert isinstance(r.exception, hb.InputError) and "--all" in str(r.exception)
+
+
+@pytest.fixture(scope="module")
+def three_weeks(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, dict]]:  # type: ignore[type-arg]
+    d = tmp_path_factory.mktemp("weeks")
+    sim = simulate(agents=5, days=21, seed=4, out=d, profile="gps-1min")
+    path = str(d / "h.db")
+    db = hb.open(path)
+    db.import_(d / "fixes.parquet")
+    for dev in sim.devices.to_pylist():
+        if dev["agent"]:
+            db.assign_device(dev["device"], dev["agent"])
+    db.close()
+    homes: dict[str, dict] = {}  # type: ignore[type-arg]
+    for a in sorted(sim.true_anchors.to_pylist(), key=lambda a: a["valid_from"]):
+        if a["kind"] == "home" and a["primary"]:
+            homes[a["agent"]] = a  # the latest primary home (people may move)
+    return path, homes
+
+
+def test_anchors_command_finds_true_homes(three_weeks: tuple[str, dict]) -> None:  # type: ignore[type-arg]
+    from hereabouts.analysis._geo import haversine_m
+
+    path, homes = three_weeks
+    rows_ = _json("--db", path, "anchors", "--all", "--json")
+    found = {}
+    for r in rows_:  # the latest home row of each entity
+        if r["label"] == "home" and not r["abstained"] and r["entity"] not in found:
+            found[r["entity"]] = r
+    checked = 0
+    for agent, truth in homes.items():
+        if agent in found:
+            d = float(haversine_m(found[agent]["lat"], found[agent]["lon"], truth["lat"], truth["lon"]))
+            assert d < 100, (agent, d)
+            checked += 1
+    assert checked >= 3
+
+
+def test_routine_and_predict_commands(three_weeks: tuple[str, dict]) -> None:  # type: ignore[type-arg]
+    path, homes = three_weeks
+    agent = sorted(homes)[0]
+    r = runner.invoke(app, ["--db", path, "routine", agent, "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    routine = json.loads(r.stdout)
+    assert routine["regularity"]["n_places"] >= 2 and 0 < routine["regularity"]["predictability_max"] <= 1
+    assert routine["occupancy"] and all(0 < o["share"] <= 1 for o in routine["occupancy"])
+    pred = _json("--db", path, "predict", agent, "--at", "2025-03-25T03:00", "--top", "1000", "--json")
+    assert abs(sum(p["probability"] for p in pred) - 1) < 1e-6
+    assert pred[0]["rank"] == 1

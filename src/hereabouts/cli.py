@@ -539,6 +539,125 @@ def trips(
         )
 
 
+def _stays_and_places(db: _db.Database, entity: str | None, stay_options: dict[str, Any]) -> tuple[Any, Any]:
+    stays = db.stays(entity, **stay_options)
+    places = db.places(entity, stays=stays)
+    return stays, places
+
+
+@app.command()
+def anchors(
+    entity: EntityArg = None,
+    all_: AllOpt = False,
+    min_days: Annotated[float, typer.Option(help="Abstain with less data than this many days.")] = 7.0,
+    method: MethodOpt = "default",
+    stay_radius_m: StayRadiusOpt = 100.0,
+    min_duration_s: MinDurOpt = 300.0,
+    max_gap_s: GapOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Home, work and other regular places, in the places' local time, with confidence and evidence;
+    abstains when the data is too thin."""
+    from .analysis import infer_anchors
+
+    if entity is None and not all_:
+        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+    with _open(read_only=True) as db, _busy("inferring anchors", as_json):
+        stays, places = _stays_and_places(
+            db, None if all_ else entity, _stay_options(method, stay_radius_m, min_duration_s, max_gap_s)
+        )
+        table = infer_anchors(stays, places, min_days=min_days)
+    data = rows(table)
+    if as_json:
+        print(dumps(data))
+    else:
+        _table(
+            f"anchors ({len(data)})",
+            data,
+            ["entity", "label", "place_id", "lat", "lon", "confidence", "valid_from", "valid_to", "evidence"],
+        )
+
+
+@app.command()
+def routine(
+    entity: Annotated[str, typer.Argument(help="Entity name or alias.")],
+    method: MethodOpt = "default",
+    stay_radius_m: StayRadiusOpt = 100.0,
+    min_duration_s: MinDurOpt = 300.0,
+    max_gap_s: GapOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """An entity's routine: time-of-week occupancy of its places, regularity (entropy, radius of
+    gyration, predictability bound) and the days that broke the routine."""
+    from .analysis import anomalies, infer_anchors, regularity, time_of_week_occupancy
+
+    with _open(read_only=True) as db, _busy("learning the routine", as_json):
+        stays, places = _stays_and_places(
+            db, entity, _stay_options(method, stay_radius_m, min_duration_s, max_gap_s)
+        )
+        if stays.num_rows == 0:
+            raise InputError(f"{entity!r} has no stays to learn a routine from", hint="import more data")
+        anchor_rows = infer_anchors(stays, places)
+        result: dict[str, Any] = {
+            "entity": entity,
+            "regularity": rows(regularity(stays, places))[0],
+            "occupancy": rows(time_of_week_occupancy(stays, places)),
+            "anomalies": rows(anomalies(stays, places, anchors=anchor_rows)),
+        }
+    if as_json:
+        print(dumps(result))
+        return
+    reg = result["regularity"]
+    _table(
+        "regularity",
+        [{"measure": k, "value": v} for k, v in reg.items() if k != "entity"],
+        ["measure", "value"],
+    )
+    top = sorted(result["anomalies"], key=lambda a: -(a.get("score") or 0))[:10]
+    _table("most unusual days", top, ["day", "kind", "score", "routine"])
+
+
+@app.command()
+def predict(
+    entity: Annotated[str, typer.Argument(help="Entity name or alias.")],
+    at: Annotated[list[str], typer.Option("--at", help="Future time(s), ISO 8601; naive times are local.")],
+    top: Annotated[int, typer.Option(help="Most likely places to list per time.")] = 5,
+    method: MethodOpt = "default",
+    stay_radius_m: StayRadiusOpt = 100.0,
+    min_duration_s: MinDurOpt = 300.0,
+    max_gap_s: GapOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Where an entity is likely to be at a future time: a calibrated distribution over its places
+    (plus "elsewhere")."""
+    from .analysis import fit_predictor
+
+    times = []
+    for a in at:
+        try:
+            times.append(datetime.fromisoformat(a.replace("Z", "+00:00")))
+        except ValueError as exc:
+            raise InputError(
+                f"--at {a!r} is not an ISO 8601 time", hint="e.g. --at 2025-04-01T09:00"
+            ) from exc
+    with _open(read_only=True) as db, _busy("fitting the predictor", as_json):
+        stays, places = _stays_and_places(
+            db, entity, _stay_options(method, stay_radius_m, min_duration_s, max_gap_s)
+        )
+        if stays.num_rows == 0:
+            raise InputError(f"{entity!r} has no stays to predict from", hint="import more data")
+        table = fit_predictor(stays, places).predict(entity, times, top=top)
+    data = rows(table)
+    if as_json:
+        print(dumps(data))
+    else:
+        _table(
+            f"where {entity} is likely to be",
+            data,
+            ["at", "rank", "place_id", "lat", "lon", "probability", "support"],
+        )
+
+
 @app.command()
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write fixes, scans and ground truth to.")],

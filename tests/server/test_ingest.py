@@ -350,6 +350,7 @@ def test_tokens_required_when_configured(make_api: Any, db: hb.Database) -> None
     assert "Basic" in r.headers["www-authenticate"]
     assert_error(api.get(f"/ingest/osmand?{q}&token=nope"), 403, "forbidden", "token")
     assert api.get(f"/ingest/osmand?{q}&token=tok-2").status_code == 200
+    assert api.get(f"/ingest/osmand?{q}&access_token=tok-2&timestamp={T0 + 9}").status_code == 200
     r = api.post("/ingest/owntracks", content=loc(tst=T0 + 1), auth=("jane", "tok-1"))
     assert r.status_code == 200 and r.json() == []
     r = api.post(
@@ -360,6 +361,7 @@ def test_tokens_required_when_configured(make_api: Any, db: hb.Database) -> None
     assert sorted((f["device"], f["lat"]) for f in fixes(db)) == [
         ("jane/phone", 52.5),
         ("jane/phone", 52.7),
+        ("van7", 60.0),
         ("van7", 60.0),
     ]
 
@@ -418,3 +420,20 @@ def test_empty_json_content_type_on_a_get_is_not_an_error(api: Any, db: hb.Datab
     )
     assert r.status_code == 200
     assert db.fixes().num_rows == 1
+
+
+def test_serve_runs_the_app_with_uvicorn(db: hb.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from hereabouts.server import serve
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(app: Any, **kw: Any) -> None:
+        seen.update(kw, app=app)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    serve(db, port=9999, tokens={"t": "d"}, max_body_bytes=1234)
+    assert seen["port"] == 9999 and seen["host"] == "127.0.0.1"
+    cfg = seen["app"].state.ingest
+    assert cfg.tokens == {"t": "d"} and cfg.max_body_bytes == 1234 and cfg.db is db

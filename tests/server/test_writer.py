@@ -162,3 +162,25 @@ def test_closed_writer_refuses_work(db: hb.Database) -> None:
     writer.close()
     with pytest.raises(RuntimeError, match="closed"):
         writer.submit(osmand_job("b", 60.0))
+
+
+def test_a_full_queue_is_a_503_busy(make_api: Any, db: hb.Database) -> None:
+    api = make_api(max_queue=2)
+    writer = api.app.state.ingest.writer
+    q = "/ingest/osmand?id=a&lon=30&timestamp={}&lat={}"
+
+    async def go(release: threading.Event) -> list[int]:
+        first = asyncio.create_task(api.client.get(q.format(T0, 60)))
+        deadline = time.monotonic() + 5
+        while (writer._thread is None or writer._queue.qsize()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # until the writer holds the first request
+        waiting = [asyncio.create_task(api.client.get(q.format(T0 + i, 60 + i))) for i in (1, 2)]
+        await asyncio.sleep(0.1)
+        busy = await api.client.get(q.format(T0 + 3, 63))
+        release.set()
+        return [r.status_code for r in [busy, await first, *(await asyncio.gather(*waiting))]]
+
+    with store_held(db) as release:
+        statuses = api.runner.run(go(release))
+    assert statuses == [503, 200, 200, 200]
+    assert db.fixes().num_rows == 3

@@ -30,7 +30,8 @@ location's ``device_id``, else ``overland``.
 
 **Tokens** (``tokens={token: device}``): when given, every request must carry a token, as
 ``Authorization: Bearer <token>``, as the password of Basic auth (what OwnTracks sends), or as a
-``token=`` query parameter (for apps that only take a URL: OsmAnd, Traccar Client, GPSLogger, Overland);
+``token=`` (or ``access_token=``) query parameter (for apps that only take a URL: OsmAnd, Traccar
+Client, GPSLogger, Overland);
 a missing token is a 401, an unknown one a 403, and every record of the request is stored under the
 token's device (device names in the request are ignored). Without tokens every request is accepted: a
 development mode, logged as a warning when the app is created.
@@ -73,10 +74,12 @@ from ._protocols import (
     parse_overland,
     parse_owntracks,
 )
-from ._writer import GroupWriter, Job
+from ._writer import GroupWriter, Job, WriterBusy
 
 log = logging.getLogger("hereabouts.server")
 
+#: Query parameters that carry the ingest token.
+_TOKEN_PARAMS = ("token", "access_token")
 #: Largest request body accepted (an Overland batch of a few thousand points fits).
 MAX_BODY_BYTES = 8 << 20
 
@@ -104,10 +107,12 @@ def create_app(
     owntracks_keys: Mapping[str, str] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_group: int = 1000,
+    max_queue: int = 10_000,
 ) -> Starlette:
     """The ingest server for ``db`` (see the module documentation for endpoints, tokens and keys).
 
-    ``max_group`` caps how many waiting requests the writer commits in one transaction. The writer
+    ``max_group`` caps how many waiting requests the writer commits in one transaction; past
+    ``max_queue`` waiting requests the server answers 503 (busy) until the store catches up. The writer
     thread starts with the first request and stops when the app shuts down (or on
     ``app.state.ingest.writer.close()``).
     """
@@ -118,7 +123,7 @@ def create_app(
         )
     elif not tokens:
         log.warning("an empty token table: every ingest request will be refused")
-    writer = GroupWriter(db, max_group=max_group)
+    writer = GroupWriter(db, max_group=max_group, max_queue=max_queue)
     cfg = IngestConfig(db, tokens, owntracks_keys, max_body_bytes, writer)
 
     @asynccontextmanager
@@ -223,7 +228,7 @@ def _token_device(request: Request, cfg: IngestConfig) -> str | None:
         if basic is not None and basic[1]:
             token = basic[1]
     if token is None:
-        token = request.query_params.get("token") or None
+        token = request.query_params.get("token") or request.query_params.get("access_token") or None
     if token is None:
         raise ApiError(
             "unauthorized",
@@ -254,7 +259,13 @@ async def _store(cfg: IngestConfig, parsed: Parsed) -> dict[str, str]:
         return headers  # nothing to store (an OwnTracks lwt, card, status...)
     job = Job(parsed.protocol, parsed.tables, c)
     try:
-        await asyncio.wrap_future(cfg.writer.submit(job))
+        future = cfg.writer.submit(job)
+    except WriterBusy as exc:
+        raise ApiError(
+            "busy", f"the store is busy ({exc}); try again shortly", headers={"Retry-After": "5"}
+        ) from exc
+    try:
+        await asyncio.wrap_future(future)
     except (HereaboutsError, duckdb.Error) as exc:
         raise ApiError(
             "store_error", f"the records could not be stored ({exc}); nothing was kept, try again"
@@ -267,7 +278,7 @@ def _params(request: Request, body: bytes) -> tuple[dict[str, list[str]], dict[s
     apart (None when the body is not JSON)."""
     params: dict[str, list[str]] = {}
     for k, v in request.query_params.multi_items():
-        if k != "token":  # a credential, not data: kept out of rejects' raw text
+        if k not in _TOKEN_PARAMS:  # a credential, not data: kept out of rejects' raw text
             params.setdefault(k, []).append(v)
     text = body.strip()
     ctype = request.headers.get("content-type", "").lower()
@@ -287,7 +298,7 @@ def _params(request: Request, body: bytes) -> tuple[dict[str, list[str]], dict[s
         except UnicodeDecodeError as exc:
             raise ApiError("bad_request", "the form body is not UTF-8", field="body") from exc
         for k, vs in form.items():
-            if k != "token":
+            if k not in _TOKEN_PARAMS:
                 params.setdefault(k, []).extend(vs)
     return params, None
 

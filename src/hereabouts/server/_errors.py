@@ -26,6 +26,7 @@ STATUS: dict[str, int] = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "store_error": 503,
+    "busy": 503,
     "internal_error": 500,
 }
 

@@ -55,15 +55,23 @@ class WriterStats:
     retried_alone: int = 0
 
 
+class WriterBusy(Exception):
+    """The writer's queue is full: the store cannot keep up; the client should retry later."""
+
+
 class GroupWriter:
     """A writer thread committing queued jobs in groups; :meth:`submit` returns a future resolved with
-    the job's counts after its group's commit (or with the error that kept it out of the store)."""
+    the job's counts after its group's commit (or with the error that kept it out of the store).
 
-    def __init__(self, db: Database, *, max_group: int = 1000) -> None:
+    At most ``max_queue`` jobs wait; past that :meth:`submit` raises :class:`WriterBusy` (the server
+    answers 503, and the apps retry), so an overloaded store cannot make the server's memory grow
+    without bound."""
+
+    def __init__(self, db: Database, *, max_group: int = 1000, max_queue: int = 10_000) -> None:
         self.db = db
         self.max_group = max_group
         self.stats = WriterStats()
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queue: queue.Queue[Job | None] = queue.Queue(max_queue)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -72,7 +80,10 @@ class GroupWriter:
         if self._closed:
             raise RuntimeError("the ingest writer is closed")
         self._ensure_started()
-        self._queue.put(job)
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise WriterBusy(f"{self._queue.maxsize} requests are already waiting for the store") from None
         return job.future
 
     def _ensure_started(self) -> None:
@@ -88,7 +99,7 @@ class GroupWriter:
         """Write what is queued, then stop the thread."""
         self._closed = True
         if self._thread is not None:
-            self._queue.put(None)
+            self._queue.put(None)  # blocks while the queue is full: what is queued is written first
             self._thread.join(timeout)
             self._thread = None
 

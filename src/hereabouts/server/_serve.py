@@ -1,0 +1,33 @@
+"""Running the ingest server with uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._db import Database
+from ..model.errors import MissingDependencyError
+from ._app import create_app
+
+
+def serve(
+    db: Database,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    tokens: Mapping[str, str] | None = None,
+    owntracks_keys: Mapping[str, str] | None = None,
+    log_level: str = "info",
+    **app_options: Any,
+) -> None:
+    """Serve the ingest endpoints of ``db`` on ``host:port`` until interrupted (queued requests are
+    written before it returns). Listen on ``127.0.0.1`` (the default) behind a TLS proxy: the apps send
+    tokens and positions in the clear otherwise."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "serving needs uvicorn", hint="pip install 'hereabouts[server]'"
+        ) from exc
+    app = create_app(db, tokens=tokens, owntracks_keys=owntracks_keys, **app_options)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
