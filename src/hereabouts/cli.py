@@ -754,6 +754,53 @@ def evaluate(
         out.print(f"report written to {out_dir / 'report.md'}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (put a TLS proxy in front).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    tokens_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokens", help="JSON file mapping ingest tokens to device names; without it, dev mode."
+        ),
+    ] = None,
+    keys_file: Annotated[
+        Path | None,
+        typer.Option("--owntracks-keys", help="JSON file mapping user/device to OwnTracks secrets."),
+    ] = None,
+) -> None:
+    """Serve the ingest endpoints (OwnTracks, OsmAnd/Traccar Client, GPSLogger, Overland) on the
+    embedded store: /ingest/owntracks, /ingest/osmand, /ingest/gpslogger, /ingest/overland."""
+    try:
+        from .server import serve as run_server
+    except ImportError as exc:
+        from .model.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"the server needs its extra dependencies ({exc.name} is missing)",
+            hint="pip install 'hereabouts[server]'",
+        ) from exc
+
+    def load(path: Path | None, what: str) -> dict[str, str] | None:
+        if path is None:
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read the {what} ({exc}); expected a JSON object") from exc
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+        ):
+            raise InputError(f"{path}: the {what} must be a JSON object of strings to strings")
+        return data
+
+    tokens = load(tokens_file, "tokens")
+    keys = load(keys_file, "OwnTracks keys")
+    with _open() as db:
+        err.print(f"serving {state.db_path} on http://{host}:{port}/ingest/…", highlight=False)
+        run_server(db, host=host, port=port, tokens=tokens, owntracks_keys=keys)
+
+
 @app.command("versions")
 def versions_cmd() -> None:
     """Versions of hereabouts and its dependencies, for bug reports."""

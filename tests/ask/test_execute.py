@@ -44,7 +44,10 @@ def _van7() -> list[tuple[datetime, float, float]]:
     rows: list[tuple[datetime, float, float]] = []
     for d in range(10):
         day = DAY0 + timedelta(days=d)
-        h = lambda hh, mm=0: day + timedelta(hours=hh, minutes=mm)  # noqa: E731
+
+        def h(hh: int, mm: int = 0, day: datetime = day) -> datetime:
+            return day + timedelta(hours=hh, minutes=mm)
+
         rows += _stay(HOME, h(0), h(7, 30))
         rows += _leg(HOME, DEPOT, h(7, 30), h(8))
         rows += _stay(DEPOT, h(8), h(16))
@@ -70,7 +73,7 @@ def _van9() -> list[tuple[datetime, float, float]]:
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> hb.Database:  # type: ignore[name-defined]
+def db(tmp_path_factory: pytest.TempPathFactory) -> hb.Database:
     d: Path = tmp_path_factory.mktemp("asktown")
     lines = ["device,time,lat,lon"]
     for dev, rows in (("van 7", _van7()), ("van 9", _van9())):
@@ -92,7 +95,7 @@ def check(a: Answer) -> Answer:
     return a
 
 
-def test_where_at_inside_a_stay(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_where_at_inside_a_stay(db: hb.Database) -> None:
     a = check(execute(db, q.WhereAt("van 7", Moment("at 10:00", DAY0 + timedelta(days=2, hours=10), "UTC"))))
     r = a.result.to_pylist()[0]
     assert abs(r["lat"] - DEPOT[0]) < 0.001 and abs(r["lon"] - DEPOT[1]) < 0.001
@@ -100,20 +103,20 @@ def test_where_at_inside_a_stay(db: hb.Database) -> None:  # type: ignore[name-d
     assert a.provenance and a.coverage.n_fixes > 0 and a.confidence is not None
 
 
-def test_where_at_while_moving_uses_the_nearest_fix(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_where_at_while_moving_uses_the_nearest_fix(db: hb.Database) -> None:
     at = DAY0 + timedelta(days=2, hours=7, minutes=45)
     a = check(execute(db, q.WhereAt("van 7", Moment("then", at, "UTC"))))
     assert "moving" in a.text and a.evidence.column("kind").to_pylist() == ["fix"]
 
 
-def test_where_during_reports_the_gap_in_coverage(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_where_during_reports_the_gap_in_coverage(db: hb.Database) -> None:
     a = check(execute(db, q.WhereDuring("van 7", day(5))))
     assert a.coverage.hours == 24.0
     assert any(g.end - g.start >= timedelta(hours=6) for g in a.coverage.gaps)
     assert 17.0 <= a.coverage.hours_with_data <= 18.5
 
 
-def test_top_places_home_first_and_the_lake_on_tuesdays(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_top_places_home_first_and_the_lake_on_tuesdays(db: hb.Database) -> None:
     a = check(execute(db, q.TopPlaces("van 7", None, 3)))
     rows = a.result.to_pylist()
     assert abs(rows[0]["lat"] - HOME[0]) < 0.001 and abs(rows[1]["lat"] - DEPOT[0]) < 0.001
@@ -130,7 +133,7 @@ def test_top_places_home_first_and_the_lake_on_tuesdays(db: hb.Database) -> None
     assert not any(abs(x - HOME[0]) < 0.001 for x in lats)
 
 
-def test_visits_time_spent_first_and_last(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_visits_time_spent_first_and_last(db: hb.Database) -> None:
     lake = q.Coordinates(*LAKE)
     v = check(execute(db, q.Visits("van 7", lake)))
     starts = v.result.column("start").to_pylist()
@@ -144,7 +147,7 @@ def test_visits_time_spent_first_and_last(db: hb.Database) -> None:  # type: ign
     )
 
 
-def test_trips_to_a_place_and_distance(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_trips_to_a_place_and_distance(db: hb.Database) -> None:
     a = check(execute(db, q.Trips("van 7", None, q.Near(q.Coordinates(*LAKE), 300.0))))
     assert a.result.num_rows == 2
     s = check(execute(db, q.Stats("van 7", day(2), ("distance", "n_trips"))))
@@ -153,20 +156,20 @@ def test_trips_to_a_place_and_distance(db: hb.Database) -> None:  # type: ignore
     assert 1.8 * one_way <= s.result.column("distance_m")[0].as_py() <= 2.4 * one_way
 
 
-def test_stats_places_and_gyration(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_stats_places_and_gyration(db: hb.Database) -> None:
     a = check(execute(db, q.Stats("van 7", day(1), ("n_places", "radius_of_gyration"))))
     assert a.result.column("n_places")[0].as_py() == 3
     assert 500 < a.result.column("radius_of_gyration_m")[0].as_py() < 10_000
 
 
-def test_in_area_finds_both_vans_at_the_depot(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_in_area_finds_both_vans_at_the_depot(db: hb.Database) -> None:
     a = check(execute(db, q.InArea(q.Near(q.Coordinates(*DEPOT), 200.0), day(2))))
     assert sorted(a.result.column("entity").to_pylist()) == ["van 7", "van 9"]
     b = check(execute(db, q.InArea(q.Coordinates(*LAKE), day(2))))
     assert b.result.num_rows == 0 and "Nobody" in b.text
 
 
-def test_anchors_and_home_as_a_place(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_anchors_and_home_as_a_place(db: hb.Database) -> None:
     a = check(execute(db, q.Anchors("van 7", ("home",))))
     homes = [r for r in a.result.to_pylist() if r["label"] == "home" and not r["abstained"]]
     assert homes and abs(homes[0]["lat"] - HOME[0]) < 0.001
@@ -174,7 +177,7 @@ def test_anchors_and_home_as_a_place(db: hb.Database) -> None:  # type: ignore[n
     assert t.result.num_rows == 1
 
 
-def test_compare_two_days(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_compare_two_days(db: hb.Database) -> None:
     a = check(
         execute(db, q.Compare(q.Stats("van 7", None, ("n_trips",)), day(1, "tuesday"), day(2, "wednesday")))
     )
@@ -182,7 +185,7 @@ def test_compare_two_days(db: hb.Database) -> None:  # type: ignore[name-defined
     assert a.result.column("period").to_pylist() == ["tuesday", "wednesday"]
 
 
-def test_unsupported_refused_unknown(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_unsupported_refused_unknown(db: hb.Database) -> None:
     t = execute(db, q.Together("van 7", "van 9", None))
     assert not t.available and t.text.startswith("Not available yet")
     r = execute(db, q.Refusal("out of scope by design"))
@@ -193,7 +196,7 @@ def test_unsupported_refused_unknown(db: hb.Database) -> None:  # type: ignore[n
     assert not n.available and "where is van 7?" in n.text
 
 
-def test_parse_then_execute_with_named_places(db: hb.Database) -> None:  # type: ignore[name-defined]
+def test_parse_then_execute_with_named_places(db: hb.Database) -> None:
     query = parse(
         "how many times did van 7 go to the lake?",
         entities=["van 7", "van 9"],

@@ -277,9 +277,49 @@ def test_empty_question() -> None:
     assert isinstance(got, q.NotUnderstood) and got.detail == "the question is empty"
 
 
-def test_docs_list_every_form() -> None:
+def test_docs_are_generated_from_the_catalogue() -> None:
+    from hereabouts.ask._docs import questions_markdown
+
     doc = (Path(__file__).resolve().parents[2] / "docs" / "questions.md").read_text(encoding="utf-8")
+    assert doc == questions_markdown(), "regenerate: python -m hereabouts.ask._docs > docs/questions.md"
     for form in FORMS:
-        assert f"### `{form.id}`" in doc, form.id
-        for ex in form.examples:
-            assert ex in doc, ex
+        assert f"### `{form.id}`" in doc
+
+
+def test_parser_days_are_local_and_dst_correct() -> None:
+    got = ask("where was I yesterday?")  # 2025-03-30 in Berlin lost an hour
+    assert isinstance(got, q.WhereDuring) and got.period.hours() == 23.0
+    ny = parse(
+        "where was van 7 yesterday",
+        entities=["van 7"],
+        now=datetime(2025, 3, 10, 16, tzinfo=UTC),
+        tz="America/New_York",
+    )
+    assert isinstance(ny, q.WhereDuring) and ny.period.hours() == 23.0
+    autumn = parse(
+        "how far did van 7 travel on 26 October",
+        entities=["van 7"],
+        now=datetime(2025, 11, 1, tzinfo=UTC),
+        tz="Europe/Berlin",
+    )
+    assert isinstance(autumn, q.Stats) and autumn.period is not None and autumn.period.hours() == 25.0
+
+
+def test_clock_ranges_and_zones_in_questions() -> None:
+    got = ask("where was van 7 between 9:00 and 11:00 yesterday")
+    assert isinstance(got, q.WhereDuring)
+    assert got.period.start == datetime(2025, 3, 30, 7, tzinfo=UTC) and got.period.hours() == 2.0
+    utc = ask("where was alice at 9:00 UTC on Friday?")
+    assert (
+        isinstance(utc, q.WhereAt)
+        and utc.at.at == datetime(2025, 3, 28, 9, tzinfo=UTC)
+        and utc.at.tz == "UTC"
+    )
+
+
+def test_period_and_recurrence_together() -> None:
+    got = ask("how much time did bob spend in Berlin on weekday afternoons in March")
+    assert isinstance(got, q.TimeSpent) and got.place == q.Town("Berlin")
+    assert got.recurrence is not None and got.recurrence.days == (0, 1, 2, 3, 4)
+    assert got.recurrence.windows == ((720, 1080),)
+    assert got.period is not None and got.period.start == datetime(2025, 2, 28, 23, tzinfo=UTC)

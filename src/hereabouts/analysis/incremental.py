@@ -368,8 +368,8 @@ def _detect(name: str, fixes: pa.Table, method: str, key: str, threads: int | No
                 f"the restart points of entity {name!r} do not match its stays ({trace.shape[0]} vs {n})",
                 hint="run the analysis with full=True and report this",
             )
-        sync = trace[:, 0]
-        h = trace[:, 0] * 0 - 1
+        sync = trace[:, 1]
+        h = trace[:, 2]
         horizon_t = np.where(h < 0, t_us[sync], np.where(h >= len(t_us), _NEVER_US, t_us[np.minimum(h, len(t_us) - 1)]))
     ts = pa.array(t_us[first], pa.int64()).view(UTC_US) if n else pa.array([], UTC_US)
     return pa.table(

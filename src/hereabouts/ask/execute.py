@@ -42,7 +42,10 @@ __all__ = ["Answer", "Coverage", "execute"]
 
 GAP_S = 3600.0  # a silence longer than this between fixes is a gap in coverage
 POINT_RADIUS_M = 100.0
-NEAR_FIX_S = 1800.0  # a fix this close in time tells where an entity was when no stay covers the instant
+NEAR_FIX_S = 1800.0
+MARGIN = timedelta(
+    days=1
+)  # stays and trips are detected this far beyond a period, then cut to it  # a fix this close in time tells where an entity was when no stay covers the instant
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,10 @@ def _window(period: Period | None) -> tuple[datetime | None, datetime | None]:
     return (period.start, period.end) if period is not None else (None, None)
 
 
+def _widen(period: Period | None) -> tuple[datetime | None, datetime | None]:
+    return (period.start - MARGIN, period.end + MARGIN) if period is not None else (None, None)
+
+
 def _us(t: datetime) -> int:
     return int(t.timestamp() * 1_000_000)
 
@@ -163,7 +170,9 @@ class _Run:
         self._places: dict[str, pa.Table] = {}
 
     def stays(self, entity: str, period: Period | None = None) -> pa.Table:
-        start, end = _window(period)
+        """Stays detected on the fixes of the period widened by :data:`MARGIN` on each side (a stay
+        that runs across the period's edges is found whole; callers clip it with :func:`_clip`)."""
+        start, end = _widen(period)
         key = (entity, start, end)
         if key not in self._stays:
             self._stays[key] = self.db.stays(entity, start=start, end=end)
@@ -606,8 +615,16 @@ def _first_last(run: _Run, query: Any) -> Answer:
 
 
 def _trip_table(run: _Run, entity: str, period: Period | None) -> pa.Table:
-    start, end = _window(period)
-    return run.db.trips(entity, start=start, end=end)
+    """Trips that start in the period (found on the fixes of the widened period)."""
+    start, end = _widen(period)
+    trips = run.db.trips(entity, start=start, end=end)
+    if period is None or trips.num_rows == 0:
+        return trips
+    t = _times(trips, "start")
+    keep = np.zeros(trips.num_rows, bool)
+    for iv in period.intervals:
+        keep |= (t >= _us(iv.start)) & (t < _us(iv.end))
+    return trips.filter(pa.array(keep))
 
 
 def _trips(run: _Run, query: Any) -> Answer:

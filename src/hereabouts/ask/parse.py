@@ -336,7 +336,8 @@ FORMS: tuple[Form, ...] = (
         "anomalies",
         "Unusual movements of an entity",
         r"\b(?:unusual\w*|anomal\w*|out of the ordinary|strange\w*|odd|weird|irregular\w*|deviat\w*|abnormal\w*"
-        r"|unexpected\w*|out of character|different from usual|break from (?:the )?routine|off routine|outlier\w*)\b",
+        r"|unexpected\w*|out of character|different from usual|off routine|outlier\w*)\b"
+        r"|\b(?:break|broke|breaking|depart\w*|stray\w*) from (?:\S+ )?(?:routine|usual|normal)\b",
         lambda c: Anomalies(c.entity, c.period),
         (
             "was there anything unusual about van 7 last week?",
@@ -462,7 +463,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "trips",
         "Trips of an entity (optionally to or from a place)",
-        r"\b(?:trips?|journeys?|drives?|drove|commut\w*|routes?|rides?|travel(?:l?ed|s)? (?:to|from)|get to|got to"
+        r"\b(?:trips?|journeys?|drives?|drove|commut\w*|routes?|roads?|rides?|travel(?:l?ed|s)? (?:to|from)|get to|got to"
         r"|go from|went from|came from|come from|leave|left|depart\w*|arriv\w*|way (?:to|home))\b",
         _trips,
         (
@@ -474,7 +475,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "anchors",
         "An entity's anchor places (home and work)",
-        r"\b(?:anchors?|home and work|work and home|main places|key places|important places)\b",
+        r"\b(?:anchors?|anchor places|home and work|work and home|key places|important places)\b",
         lambda c: Anchors(c.entity, ("home", "work")),
         ("what are van 7's anchors?", "where are my home and work?"),
     ),
@@ -485,6 +486,13 @@ FORMS: tuple[Form, ...] = (
         rf"|{E}(?:'s)? (?:home|house|address|residence)\b|\bhome (?:address|location)\b",
         lambda c: Anchors(c.entity, ("home",)),
         ("where does van 7's driver live?", "where is my home?", "where does device B sleep?"),
+    ),
+    Form(
+        "anchors_nights",
+        "Where an entity spends its nights (its home anchor)",
+        r"\bwhere\b.*\b(?:spends?|spent|pass(?:es)?)\b.*(?:xtimer|\bnights?\b)",
+        lambda c: Anchors(c.entity, ("home",)),
+        ("where does van 7 spend the night?", "where do I spend my nights?"),
     ),
     Form(
         "anchors_work",
@@ -528,7 +536,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "places_list",
         "The places an entity went to in a period",
-        r"\b(?:which|what)\s+(?:places?|locations?|spots?)\b|\bwhere (?:all )?(?:did|has|have)\b.*\b(?:go|gone|been|visit\w*|stop\w*)\b",
+        r"\b(?:which|what)\s+(?:places?|locations?|spots?)\b|\bwhere (?:all )?(?:did|has|have|does|do)\b.*\b(?:go|goes|gone|been|visit\w*|stop\w*)\b",
         lambda c: TopPlaces(c.entity, c.period, _n(c, 20), c.rec),
         (
             "what places did van 7 visit yesterday?",
@@ -573,6 +581,12 @@ def _classify(c: Ctx, skip: tuple[str, ...] = ()) -> Query:
         ):
             continue
         if form.id in ("where_at",) and not c.moments:
+            continue
+        if form.id == "anchors_work" and re.search(r"\b(?:after|before|from|to) (?:work|xplc\w)", c.skeleton):
+            continue
+        if form.id == "anchors_nights" and not (
+            c.rec is None or (c.rec.windows == (te.PARTS_OF_DAY["night"],) and len(c.rec.days) == 7)
+        ):
             continue
         try:
             return form.build(c)
@@ -821,7 +835,9 @@ def parse(
         s = s[: tm.start] + tok + s[tm.end :]
 
     # home / work ("where is my home" / "where does X work" ask for the anchor itself: no reference)
-    asks_anchor = re.match(r"^(?:where|what(?:'s| is| are) (?:the )?(?:address|location))\b", s) is not None
+    asks_anchor = (
+        re.match(r"^(?:where|what(?:'s| is| are| was)|which is|show|list|find|tell me)\b", s) is not None
+    )
     for anchor_rx, anchor in (
         (r"\b(?:home|my place|my house|(?:his|her|their|its) house)\b", "home"),
         (r"\b(?:work|the office|office|workplace|work place|my job)\b", "work"),

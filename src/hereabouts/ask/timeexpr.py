@@ -684,7 +684,23 @@ def _r_mon(m: re.Match[str], c: _Ctx) -> Period:
     return _period(m, c, _resolve_month(re.sub(r"\s+", " ", text), c.today, c.prefer, c.z))
 
 
+# a month or year right after a comparison word is a period, but the word stays for the parser
+_AFTER_LINK = r"(?:(?<=\bvs )|(?<=\bvs\. )|(?<=\bversus )|(?<=\bthan )|(?<=\bwith )|(?<=\band )|(?<=\bto ))"
+
+def _r_time_range(m: re.Match[str], c: _Ctx) -> Period:
+    d = resolve_day(m["day"] or m["day2"], c.today, c.prefer) if (m["day"] or m["day2"]) else c.today
+    (h1, m1), (h2, m2) = _clock(m["t1"]), _clock(m["t2"])
+    s = localize(datetime.combine(d, time(h1, m1)), c.z)
+    e_day = d if (h2, m2) > (h1, m1) else d + timedelta(days=1)
+    return _period(m, c, Interval(s, localize(datetime.combine(e_day, time(h2, m2)), c.z)))
+
+
 _RULES: list[tuple[str, Resolver]] = [
+    (
+        rf"(?:(?P<day2>{_DAY})\s+)?(?:between|from)\s+(?P<t1>{_TIME})\s+(?:and|to|until|till|-)\s+(?P<t2>{_TIME})"
+        rf"(?:\s+(?:on\s+)?(?P<day>{_DAY}))?",
+        _r_time_range,
+    ),
     (
         rf"(?:between|from)\s+(?P<a>{_ENDPOINT})\s+(?:and|to|until|till|through)\s+(?P<b>{_ENDPOINT})",
         _r_between,
@@ -729,10 +745,10 @@ _RULES: list[tuple[str, Resolver]] = [
     (rf"(?P<day>{_DAY})\s+(?:in\s+the\s+)?(?P<part>{_PART})", _r_day_part),
     (r"(?P<which>this|last|next|previous|current)\s+(?P<unit>week|month|year)", _r_unit),
     (
-        rf"(?:(?:in|during|of|for|with|vs|versus|than|and|to)\s+)(?P<mon>{_MONTH})|(?P<mon2>{_MONN}\s+\d{{4}})",
+        rf"(?:(?:in|during|of|for)\s+|{_AFTER_LINK})(?P<mon>{_MONTH})|(?P<mon2>{_MONN}\s+\d{{4}})",
         _r_mon,
     ),
-    (r"(?:in|during|for|vs|versus|than|and|with)\s+(?:the\s+year\s+)?(?P<y>\d{4})", _r_year),
+    (rf"(?:(?:in|during|for)\s+(?:the\s+year\s+)?|{_AFTER_LINK})(?P<y>\d{{4}})", _r_year),
     (rf"(?P<day>{_DAY})", _r_day),
 ]
 
