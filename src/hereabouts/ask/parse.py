@@ -81,26 +81,47 @@ _LABELS: list[tuple[str, str]] = [
     ),
     (
         "ethnicity",
-        r"ethnic\w*|race|racial\w*|nationality|immigra\w*|migrant|foreigner|arab|asian|african|hispanic|latino"
-        r"|roma|gypsy|skin colou?r|heritage|origin of (?:the )?(?:person|people|driver)",
+        r"ethnic\w*|what race|which race|race of|by race|racial\w*|nationality|nationalities|immigra\w*|migrant"
+        r"|foreigner|arab|asian|african|hispanic|latino|gypsy|skin colou?r|origin of (?:the )?(?:person|people|driver)",
     ),
     (
         "politics",
-        r"politic\w*|vot(?:e|es|ed|er|ers|ing)|left[- ]wing|right[- ]wing|liberal|conservative|democrat\w*"
-        r"|republican|communist|socialist|fascist|activist|protest(?:er|ers|or)?|partisan|union member",
+        r"politic\w*|vot(?:e|es|ed|ing) for|voters?|voting (?:intention|preference)|left[- ]wing|right[- ]wing|liberal"
+        r"|conservative|democrat\w*|republican|communist|socialist|fascist|activist|protest(?:er|ers|or|ors)"
+        r"|partisan|union member",
     ),
     (
         "sexuality",
-        r"gay|lesbian|bisexual|homosexual|heterosexual|straight|sexual\w*|lgbt\w*|queer|transgender|trans"
-        r"|sleeping with|affair|dating",
+        r"gay|lesbian|bisexual|homosexual|heterosexual|sexual orientation|sexuality|sexually|lgbt\w*|queer"
+        r"|transgender|sleeping with|having an affair|an affair",
     ),
     (
         "affiliation or group membership",
         r"affiliat\w*|member(?:s|ship)? of|belongs? to (?:a|an|the|which|what)|gang\w*|cult|sect|terroris\w*"
-        r"|extremis\w*|militant\w*|radicali[sz]\w*|cell|associates?|accomplices?|organi[sz]ation|faction"
-        r"|in (?:the )?same (?:group|gang|network|cell|organi[sz]ation)|which group|what group|network of",
+        r"|extremis\w*|militant\w*|radicali[sz]\w*|associates?|accomplices?|faction"
+        r"|in (?:the )?same (?:group|gang|network|cell|organi[sz]ation|party)|which group|what group|network of"
+        r"|(?:an?|the|which|what) (?:\w+ )?organi[sz]ation (?:is|are|does|do)|part of (?:a|an|the) (?:\w+ )?(?:group|network|cell)",
     ),
 ]
+# a label word right before one of these names a kind of place or thing, not a person
+_PLACE_NOUNS = (
+    r"church|churches|mosque|temple|synagogue|chapel|cathedral|restaurant|restaurants|supermarket|shop|store"
+    r"|market|quarter|museum|centre|center|school|cemetery|festival|bakery|food|grocery|district|neighbou?rhood"
+    r"|embassy|consulate|cafe|café|club|bar|office|hall|headquarters|hq|library|memorial|street|square"
+)
+
+
+def _label_hit(rx: str, text: str) -> bool:
+    for m in re.finditer(rf"\b(?:{rx})s?\b", text):
+        after = text[m.end() :]
+        if re.match(rf"\s+(?:\w+\s+)?(?:{_PLACE_NOUNS})\b", after) and not re.search(
+            r"\b(?:is|are|was|were)\s+(?:\S+\s+)?(?:an?\s+)?$", text[: m.start()]
+        ):
+            continue
+        return True
+    return False
+
+
 _THREAT = (
     r"threat\w*|dangerous\w*|danger to|suspicious\w*|suspicion|suspect\w*|criminal\w*|crimes?|violent"
     r"|(?:re)?offend\w*|trust(?:worthy|worthiness)|untrustworthy|risk(?:y|iest|ier|s)?|risk (?:score|level|rating)"
@@ -117,7 +138,7 @@ _PERSON_SUBJECT = (
 def refusal_reason(skeleton: str) -> tuple[str, str] | None:
     """(category, reason) when the (entity-substituted) question must be refused, else None."""
     for what, rx in _LABELS:
-        if re.search(rf"\b(?:{rx})s?\b", skeleton):
+        if _label_hit(rx, skeleton):
             return what, _LABEL_REASON.format(what=what)
     if re.search(rf"\b(?:{_THREAT})\b", skeleton):
         about_route = re.search(rf"\b(?:{_ROUTE_WORDS})\b", skeleton)

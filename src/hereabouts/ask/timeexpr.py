@@ -687,6 +687,7 @@ def _r_mon(m: re.Match[str], c: _Ctx) -> Period:
 # a month or year right after a comparison word is a period, but the word stays for the parser
 _AFTER_LINK = r"(?:(?<=\bvs )|(?<=\bvs\. )|(?<=\bversus )|(?<=\bthan )|(?<=\bwith )|(?<=\band )|(?<=\bto ))"
 
+
 def _r_time_range(m: re.Match[str], c: _Ctx) -> Period:
     d = resolve_day(m["day"] or m["day2"], c.today, c.prefer) if (m["day"] or m["day2"]) else c.today
     (h1, m1), (h2, m2) = _clock(m["t1"]), _clock(m["t2"])
