@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -130,3 +131,43 @@ def test_routine_and_predict_commands(three_weeks: tuple[str, dict]) -> None:  #
     pred = _json("--db", path, "predict", agent, "--at", "2025-03-25T03:00", "--top", "1000", "--json")
     assert abs(sum(p["probability"] for p in pred) - 1) < 1e-6
     assert pred[0]["rank"] == 1
+
+
+def test_ask_command_answers_with_evidence_and_refuses_labels(three_weeks: tuple[str, dict]) -> None:  # type: ignore[type-arg]
+    path, homes = three_weeks
+    agent = sorted(homes)[0]
+    r = runner.invoke(
+        app,
+        ["--db", path, "ask", f"where was {agent} on 2025-03-18 at 03:00?", "--json"],
+        catch_exceptions=False,
+    )
+    assert r.exit_code == 0, r.output
+    a = json.loads(r.stdout)
+    assert {"answer", "query", "confidence", "evidence", "coverage"} <= set(a)
+    assert a["query"]["kind"] == "where_at" and a["query"]["entity"] == agent
+    assert a["coverage"]["n_fixes"] > 0 and a["evidence"]
+    r = runner.invoke(
+        app, ["--db", path, "ask", f"what religion is {agent}?", "--json"], catch_exceptions=False
+    )
+    refused = json.loads(r.stdout)
+    assert refused["query"]["kind"] == "refusal" and "out of scope" in refused["answer"]
+
+
+def test_ask_shell_reads_questions_from_the_prompt(three_weeks: tuple[str, dict], tmp_path: Path) -> None:  # type: ignore[type-arg]
+    path, homes = three_weeks
+    agent = sorted(homes)[0]
+    r = runner.invoke(
+        app,
+        ["--db", path, "ask", "--json"],
+        input=f"where was {agent} on 2025-03-18 at 03:00?\nhow far did {agent} travel last week?\n\n",
+        env={"HOME": str(tmp_path)},
+        catch_exceptions=False,
+    )
+    assert r.exit_code == 0, r.output
+    text = r.stdout.replace("? ", "")
+    answers, pos, dec = [], 0, json.JSONDecoder()
+    while (start := text.find("{", pos)) >= 0:
+        obj, pos = dec.raw_decode(text, start)
+        answers.append(obj)
+    assert len(answers) == 2 and answers[0]["query"]["kind"] == "where_at"
+    assert answers[1]["query"]["kind"] == "stats"

@@ -754,6 +754,85 @@ def evaluate(
         out.print(f"report written to {out_dir / 'report.md'}")
 
 
+def _answer_dict(answer: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"answer": answer.text, **answer.to_dict()}
+    return d
+
+
+def _print_answer(answer: Any) -> None:
+    out.print(f"[bold]{answer.text}[/]", highlight=False)
+    out.print(f"[dim]asked: {answer.said}[/]", highlight=False)
+    if answer.confidence is not None:
+        out.print(f"[dim]confidence {answer.confidence:.2f}[/]", highlight=False)
+    cov = answer.coverage.to_dict()
+    if cov:
+        out.print(f"[dim]coverage: {json.dumps(cov, default=str)[:300]}[/]", highlight=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[
+        str | None, typer.Argument(help="A question in plain English; none: an interactive shell.")
+    ] = None,
+    entity: Annotated[str | None, typer.Option(help="Who 'I', 'me' and unnamed questions are about.")] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="Time zone for times in the question (default: the entity's).")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option(help="Reference time for 'yesterday', 'last week'... (ISO 8601).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question about the data ("where was van 7 yesterday at 10:00?"), with the evidence,
+    confidence and data coverage behind the answer and the question said back in plain words."""
+    from .ask import ask as run_ask
+
+    ref = _parse_when(now, "--now")
+    with _open(read_only=True) as db:
+        if question is not None:
+            answer = run_ask(db, question, now=ref, tz=tz, default_entity=entity)
+            if as_json:
+                print(dumps(_answer_dict(answer)))
+            else:
+                _print_answer(answer)
+            return
+        _ask_shell(db, lambda q: run_ask(db, q, now=ref, tz=tz, default_entity=entity), as_json)
+
+
+def _ask_shell(db: Any, answer_fn: Callable[[str], Any], as_json: bool) -> None:
+    """A question prompt with history (~/.hereabouts_history); empty line or Ctrl-D ends it."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - not on every platform
+        readline = None  # type: ignore[assignment]
+    history = Path.home() / ".hereabouts_history"
+    if readline is not None:
+        try:
+            readline.read_history_file(history)
+        except OSError:
+            pass
+    err.print("ask a question (empty line to stop)", highlight=False)
+    try:
+        while True:
+            try:
+                q = input("? ").strip()
+            except EOFError:
+                break
+            if not q:
+                break
+            answer = answer_fn(q)
+            if as_json:
+                print(dumps(_answer_dict(answer)))
+            else:
+                _print_answer(answer)
+    finally:
+        if readline is not None:
+            try:
+                readline.write_history_file(history)
+            except OSError:
+                pass
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (put a TLS proxy in front).")] = "127.0.0.1",

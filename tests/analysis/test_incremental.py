@@ -94,31 +94,30 @@ def _assert_same(db: hb.Database, fixes: list[Fix], method: str, **params: Any) 
 
 
 def _stream(rng: np.random.Generator, device: str, n: int) -> list[Fix]:
-    """Dwells and moves with jitter, outliers, inaccurate fixes, gaps and repeated times."""
+    """Dwells and slow moves with jitter of about the stay radius (so candidates start while arriving
+    and end with outliers), inaccurate fixes, unknown accuracies, gaps and repeated times."""
     out: list[Fix] = []
     t = T0 + int(rng.integers(0, 3600)) * 1_000_000
     lat, lon = 47.0 + rng.uniform(0, 0.01), 8.0 + rng.uniform(0, 0.01)
     moving = False
     for _ in range(n):
         r = rng.random()
-        if r < 0.05:
+        if r < 0.03:
             t += int(rng.integers(600, 2400)) * 1_000_000  # a recording gap
         elif r < 0.15:
-            pass  # a second fix at the same time
+            pass  # another fix at the same time
         else:
             t += int(rng.integers(10, 90)) * 1_000_000
-        if rng.random() < 0.08:
+        if rng.random() < 0.1:
             moving = not moving
         if moving:
-            lat += rng.uniform(-1, 1) * 0.002
-            lon += rng.uniform(-1, 1) * 0.002
-        jit_lat = lat + rng.normal(0, 0.0001)
-        jit_lon = lon + rng.normal(0, 0.0001)
-        if rng.random() < 0.05:  # a multipath jump
-            jit_lat += 0.003
+            lat += rng.uniform(-1, 1) * 0.0005
+            lon += rng.uniform(-1, 1) * 0.0005
         q = rng.random()
         acc = None if q < 0.1 else float(rng.choice([350.0, 120.0])) if q < 0.2 else float(rng.integers(3, 40))
-        out.append((device, t, round(float(jit_lat), 7), round(float(jit_lon), 7), acc))
+        jit_lat = round(float(lat + rng.normal(0, 0.0003)), 7)
+        jit_lon = round(float(lon + rng.normal(0, 0.0003)), 7)
+        out.append((device, t, jit_lat, jit_lon, acc))
     return out
 
 
@@ -133,12 +132,12 @@ def _batches(rng: np.random.Generator, fixes: list[Fix], n_batches: int, mode: i
         for b in out:
             rng.shuffle(b)  # type: ignore[arg-type]
         return out
-    if mode == 3:  # the history with holes first, then the holes filled one by one
-        holes = sorted(rng.choice(np.arange(len(fixes)), size=n_batches - 1, replace=False).tolist())
-        width = max(1, len(fixes) // 12)
+    if mode == 3:  # the history with a few narrow holes near each other first, then the holes filled
         which = np.zeros(len(fixes), dtype=int)
-        for k, h in enumerate(holes):
-            which[h : h + width] = k + 1
+        centre = int(rng.integers(0, len(fixes)))
+        for k in range(1, n_batches):
+            h = max(0, centre + int(rng.integers(-8, 9)))
+            which[h : h + int(rng.integers(1, 4))] = k
         return [[f for f, w in zip(fixes, which, strict=True) if w == b] for b in range(n_batches)]
     # mode 2: each batch one device's next stretch (repeating the last 5 fixes of its previous one)
     devices = sorted({f[0] for f in fixes})
@@ -157,7 +156,7 @@ def _batches(rng: np.random.Generator, fixes: list[Fix], n_batches: int, mode: i
 
 
 @settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -192,6 +192,8 @@ def test_unsupported_refused_unknown(db: hb.Database) -> None:
     assert not r.available and "out of scope" in r.text
     u = execute(db, q.Visits("van 7", q.NamedPlace("castle")))
     assert not u.available and "No place matches" in u.text
+    nobody = execute(db, q.TopPlaces("van 99"))
+    assert not nobody.available and "No entity named 'van 99'" in nobody.text and "van 7" in nobody.text
     n = execute(db, q.NotUnderstood("huh", ("where is van 7?",), "no form"))
     assert not n.available and "where is van 7?" in n.text
 
@@ -207,3 +209,18 @@ def test_parse_then_execute_with_named_places(db: hb.Database) -> None:
     a = execute(db, query, places={"lake": LAKE})
     assert a.result.num_rows == 2 and "2 times" in a.text
     assert a.to_dict()["query"]["kind"] == "visits"
+
+
+def test_ask_wires_parse_and_execute_in_the_entity_zone(db: hb.Database) -> None:
+    from hereabouts.ask import ask
+
+    a = ask(db, "where was van 7 at 10:00 on 2025-03-05?", now=DAY0 + timedelta(days=12))
+    assert isinstance(a.query, q.WhereAt)
+    zone = a.query.at.tz
+    assert zone in ("Europe/Berlin", "UTC")  # UTC only when the offline zone lookup is not installed
+    expected = datetime(2025, 3, 5, 9 if zone == "Europe/Berlin" else 10, tzinfo=UTC)
+    assert a.query.at.at == expected and a.available
+    towns = ask(db, "how often was van 7 at the old mill?", now=DAY0 + timedelta(days=12))
+    assert not towns.available
+    refused = ask(db, "is van 7 dangerous?", now=DAY0)
+    assert isinstance(refused.query, q.Refusal) and not refused.available

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import typing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hereabouts.ask import query as q
 from hereabouts.ask.parse import FORMS, parse
@@ -81,7 +84,9 @@ def test_catalogue_has_at_least_30_forms_with_unique_ids() -> None:
     ids = [f.id for f in FORMS]
     assert len(ids) == len(set(ids))
     assert sum(len(f.examples) for f in FORMS) >= 30
-    assert len(FORMS) >= 25
+    assert len(FORMS) >= 30
+    examples = [ex for f in FORMS for ex in f.examples]
+    assert len(examples) == len(set(examples))
 
 
 CATALOGUE: list[tuple[str, str, dict[str, Any]]] = [
@@ -101,6 +106,14 @@ CATALOGUE: list[tuple[str, str, dict[str, Any]]] = [
     ("when did I last visit the lake?", "last_visit", {"entity": "me", "place": "lake"}),
     ("how did I get from home to work yesterday?", "trips", {"origin": "home", "destination": "work"}),
     ("what trips did van 7 make yesterday?", "trips", {"entity": "van 7", "origin": None}),
+    ("when did van 7 leave the depot on Tuesday?", "trips", {"origin": "depot", "destination": None}),
+    ("when did I get to work today?", "trips", {"origin": None, "destination": "work"}),
+    ("has van 7 ever been to the depot?", "visits", {"place": "depot"}),
+    (
+        "where is bob usually at 10am on weekdays?",
+        "top_places",
+        {"entity": "bob", "n": 3, "days": (0, 1, 2, 3, 4)},
+    ),
     ("how many trips did van 7 make last week?", "stats", {"measures": ("n_trips",)}),
     ("how far did van 7 travel last week?", "stats", {"measures": ("distance",)}),
     ("what is van 7's radius of gyration this month?", "stats", {"measures": ("radius_of_gyration",)}),
@@ -215,6 +228,26 @@ REFUSE = [
     "who are bob's associates",
     "Is van 7 part of a terrorist network?",
     "classify the people at the depot by nationality",
+    "is alice a muslim",
+    "which political party does bob support",
+    "are alice and bob in the same party",
+    "does bob look suspicious",
+    "is alice dangerous to be around",
+    "which of my contacts are Muslims",
+    "is van 7 part of a criminal network",
+    "does alice's travel pattern suggest she's a believer",
+    "infer bob's sexual preferences from where he goes",
+    "guess the ethnic background of device B's owner",
+    "which of the vans' drivers might be radicalised",
+    "tell me if van 9's driver belongs to any political group",
+    "estimate the probability that alice is a criminal",
+    "who among these people poses a danger",
+    "profile alice: religion, politics, orientation",
+    "is device B's owner undocumented",
+    "score each person by how suspicious their movements are",
+    "could van 7 be involved in drug dealing",
+    "is alice cheating on bob",
+    "which users should we put on a watchlist",
 ]
 
 
@@ -235,6 +268,15 @@ NOT_REFUSED = [
     ("were alice and bob together on friday", q.Together),
     ("did van 7 do anything unusual", q.Anomalies),
     ("how far did I walk yesterday", q.Stats),
+    ("when did I visit the Asian supermarket", q.Visits),
+    ("did I drive straight home", q.Trips),
+    ("when was I at the jewish museum", q.Visits),
+    ("which mosque did alice go to", q.TopPlaces),
+    ("was I at the protest on saturday", q.Visits),
+    ("which route is the safest to the depot", q.Trips),
+    ("is the road to the depot dangerous", q.Trips),
+    ("when did I go to the drugstore", q.Visits),
+    ("how long was I at the pharmacy", q.TimeSpent),
 ]
 
 
@@ -249,21 +291,26 @@ def test_ordinary_questions_are_not_refused(question: str, kind: type) -> None:
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        ("tell me about the trips thing for van 7 please", "trips"),
-        ("gyration please", "radius of gyration"),
-        ("xyzzy plugh", ""),
+        ("what colour is van 7", "what is van 7's routine on weekdays?"),
+        ("van 7 radius gyration thing", "what is van 7's radius of gyration this month?"),
+        ("tell me a joke about van 7", None),
+        ("van 7 banana", None),
     ],
 )
-def test_not_understood_suggests_three_forms(question: str, expected: str) -> None:
+def test_not_understood_suggests_the_nearest_three_forms(question: str, expected: str | None) -> None:
     got = ask(question)
-    if isinstance(got, q.NotUnderstood):
-        assert len(got.suggestions) == 3
-        assert len(set(got.suggestions)) == 3
-        assert all(isinstance(s, str) and s for s in got.suggestions)
-        if expected:
-            assert any(expected in s for s in got.suggestions), got.suggestions
-    else:
-        assert expected, f"{question!r} should not be understood, got {got}"
+    if expected is not None and "gyration" in expected:
+        # understood as a stats question: the suggestion ranking is checked directly
+        from hereabouts.ask.parse import suggestions
+
+        assert suggestions(question)[0] == expected
+        return
+    assert isinstance(got, q.NotUnderstood), got
+    assert len(got.suggestions) == 3 and len(set(got.suggestions)) == 3
+    example_set = {ex for f in FORMS for ex in f.examples}
+    assert set(got.suggestions) <= example_set
+    if expected is not None:
+        assert got.suggestions[0] == expected
 
 
 def test_nonsense_is_not_understood_with_suggestions() -> None:
@@ -323,3 +370,93 @@ def test_period_and_recurrence_together() -> None:
     assert got.recurrence is not None and got.recurrence.days == (0, 1, 2, 3, 4)
     assert got.recurrence.windows == ((720, 1080),)
     assert got.period is not None and got.period.start == datetime(2025, 2, 28, 23, tzinfo=UTC)
+
+
+WORDS = [
+    "where",
+    "when",
+    "who",
+    "how",
+    "long",
+    "often",
+    "far",
+    "was",
+    "is",
+    "did",
+    "van",
+    "7",
+    "alice",
+    "bob",
+    "at",
+    "on",
+    "in",
+    "the",
+    "to",
+    "from",
+    "between",
+    "and",
+    "last",
+    "next",
+    "this",
+    "week",
+    "month",
+    "year",
+    "yesterday",
+    "tomorrow",
+    "10:00",
+    "3pm",
+    "32nd",
+    "2025-02-30",
+    "99:99",
+    "tuesdays",
+    "mornings",
+    "nights",
+    "within",
+    "500",
+    "m",
+    "km",
+    "of",
+    "52.5,",
+    "13.4",
+    "home",
+    "work",
+    "lake",
+    "depot",
+    "potsdam",
+    "usually",
+    "first",
+    "since",
+    "compare",
+    "than",
+    "vs",
+    "risk",
+    "threat",
+    "church",
+    "place",
+    "p1",
+    "'",
+    "?",
+    ",",
+    ".",
+    "-",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=14), st.text(max_size=30))
+def test_parse_never_raises(words: list[str], noise: str) -> None:
+    for text in (" ".join(words), noise, " ".join(words) + noise):
+        got = ask(text)
+        assert isinstance(got, typing.get_args(q.Query))
+        assert isinstance(got.describe(), str)
+        assert q.from_dict(got.to_dict()) == got
+
+
+def test_predict_for_a_day_means_local_noon_even_on_a_dst_day() -> None:
+    got = parse(
+        "where will van 7 be tomorrow?",
+        entities=["van 7"],
+        now=datetime(2025, 3, 29, 12, tzinfo=UTC),
+        tz="Europe/Berlin",
+    )
+    assert isinstance(got, q.Predict) and got.at.at == datetime(2025, 3, 30, 10, tzinfo=UTC)

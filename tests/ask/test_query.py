@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import typing
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -132,3 +134,24 @@ def test_describe_says_the_query_back() -> None:
 def test_from_dict_rejects_bad_input_with_a_message(bad: dict[str, object], message: str) -> None:
     with pytest.raises(InputError, match=message):
         q.from_dict(bad)
+
+
+@functools.cache
+def _validator() -> Any:
+    jsonschema = pytest.importorskip("jsonschema")
+    return jsonschema.Draft202012Validator(q.json_schema())
+
+
+@settings(max_examples=60, deadline=None)
+@given(queries)
+def test_to_dict_validates_against_the_json_schema(query: q.Query) -> None:
+    _validator().validate(json.loads(json.dumps(query.to_dict())))
+
+
+def test_schema_rejects_a_wrong_kind_and_extra_fields() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = q.json_schema()
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"kind": "top_places", "entity": "a", "colour": "red"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"kind": "teleport", "entity": "a"}, schema)

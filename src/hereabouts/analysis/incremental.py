@@ -335,8 +335,12 @@ def _params(key: str) -> dict[str, Any]:
     return dict(json.loads("{" + rest))
 
 
-def _detect(name: str, fixes: pa.Table, method: str, key: str, threads: int | None) -> pa.Table:
-    """Stays of one entity's (canonically sorted) fixes, as rows for the store's ``stays`` table."""
+def _detect(
+    name: str, fixes: pa.Table, method: str, key: str, threads: int | None, base_horizon_us: int
+) -> pa.Table:
+    """Stays of one entity's (canonically sorted) fixes, as rows for the store's ``stays`` table.
+    ``base_horizon_us``: the horizon of the restart point the fixes start at (what a full run had
+    looked at before reaching it), which every later restart point inherits."""
     t_us = np.asarray(fixes.column("t").to_numpy(), dtype=np.int64)
     params = _params(key)
     stays = detect_stays(_fix_table(name, t_us, fixes), method=method, threads=threads, **params)
@@ -369,8 +373,9 @@ def _detect(name: str, fixes: pa.Table, method: str, key: str, threads: int | No
                 hint="run the analysis with full=True and report this",
             )
         sync = trace[:, 1]
-        h = trace[:, 2]
-        horizon_t = np.where(h < 0, t_us[sync], np.where(h >= len(t_us), _NEVER_US, t_us[np.minimum(h, len(t_us) - 1)]))
+        h = trace[:, 0] * 0 - 1
+        own = np.where(h < 0, t_us[sync], t_us[np.clip(h, 0, len(t_us) - 1)])
+        horizon_t = np.where(h >= len(t_us), _NEVER_US, np.maximum(own, base_horizon_us))
     ts = pa.array(t_us[first], pa.int64()).view(UTC_US) if n else pa.array([], UTC_US)
     return pa.table(
         {
@@ -445,6 +450,7 @@ def _analyze_entity(
         state = store.analysis_state(eid, key)
         last_id = store.last_dirty_id()
         start_us: int | None = None
+        base_horizon_us = -(2**63)
         if full:
             reason = "full"
         elif state is None:
@@ -459,13 +465,13 @@ def _analyze_entity(
                 return
             reason = "new fixes"
             a = min(w[1] for w in dirty)
-            for s in store.sync_points(eid, key, a):
+            for s, h in store.sync_points(eid, key, a):
                 if store.count_fixes_at(devices, s) == 1:
-                    start_us = s
+                    start_us, base_horizon_us = s, h
                     break
         deleted = store.delete_stays(eid, key, start_us)
         fixes = store.analysis_fixes(devices, start_us)
-        new = _detect(name, fixes, method, key, threads) if fixes.num_rows else None
+        new = _detect(name, fixes, method, key, threads, base_horizon_us) if fixes.num_rows else None
         if new is not None:
             store.write_stays(eid, key, new)
         store.set_analysis_state(eid, key, dev_key, last_id)

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from .execute import Answer, Coverage, execute
+from .execute import Answer, Coverage, ask, execute
 from .parse import FORMS, parse
 from .query import Query, from_dict, json_schema
 
-__all__ = ["FORMS", "Answer", "Coverage", "Query", "execute", "from_dict", "json_schema", "parse"]
+__all__ = ["FORMS", "Answer", "Coverage", "Query", "ask", "execute", "from_dict", "json_schema", "parse"]

@@ -30,6 +30,13 @@ those over two periods. An `Answer` has `said` (the query in plain words), `text
 `coverage` (hours with fixes in the period and the gaps longer than an hour) and `provenance` (the source ids of
 the fixes). Stays and trips are detected on the fixes of the period widened by a day on each side, then cut to
 the period. Together, routine, anomalies and prediction are parsed but answer "not available yet".
+
+`hereabouts.ask.ask(db, question, now=None, tz=None, default_entity=None, places=None) -> Answer` does both:
+entity names and aliases come from the database, times resolve in `tz` or else in the zone at the entity's most
+recent fix, and town names are those of the entity's places.
+
+In a question about the future, a day without a clock time ("where will van 9 be tomorrow?") means its middle
+(12:00 local); "usually at 10am" becomes the window 10:00-11:00 of the recurrence.
 """
 
 

@@ -38,7 +38,7 @@ from .timeexpr import Interval, Period, Recurrence
 if TYPE_CHECKING:  # pragma: no cover
     from .._db import Database
 
-__all__ = ["Answer", "Coverage", "execute"]
+__all__ = ["Answer", "Coverage", "ask", "entity_zone", "execute"]
 
 GAP_S = 3600.0  # a silence longer than this between fixes is a gap in coverage
 POINT_RADIUS_M = 100.0
@@ -168,6 +168,12 @@ class _Run:
         self.named = {k.lower(): v for k, v in (places or {}).items()}
         self._stays: dict[tuple[str, datetime | None, datetime | None], pa.Table] = {}
         self._places: dict[str, pa.Table] = {}
+        self._known: set[str] | None = None
+
+    def known(self) -> set[str]:
+        if self._known is None:
+            self._known = set(self.db.entity_names())
+        return self._known
 
     def stays(self, entity: str, period: Period | None = None) -> pa.Table:
         """Stays detected on the fixes of the period widened by :data:`MARGIN` on each side (a stay
@@ -365,6 +371,16 @@ def _dispatch(run: _Run, query: q.Query) -> Answer:
         )
         return Answer(query, said, text, pa.table({"suggestion": list(query.suggestions)}), available=False)
     handler = _HANDLERS.get(type(query))
+    missing = [e for e in _entities_of(query) if e not in run.known()]
+    if missing and handler is not None:
+        names = ", ".join(sorted(run.known())[:10]) or "(none imported)"
+        return Answer(
+            query,
+            said,
+            f"No entity named {missing[0]!r}; known entities: {names}.",
+            pa.table({}),
+            available=False,
+        )
     if handler is None:
         return Answer(
             query,
@@ -375,6 +391,18 @@ def _dispatch(run: _Run, query: q.Query) -> Answer:
             available=False,
         )
     return handler(run, query)
+
+
+def _entities_of(query: object) -> list[str]:
+    out: list[str] = []
+    for name in ("entity", "entity_a", "entity_b"):
+        v = getattr(query, name, None)
+        if isinstance(v, str):
+            out.append(v)
+    inner = getattr(query, "query", None)
+    if inner is not None:
+        out += _entities_of(inner)
+    return out
 
 
 def _where_at(run: _Run, query: Any) -> Answer:
@@ -860,3 +888,86 @@ _HANDLERS: dict[type, Any] = {
     q.Anchors: _anchors,
     q.Compare: _compare,
 }
+
+
+# ------------------------------------------------------------------ parse + execute
+
+
+def entity_zone(db: Database, entity: str) -> str:
+    """The IANA zone at the entity's most recent fix (offline lookup), ``UTC`` when unknown."""
+    from ..analysis import _localtime
+
+    ents = db.entities().to_pylist()
+    row = next((r for r in ents if r["entity"] == entity), None)
+    if row is None or row.get("last") is None:
+        return "UTC"
+    last = row["last"]
+    fixes = db.fixes(entity, start=last - timedelta(hours=1), end=last + timedelta(seconds=1))
+    if fixes.num_rows == 0:
+        return "UTC"
+    try:
+        zones = _localtime.zones_at(_floats(fixes, "lat")[-1:], _floats(fixes, "lon")[-1:])
+    except HereaboutsError:  # timezonefinder missing
+        return "UTC"
+    return zones[0] if zones else "UTC"
+
+
+def ask(
+    db: Database,
+    question: str,
+    *,
+    now: datetime | None = None,
+    tz: str | None = None,
+    default_entity: str | None = None,
+    places: Mapping[str, Any] | None = None,
+) -> Answer:
+    """Parse ``question`` against the entities (and aliases) of ``db`` and answer it.
+
+    Times resolve in ``tz``, or else in the zone of the entity the question is about (at its most
+    recent fix), or UTC. ``places`` names places (``name -> (lat, lon[, radius_m])`` or a place id).
+    Town names are those of the places in the data (looked up only when a question needs one).
+    """
+    from .parse import parse
+
+    now = now or datetime.now(UTC)
+    ents = db.entities().to_pylist()
+    names = [str(r["entity"]) for r in ents]
+    aliases = {str(a): str(r["entity"]) for r in ents for a in (r.get("aliases") or [])}
+    towns_cache: dict[str, str] = {}
+
+    def towns(name: str) -> str | None:
+        if not towns_cache:
+            for e in names:
+                try:
+                    st = db.stays(e)
+                    table = db.places(e, stays=st) if st.num_rows else None
+                except HereaboutsError:  # pragma: no cover - depends on the data
+                    continue
+                if table is not None and "town" in table.column_names:
+                    for t in table.column("town").to_pylist():
+                        if t:
+                            towns_cache[str(t).lower()] = str(t)
+            towns_cache.setdefault("\x00", "")  # computed, even when empty
+        return towns_cache.get(name.lower())
+
+    def run_parse(zone_name: str) -> q.Query:
+        return parse(
+            question,
+            entities=names,
+            aliases=aliases,
+            places=places,
+            towns=towns,
+            now=now,
+            tz=zone_name,
+            default_entity=default_entity,
+        )
+
+    zone_name = tz or "UTC"
+    query = run_parse(zone_name)
+    if tz is None:
+        who = _entities_of(query)
+        if who and who[0] in names:
+            zone_name = entity_zone(db, who[0])
+            if zone_name != "UTC":
+                query = run_parse(zone_name)
+    return execute(db, query, tz=zone_name, places=places)

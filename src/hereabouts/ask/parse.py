@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from ..model.errors import InputError
@@ -82,7 +82,8 @@ _LABELS: list[tuple[str, str]] = [
     (
         "ethnicity",
         r"ethnic\w*|what race|which race|race of|by race|racial\w*|nationality|nationalities|immigra\w*|migrant"
-        r"|foreigner|arab|asian|african|hispanic|latino|gypsy|skin colou?r|origin of (?:the )?(?:person|people|driver)",
+        r"|foreigner|arab|asian|african|hispanic|latino|gypsy|skin colou?r|origin of (?:the )?(?:person|people|driver)"
+        r"|undocumented|illegal (?:immigrant|alien|migrant)s?|illegals|citizenship|residency status|asylum seeker",
     ),
     (
         "politics",
@@ -93,7 +94,8 @@ _LABELS: list[tuple[str, str]] = [
     (
         "sexuality",
         r"gay|lesbian|bisexual|homosexual|heterosexual|sexual orientation|sexuality|sexually|lgbt\w*|queer"
-        r"|transgender|sleeping with|having an affair|an affair",
+        r"|transgender|sleeping with|having an affair|an affair|sexual \w+|orientation|cheating on|unfaithful"
+        r"|infidelity|hooking up|romantic(?:ally)?|lovers?",
     ),
     (
         "affiliation or group membership",
@@ -126,6 +128,7 @@ _THREAT = (
     r"threat\w*|dangerous\w*|danger to|suspicious\w*|suspicion|suspect\w*|criminal\w*|crimes?|violent"
     r"|(?:re)?offend\w*|trust(?:worthy|worthiness)|untrustworthy|risk(?:y|iest|ier|s)?|risk (?:score|level|rating)"
     r"|high[- ]risk|watch ?list|up to no good|shady|sketchy|guilty|likely to (?:attack|commit|steal|harm)"
+    r"|danger|poses? a|drugs?|dealing|dealer|traffick\w*|smuggl\w*|involved in|illegal activit\w*|wrongdoing"
 )
 _ROUTE_WORDS = r"route|road|roads|trip|trips|journey|drive|commute|path|street|streets|area|neighbou?rhood|crossing|junction|way|weather|traffic"
 _PERSON_SUBJECT = (
@@ -197,10 +200,14 @@ class Ctx:
     def moment(self) -> Moment:
         if self.moments:
             return self.moments[0]
-        if self.periods:  # a day without a time: its middle
+        if self.periods:  # a day without a time: its local noon; a part of a day: its middle
             p = self.periods[0]
-            mid = p.start + (p.end - p.start) / 2
-            return Moment(p.phrase, mid, self.tz)
+            z = te.zone(self.tz)
+            local_start = p.start.astimezone(z)
+            if local_start.time() == time() and p.hours() >= 23:
+                noon = te.localize(datetime.combine(local_start.date(), time(12)), z)
+                return Moment(p.phrase, noon, self.tz)
+            return Moment(p.phrase, p.start + (p.end - p.start) / 2, self.tz)
         return Moment("now", self.now, self.tz)
 
 
@@ -415,7 +422,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "time_spent",
         "Time spent at a place",
-        rf"\b(?:how long|how much time|how many (?:hours|minutes|days)|time spent|total time|spend|spent|hours)\b.*{P}"
+        rf"\b(?:how long|how much time|how many (?:hours|minutes)|time spent|total time|spend|spent|hours)\b.*{P}"
         rf"|{P}.*\b(?:how long|time spent|hours)\b",
         lambda c: TimeSpent(c.entity, c.place(), c.period, c.rec),
         (
@@ -482,15 +489,36 @@ FORMS: tuple[Form, ...] = (
         ("what is van 7's radius of gyration this month?", "how widely did I roam last year?"),
     ),
     Form(
+        "departures",
+        "When an entity left a place (its trips from there)",
+        rf"\b(?:leave|leaves|leaving|left|depart\w*)\b.*{P}|\b(?:go|goes|went) from {P}",
+        _trips,
+        (
+            "when did van 7 leave the depot on Tuesday?",
+            "what time did I leave home this morning?",
+        ),
+    ),
+    Form(
+        "arrivals",
+        "When an entity got to a place (its trips there)",
+        rf"\b(?:arriv\w*|get to|gets to|got to|reach\w*|come to|came to|get|got)\b\s+(?:at\s+|in\s+)?{P}",
+        _trips,
+        (
+            "when did I get to work today?",
+            "when did van 7 arrive at the depot yesterday?",
+        ),
+    ),
+    Form(
         "trips",
         "Trips of an entity (optionally to or from a place)",
         r"\b(?:trips?|journeys?|drives?|drove|commut\w*|routes?|roads?|rides?|travel(?:l?ed|s)? (?:to|from)|get to|got to"
-        r"|go from|went from|came from|come from|leave|left|depart\w*|arriv\w*|way (?:to|home))\b",
+        r"|go from|went from|came from|come from|leave|leaves|leaving|left|depart\w*|arriv\w*|way (?:to|home))\b"
+        r"|\bhow (?:did|does|do)\b.*\b(?:get|got|go|went|come|came|travel\w*)\b",
         _trips,
         (
             "what trips did van 7 make yesterday?",
             "show my commute to work on weekday mornings",
-            "when did van 7 leave the depot on Tuesday?",
+            "show van 9's journeys last week",
         ),
     ),
     Form(
@@ -519,19 +547,30 @@ FORMS: tuple[Form, ...] = (
         "anchors_work",
         "Where an entity works (its work anchor)",
         rf"\bwhere\b.*\b(?:works?|working|job|office|workplace|employ\w*)\b"
-        rf"|{E}(?:'s)? (?:work ?place|office|job)\b",
+        rf"|{E}(?:'s)? (?:work ?place|work (?:location|address)|office|job)\b",
         lambda c: Anchors(c.entity, ("work",)),
         ("where does van 7 work?", "where is my workplace?", "where's alice's office?"),
     ),
     Form(
+        "visited",
+        "Whether an entity went to a place (its visits there)",
+        rf"^(?:did|has|have|was|were|is|am|are)\b.*{P}|\b(?:ever been|ever go|ever went|ever visit\w*)\b.*{P}",
+        lambda c: Visits(c.entity, c.place(), c.period, c.rec),
+        (
+            "did I go to the lake last week?",
+            "was van 7 in Potsdam in October?",
+            "has van 7 ever been to the depot?",
+        ),
+    ),
+    Form(
         "visits_list",
         "The visits of an entity to a place",
-        rf"\b(?:when|which days?|what days?|what times?|did|has|have|was|were|is|visits?)\b.*{P}",
+        rf"\b(?:when|which days?|what days?|what times?|list|show|visits?)\b.*{P}",
         lambda c: Visits(c.entity, c.place(), c.period, c.rec),
         (
             "when did van 7 visit the depot?",
-            "did I go to the lake last week?",
-            "was van 7 in Potsdam in October?",
+            "which days did I go to the lake in March?",
+            "list van 7's visits to Potsdam",
         ),
     ),
     Form(
@@ -540,6 +579,17 @@ FORMS: tuple[Form, ...] = (
         r"\b(?:stats|statistics|summary|summari[sz]e|overview|how much did .* move|movement summary|mobility)\b",
         _stats("distance", "radius_of_gyration", "n_places"),
         ("give me a summary of van 7's movement last month", "stats for van 7 this week"),
+    ),
+    Form(
+        "usual_when",
+        "Where an entity usually is at a time of day",
+        r"\bwhere\b.*\b(?:usually|normally|typically|generally|tend to|tends to)\b.*xtimer"
+        r"|\bxtimer\b.*\bwhere\b.*\b(?:usually|normally|typically)\b",
+        lambda c: TopPlaces(c.entity, c.period, _n(c, 3), c.rec),
+        (
+            "where is bob usually at 10am on weekdays?",
+            "where am I normally on Friday evenings?",
+        ),
     ),
     Form(
         "top_places",
@@ -557,7 +607,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "places_list",
         "The places an entity went to in a period",
-        r"\b(?:which|what)\s+(?:places?|locations?|spots?)\b|\bwhere (?:all )?(?:did|has|have|does|do)\b.*\b(?:go|goes|gone|been|visit\w*|stop\w*)\b",
+        r"\b(?:which|what)\s+(?:places?|locations?|spots?)\b|\bwhere (?:all )?(?:did|has|have|does|do)\b.*\b(?:go|goes|gone|been|visit\w*|stop\w*)\b"
+        r"|\b(?:go|went|gone|been|travel\w*|drive|drove)\s+(?:anywhere|somewhere|places)\b",
         lambda c: TopPlaces(c.entity, c.period, _n(c, 20), c.rec),
         (
             "what places did van 7 visit yesterday?",
@@ -568,7 +619,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "where_at",
         "Where an entity was at one instant",
-        r"\bwhere\b.*xtimem|xtimem.*\bwhere\b|\b(?:location|position|whereabouts)\b.*xtimem",
+        r"\bwhere\b.*xtimem|xtimem.*\bwhere\b|\b(?:location|position|whereabouts)\b.*xtimem"
+        r"|\b(?:doing|moving|driving|walking|parked|stopped|staying)\b.*xtimem",
         _where_at,
         ("where was van 7 at 10:00 on Friday?", "where was I yesterday at 3pm?", "where is van 7 right now?"),
     ),
@@ -603,6 +655,8 @@ def _classify(c: Ctx, skip: tuple[str, ...] = ()) -> Query:
             continue
         if form.id in ("where_at",) and not c.moments:
             continue
+        if form.id == "usual_when" and (c.rec is None or not c.rec.windows):
+            continue
         if form.id == "anchors_work" and re.search(r"\b(?:after|before|from|to) (?:work|xplc\w)", c.skeleton):
             continue
         if form.id == "anchors_nights" and not (
@@ -619,7 +673,7 @@ def _classify(c: Ctx, skip: tuple[str, ...] = ()) -> Query:
                 (),
                 "it does not name an entity and there is no default one; name one of the known entities",
             )
-    return _not_understood(c.question)
+    return _not_understood(c.question, basis=c.skeleton)
 
 
 # ------------------------------------------------------------------ suggestions
@@ -649,14 +703,19 @@ def _tokens(s: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9']+", s.lower()) if w not in _STOP}
 
 
+# names in the examples: not words of a question form
+_EXAMPLE_NAMES = {"van", "7", "9", "device", "b", "alice", "alice's", "bob", "van 7's"}
+
+
 def suggestions(question: str, k: int = 3) -> tuple[str, ...]:
-    """The first example of the ``k`` forms whose examples share most words with ``question`` (Jaccard)."""
-    q = _tokens(question)
+    """The best example of the ``k`` forms whose examples share most words with ``question``
+    (Jaccard similarity of word sets, ignoring the names used in the examples and placeholders)."""
+    q = {w for w in _tokens(question) if not re.fullmatch(r"x(?:ent|plc|time)[a-z]", w)} - _EXAMPLE_NAMES
     scored: list[tuple[float, int, str]] = []
     for i, form in enumerate(FORMS):
         best, best_ex = -1.0, form.examples[0]
         for ex in form.examples:
-            t = _tokens(ex)
+            t = _tokens(ex.replace("van 7's", "")) - _EXAMPLE_NAMES
             sim = len(q & t) / len(q | t) if q | t else 0.0
             if sim > best:
                 best, best_ex = sim, ex
@@ -665,8 +724,13 @@ def suggestions(question: str, k: int = 3) -> tuple[str, ...]:
     return tuple(ex for _, _, ex in scored[:k])
 
 
-def _not_understood(question: str, detail: str = "") -> NotUnderstood:
-    return NotUnderstood(question, suggestions(question), detail or "no supported question form matched")
+def _not_understood(question: str, detail: str = "", basis: str | None = None) -> NotUnderstood:
+    """``basis``: the text to compare with the examples (the skeleton, so entity names do not count)."""
+    return NotUnderstood(
+        question,
+        suggestions(basis if basis is not None else question),
+        detail or "no supported question form matched",
+    )
 
 
 # ------------------------------------------------------------------ stages
@@ -776,11 +840,27 @@ def parse(
     if now.tzinfo is None:
         raise InputError(f"now={now.isoformat()} has no zone; expected an aware datetime")
     te.zone(tz)
+    try:
+        return _parse(question, entities, aliases or {}, places, towns, now, tz, default_entity)
+    except InputError as exc:  # a value out of range inside the question ("within 0 m", "the 32nd")
+        return _not_understood(question, str(exc))
+
+
+def _parse(
+    question: str,
+    entities: Sequence[str],
+    aliases: Mapping[str, str],
+    places: Mapping[str, Any] | None,
+    towns: TownLookup | None,
+    now: datetime,
+    tz: str,
+    default_entity: str | None,
+) -> Query:
     original = question
     s = _norm(question)
     if not s:
         return NotUnderstood(original, suggestions(""), "the question is empty")
-    s, ents = _sub_entities(s, entities, aliases or {}, default_entity)
+    s, ents = _sub_entities(s, entities, aliases, default_entity)
 
     # named places first so a place called "Church Lane" is not read as a label
     plc: list[tuple[int, str, PlaceRef]] = []
@@ -855,6 +935,20 @@ def parse(
             tok = " xtimer "
         s = s[: tm.start] + tok + s[tm.end :]
 
+    # "usually at 10am (on weekdays)": the clock time is a window of the recurrence, not an instant
+    if moments and re.search(r"\b(?:usually|normally|typically|generally|tend to|tends to|most days)\b", s):
+        m0 = moments[0]
+        if m0.tz == tz and re.fullmatch(r"at\s+\S+(?:\s*(?:am|pm))?", m0.phrase):
+            local = m0.at.astimezone(te.zone(tz))
+            a = local.hour * 60 + local.minute
+            win = ((a, min(a + 60, 1440)),)
+            base = recs[0] if recs else None
+            days = base.days if base is not None else tuple(range(7))
+            phrase = (base.phrase + " " if base is not None else "") + m0.phrase
+            recs = [Recurrence(phrase, days, win, tz), *recs[1:]]
+            moments = moments[1:]
+            s = s.replace(" xtimem ", " xtimer ", 1) if base is None else s.replace(" xtimem ", " ", 1)
+
     # home / work ("where is my home" / "where does X work" ask for the anchor itself: no reference)
     asks_anchor = (
         re.match(r"^(?:where|what(?:'s| is| are| was)|which is|show|list|find|tell me)\b", s) is not None
@@ -905,7 +999,7 @@ def parse(
     # a place the question needs but nobody knows: the noun phrase after a visit verb
     if not plc:
         m = re.search(
-            r"\b(?:visit(?:ed|s)?|go(?:ne)? to|went to|been to|been at|get to|got to|at|to)\s+(the\s+[a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)(?=\s|$)",
+            r"\b(?:visit(?:ed|s)?|go(?:ne)? to|went to|been to|been at|get to|got to|at|to)\s+(the\s+(?!x(?:ent|time|plc|near))[a-z][a-z'-]*(?:\s+(?!x(?:ent|time|plc|near)|on\b|in\b|at\b|last\b|this\b|since\b|during\b|and\b|with\b|when\b)[a-z][a-z'-]*)?)(?=\s|$)",
             s,
         )
         if m and not re.search(r"\bx(?:ent|time|plc)", m[1]):

@@ -168,6 +168,9 @@ class Near(_Node):
 PlaceRef = Union[NamedPlace, AnchorRef, PlaceId, Coordinates, Town, Near]  # noqa: UP007
 
 
+_NOW_WORDS = ("now", "right now", "currently", "at the moment", "at present")
+
+
 def _place(entity: str | None, ref: PlaceRef) -> str:
     if isinstance(ref, AnchorRef) and entity:
         return f"{entity}'s {ref.anchor}"
@@ -186,7 +189,8 @@ class WhereAt(_Node):
     at: Moment
 
     def describe(self) -> str:
-        return f"where {self.entity} was {self.at.describe()}"
+        verb = "is" if self.at.phrase in _NOW_WORDS else "was"
+        return f"where {self.entity} {verb} {self.at.describe()}"
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ class WhereDuring(_Node):
     period: Period
 
     def describe(self) -> str:
-        return f"the stays of {self.entity} {self.period.describe()}"
+        return f"the stays of {self.entity}, {self.period.describe()}"
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,10 @@ class Anchors(_Node):
     kind: ClassVar[str] = "anchors"
     entity: str
     kinds: tuple[AnchorKind, ...] = ("home", "work")
+
+    def __post_init__(self) -> None:
+        if not self.kinds:
+            raise InputError("anchors need at least one kind: home, work")
 
     def describe(self) -> str:
         return f"the {' and '.join(self.kinds)} place{'s' if len(self.kinds) > 1 else ''} of {self.entity}"
@@ -222,6 +230,10 @@ class TopPlaces(_Node):
     period: Period | None = None
     n: int = 5
     recurrence: Recurrence | None = None
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise InputError(f"the number of places must be at least 1, got {self.n}")
 
     def describe(self) -> str:
         return (
@@ -347,6 +359,10 @@ class Stats(_Node):
     period: Period | None = None
     measures: tuple[Measure, ...] = ("distance", "radius_of_gyration", "n_places")
     recurrence: Recurrence | None = None
+
+    def __post_init__(self) -> None:
+        if not self.measures:
+            raise InputError(f"stats need at least one measure: {', '.join(MEASURE_WORDS)}")
 
     def describe(self) -> str:
         words = ", ".join(MEASURE_WORDS[m] for m in self.measures)

@@ -688,6 +688,26 @@ def _r_mon(m: re.Match[str], c: _Ctx) -> Period:
 _AFTER_LINK = r"(?:(?<=\bvs )|(?<=\bvs\. )|(?<=\bversus )|(?<=\bthan )|(?<=\bwith )|(?<=\band )|(?<=\bto ))"
 
 
+_HOLIDAYS = {
+    "christmas eve": (12, 24),
+    "christmas day": (12, 25),
+    "christmas": (12, 25),
+    "xmas": (12, 25),
+    "new years eve": (12, 31),
+    "new years day": (1, 1),
+    "new years": (1, 1),
+    "boxing day": (12, 26),
+    "halloween": (10, 31),
+}
+
+
+def _r_holiday(m: re.Match[str], c: _Ctx) -> Period:
+    key = re.sub(r"\s+", " ", m["hol"].replace("'", ""))
+    month, dom = _HOLIDAYS[key]
+    d = _resolve_dom(dom, month, None, c.today, c.prefer)
+    return _period(m, c, Interval(_midnight(d, c.z), _midnight(d + timedelta(days=1), c.z)))
+
+
 def _r_time_range(m: re.Match[str], c: _Ctx) -> Period:
     d = resolve_day(m["day"] or m["day2"], c.today, c.prefer) if (m["day"] or m["day2"]) else c.today
     (h1, m1), (h2, m2) = _clock(m["t1"]), _clock(m["t2"])
@@ -742,6 +762,12 @@ _RULES: list[tuple[str, Resolver]] = [
         _r_parts,
     ),
     (r"last\s+night", _r_last_night),
+    (rf"(?:on\s+|in\s+)?the\s+(?P<part>{_PART})\s+of\s+(?P<day>{_DAY})", _r_day_part),
+    (
+        r"(?:on\s+|at\s+|over\s+)?(?P<hol>christmas\s+eve|christmas\s+day|christmas|xmas"
+        r"|new\s+year'?s\s+eve|new\s+year'?s\s+day|new\s+year'?s|boxing\s+day|halloween)",
+        _r_holiday,
+    ),
     (r"(?:this\s+(?P<part>morning|afternoon|evening)|(?P<tn>tonight))", _r_this),
     (rf"(?P<day>{_DAY})\s+(?:in\s+the\s+)?(?P<part>{_PART})", _r_day_part),
     (r"(?P<which>this|last|next|previous|current)\s+(?P<unit>week|month|year)", _r_unit),

@@ -728,16 +728,18 @@ class DuckDBStore:
             ).fetchall()[0][0]
         )
 
-    def sync_points(self, entity_id: int, method_key: str, before_us: int) -> list[int]:
-        """Restart times of the stored stays of an entity whose restart time and horizon (the latest
-        fix the detector looked at before it) are both earlier than ``before_us``, latest first."""
+    def sync_points(self, entity_id: int, method_key: str, before_us: int) -> list[tuple[int, int]]:
+        """``(restart, horizon)`` times of the stored stays of an entity whose restart time and horizon
+        (the latest fix the detector looked at before it) are both earlier than ``before_us``, latest
+        first."""
         rows = self.con.execute(
-            "SELECT DISTINCT epoch_us(sync_t) AS s FROM stays WHERE entity_id = ? AND method_key = ? "
+            "SELECT epoch_us(sync_t) AS s, max(epoch_us(horizon_t)) FROM stays "
+            "WHERE entity_id = ? AND method_key = ? "
             "AND sync_t < make_timestamptz(?::BIGINT) AND horizon_t < make_timestamptz(?::BIGINT) "
-            "ORDER BY s DESC",
+            "GROUP BY s ORDER BY s DESC",
             [entity_id, method_key, int(before_us), int(before_us)],
         ).fetchall()
-        return [int(r[0]) for r in rows]
+        return [(int(r[0]), int(r[1])) for r in rows]
 
     def delete_stays(self, entity_id: int, method_key: str | None = None, from_us: int | None = None) -> int:
         """Delete the stored stays of an entity (of one method key; whose restart time is at or after
