@@ -23,5 +23,10 @@ def test_demo_runs_and_scores_against_ground_truth(tmp_path: Path) -> None:
     score = summary["stay_score"]
     # the stays found agree with the simulator's ground truth (regression floor; see docs for the numbers)
     assert score["f1"] >= 0.85, score
+    # questions were answered through ask, with the label question refused
+    qs = summary["questions"]
+    assert len(qs) == 5 and all(q["answer"] for q in qs)
+    assert "out of scope" in qs[-1]["answer"]
+    assert "## Questions" in (out / "report.md").read_text()
     # devices were assigned to the simulated people they belong to
     assert sum(e["entity"].startswith("agent-") for e in summary["entities"]) >= 8

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,34 @@ def run_demo(out_dir: Path, *, seed: int = 7, console: Any = None) -> dict[str, 
                 ],
             }
         )
+    # a few questions, answered with evidence (the last one is refused, by design)
+    from datetime import datetime, timedelta
+
+    from hereabouts.ask import ask
+
+    t0 = time.perf_counter()
+    someone = next(
+        (r["entity"] for r in summary_rows if r["entity"].startswith("agent-") and r["stays"]), None
+    )
+    last_fix = sim.fixes.column("t").cast(pa.int64()).to_numpy().max()
+    now = datetime.fromtimestamp(int(last_fix) / 1e6, tz=UTC) + timedelta(hours=1)
+    questions = (
+        [
+            f"where was {someone} yesterday at 10:00?",
+            f"where does {someone} usually go on Tuesdays?",
+            f"how far did {someone} travel last week?",
+            f"where is home for {someone}?",
+            f"what religion is {someone}?",
+        ]
+        if someone
+        else []
+    )
+    answers = []
+    for question in questions:
+        a = ask(db, question, now=now)
+        answers.append({"question": question, "answer": a.text, "said": a.said, "confidence": a.confidence})
+        say(f"? {question}\n  {a.text}")
+    timings["ask_s"] = time.perf_counter() - t0
     db.close()
     timings["total_s"] = time.perf_counter() - t_start
 
@@ -124,6 +153,10 @@ def run_demo(out_dir: Path, *, seed: int = 7, console: Any = None) -> dict[str, 
             f"{p['place_id']} ({p['hours']} h, {p['visits']} visits)" for p in r["top_places"]
         )
         lines.append(f"| {r['entity']} | {r['fixes']:,} | {r['stays']} | {r['places']} | {top_text} |")
+    lines += ["", "## Questions", ""]
+    for qa in answers:
+        conf = f" (confidence {qa['confidence']:.2f})" if qa["confidence"] is not None else ""
+        lines += [f"**{qa['question']}**", "", f"{qa['answer']}{conf}", "", f"_asked: {qa['said']}_", ""]
     lines += ["", "## Timings", ""] + [f"- {k}: {v:.2f}" for k, v in timings.items()]
     report.write_text("\n".join(lines) + "\n")
     summary = {
@@ -134,6 +167,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, console: Any = None) -> dict[str, 
         "places": places.num_rows,
         "stay_score": score.as_dict(),
         "entities": summary_rows,
+        "questions": answers,
         "timings": timings,
         "summary": f"report written to {report} ({timings['total_s']:.1f} s in all)",
     }
