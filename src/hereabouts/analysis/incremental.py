@@ -264,7 +264,6 @@ def robust_sync_points(
             else:
                 for u in range(q + 1, q + max_outliers + 1):
                     if u >= m:
-                        seen = m
                         break
                     seen = max(seen, u)
                     ru = pos[u]
@@ -373,7 +372,7 @@ def _detect(
                 hint="run the analysis with full=True and report this",
             )
         sync = trace[:, 1]
-        h = trace[:, 0] * 0 - 1
+        h = trace[:, 2]
         own = np.where(h < 0, t_us[sync], t_us[np.clip(h, 0, len(t_us) - 1)])
         horizon_t = np.where(h >= len(t_us), _NEVER_US, np.maximum(own, base_horizon_us))
     ts = pa.array(t_us[first], pa.int64()).view(UTC_US) if n else pa.array([], UTC_US)
