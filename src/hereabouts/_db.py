@@ -273,7 +273,9 @@ class Database:
             for name in names:
                 if not incremental.is_current(store, name, method, **params):
                     incremental.analyze(store, name, method=method, **params)
-                parts.append(incremental.stored_stays(store, name, method=method, start=start, end=end, **params))
+                parts.append(
+                    incremental.stored_stays(store, name, method=method, start=start, end=end, **params)
+                )
             return pa.concat_tables(parts) if parts else schemas.STAY.empty_table()
         parts = []
         for name in names:

@@ -42,7 +42,9 @@ just "a new window/candidate starts at this fix":
   for each stay, the candidate start that produced it and the furthest fix examined before (members,
   outlier look-ahead and the end of the data count as examined; a decision that met the end of the
   data makes every later restart point unusable until a full run, because appended fixes could
-  change it). The replay checks that it finds the very stays the kernel found.
+  change it). The replay checks that it finds the very stays the kernel found. A run that starts
+  at a restart point inherits that point's horizon: what the full run had examined before it still
+  counts for every later restart point.
 
 New fixes all have times ``>= a``, so they sort after every fix ``<= horizon_t < a``: the full run on
 the new data passes through the same states up to the restart point ``x`` (its decisions so far read
@@ -51,6 +53,7 @@ those of candidates/windows before ``x``, whose fixes all lie before ``x`` (they
 they are unchanged and kept. From ``x`` on, the run on the fixes from ``x`` is the full run. The
 window always extends to the end of the entity's data, so there is no right-hand boundary to
 reconcile; for the common case (new data appended at the end) that is also the smallest window.
+(Fixes inserted far back in the history re-analyse from there to the end: correct, not minimal.)
 
 A change of an entity's devices (``assign_device``) is detected by comparing the device list with the
 one analysed; that entity is analysed again in full.
@@ -264,6 +267,7 @@ def robust_sync_points(
             else:
                 for u in range(q + 1, q + max_outliers + 1):
                     if u >= m:
+                        seen = m
                         break
                     seen = max(seen, u)
                     ru = pos[u]
@@ -283,7 +287,9 @@ def robust_sync_points(
             last = nxt
             q = nxt + 1
             if nm == next_centre:
-                clat, clon, ccos = _robust_centre(pos, mem, 0, nm - 1, lat, lon, acc_m, radius_m, la_buf, lo_buf)
+                clat, clon, ccos = _robust_centre(
+                    pos, mem, 0, nm - 1, lat, lon, acc_m, radius_m, la_buf, lo_buf
+                )
                 next_centre *= 2
         if q >= m and not closed:
             seen = m
@@ -299,7 +305,11 @@ def robust_sync_points(
             hi -= 1
         first = pos[mem[lo]]
         lastr = pos[mem[hi]]
-        if t_us[lastr] - t_us[first] >= min_duration_us and hi - lo + 1 >= min_fixes and (closed or include_last):
+        if (
+            t_us[lastr] - t_us[first] >= min_duration_us
+            and hi - lo + 1 >= min_fixes
+            and (closed or include_last)
+        ):
             out[ns, 0] = first
             out[ns, 1] = r0
             out[ns, 2] = -1 if horizon < 0 else (n if horizon >= m else pos[horizon])
@@ -330,7 +340,7 @@ def _fix_table(name: str, t_us: NDArray[np.int64], fixes: pa.Table) -> pa.Table:
 
 
 def _params(key: str) -> dict[str, Any]:
-    name, _, rest = key.partition("{")
+    _, _, rest = key.partition("{")
     return dict(json.loads("{" + rest))
 
 
@@ -427,7 +437,9 @@ def analyze(
         )
     key = method_key(method, **params)
     result = AnalyzeResult(key)
-    names = [entity] if entity is not None else [str(n) for n in store.entities().column("entity").to_pylist()]
+    names = (
+        [entity] if entity is not None else [str(n) for n in store.entities().column("entity").to_pylist()]
+    )
     for name in names:
         _analyze_entity(store, name, method, key, full, threads, result)
     result.seconds = time.perf_counter() - t0
