@@ -171,3 +171,29 @@ def test_ask_shell_reads_questions_from_the_prompt(three_weeks: tuple[str, dict]
         answers.append(obj)
     assert len(answers) == 2 and answers[0]["query"]["kind"] == "where_at"
     assert answers[1]["query"]["kind"] == "stats"
+
+
+def test_analyze_command_is_incremental(three_weeks: tuple[str, dict], tmp_path: Path) -> None:  # type: ignore[type-arg]
+    import shutil
+
+    path = str(tmp_path / "copy.db")
+    shutil.copy(three_weeks[0], path)
+    first = _json_obj("--db", path, "analyze", "--json")
+    assert first["stays_written"] > 0 and first["entities"]
+    again = _json_obj("--db", path, "analyze", "--json")
+    assert again["stays_written"] == 0 and again["windows"] == []
+    db = hb.open(path, read_only=True)
+    agent = sorted(three_weeks[1])[0]
+    stored = db.stays(agent, stored=False)
+    db.close()
+    assert stored.num_rows > 0
+    db = hb.open(path)
+    answer = db.ask(f"where was {agent} on 2025-03-18 at 03:00?")
+    db.close()
+    assert answer.query.to_dict()["kind"] == "where_at" and answer.evidence.num_rows > 0
+
+
+def _json_obj(*args: str) -> dict:  # type: ignore[type-arg]
+    r = runner.invoke(app, list(args), catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)  # type: ignore[no-any-return]

@@ -359,6 +359,22 @@ class Database:
             return schemas.TRIP.empty_table()
         return pa.concat_tables(parts)
 
+    def ask(
+        self,
+        question: str,
+        *,
+        now: datetime | None = None,
+        tz: str | None = None,
+        entity: str | None = None,
+    ) -> Any:
+        """Answer a plain-language question: an :class:`hereabouts.ask.Answer` with the text, a
+        structured result, confidence, evidence, data coverage, provenance, and the question said back
+        in plain words. ``entity`` is who "I"/"me" and unnamed questions are about; times resolve
+        against ``now`` (default: the current time) in ``tz`` (default: the entity's zone)."""
+        from .ask import ask as run_ask
+
+        return run_ask(self, question, now=now, tz=tz, default_entity=entity)
+
     # --------------------------------------------------------------- exports
     def export(
         self,

@@ -546,6 +546,36 @@ def _stays_and_places(db: _db.Database, entity: str | None, stay_options: dict[s
 
 
 @app.command()
+def analyze(
+    entity: EntityArg = None,
+    method: MethodOpt = "default",
+    full: Annotated[
+        bool, typer.Option(help="Re-analyse everything, not only what new fixes changed.")
+    ] = False,
+    radius_m: Annotated[float, typer.Option("--radius-m", help="Stay radius in metres.")] = 100.0,
+    min_duration_s: MinDurOpt = 300.0,
+    max_gap_s: GapOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring the stored stays up to date: only the entities and time windows that new fixes touched
+    are re-analysed (the result equals a full re-analysis); --full rebuilds them all."""
+    params: dict[str, Any] = {"radius_m": radius_m, "min_duration_s": min_duration_s}
+    if max_gap_s is not None:
+        params["max_gap_s"] = max_gap_s
+    with _open() as db, _busy("analysing", as_json):
+        result = db.analyze(entity, method=method, full=full, **params)
+    data = result.as_dict()
+    if as_json:
+        print(dumps(data))
+    else:
+        out.print(
+            f"re-analysed {len(data.get('entities', []))} entities in {len(data.get('windows', []))} windows: "
+            f"{data.get('stays_written', 0)} stays written, {data.get('stays_deleted', 0)} replaced, "
+            f"{data.get('fixes_read', 0)} fixes read in {data.get('seconds', 0):.2f} s"
+        )
+
+
+@app.command()
 def anchors(
     entity: EntityArg = None,
     all_: AllOpt = False,

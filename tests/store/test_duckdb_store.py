@@ -165,3 +165,17 @@ def test_optimize_keeps_every_fix() -> None:
     db.store.optimize()  # type: ignore[attr-defined]
     after = db.fixes().sort_by([("device", "ascending"), ("t", "ascending")])
     assert after.equals(before)
+
+
+def test_assign_device_removes_the_empty_entity_made_for_it() -> None:
+    db = hb.open(":memory:")
+    _write(db, "dev-1", 5)
+    _write(db, "dev-2", 5, checksum="2")
+    db.assign_device("dev-1", "alice")
+    db.assign_device("dev-2", "alice")
+    ents = {e["entity"]: e["devices"] for e in db.entities().to_pylist()}
+    assert ents == {"alice": ["dev-1", "dev-2"]}
+    # an entity someone named stays, even when its last device leaves
+    db.assign_device("dev-2", "bob")
+    db.assign_device("dev-2", "alice")
+    assert set(e["entity"] for e in db.entities().to_pylist()) == {"alice", "bob"}

@@ -456,15 +456,30 @@ class DuckDBStore:
             self.con.execute(f"SET memory_limit = '{before}'")
 
     def assign_device(self, device: str, entity: str) -> None:
+        """Move ``device`` to ``entity`` (created if missing). The entity that was made for the device
+        when it first appeared (same name, no other devices, no aliases) is removed once empty."""
         with self._lock:
-            eid = self._entity_id(entity, create=True)
-            n = self.con.execute(
-                "UPDATE devices SET entity_id = ? WHERE name = ? RETURNING device_id", [eid, device]
+            old = self.con.execute(
+                "SELECT e.entity_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?",
+                [device],
             ).fetchall()
-            if not n:
+            if not old:
                 raise NotFoundError(
                     f"no device named {device!r}", hint="run `hereabouts devices` to list them"
                 )
+            eid = self._entity_id(entity, create=True)
+            self.con.execute("UPDATE devices SET entity_id = ? WHERE name = ?", [eid, device])
+            old_id, old_name = int(old[0][0]), old[0][1]
+            if old_id != eid and old_name == device:
+                self.con.execute(
+                    """DELETE FROM entities WHERE entity_id = ? AND len(aliases) = 0
+                       AND NOT EXISTS (SELECT 1 FROM devices WHERE entity_id = ?)""",
+                    [old_id, old_id],
+                )
+                gone = not self.con.execute("SELECT 1 FROM entities WHERE entity_id = ?", [old_id]).fetchall()
+                if gone:  # its stored analysis described fixes that now belong to someone else
+                    for table in ("stays", "analysis_state", "analysis_dirty"):
+                        self.con.execute(f"DELETE FROM {table} WHERE entity_id = ?", [old_id])
 
     def add_alias(self, entity: str, alias: str) -> None:
         eid = self._entity_id(entity)
