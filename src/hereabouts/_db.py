@@ -366,14 +366,44 @@ class Database:
         now: datetime | None = None,
         tz: str | None = None,
         entity: str | None = None,
+        actor: str | None = None,
+        purpose: str | None = None,
     ) -> Any:
         """Answer a plain-language question: an :class:`hereabouts.ask.Answer` with the text, a
         structured result, confidence, evidence, data coverage, provenance, and the question said back
         in plain words. ``entity`` is who "I"/"me" and unnamed questions are about; times resolve
-        against ``now`` (default: the current time) in ``tz`` (default: the entity's zone)."""
+        against ``now`` (default: the current time) in ``tz`` (default: the entity's zone).
+
+        Every question is written to the audit log first (``actor``, default the system user, and an
+        optional stated ``purpose``), refused ones included."""
         from .ask import ask as run_ask
 
+        self._audit("ask", {"question": question, "entity": entity}, actor=actor, purpose=purpose)
         return run_ask(self, question, now=now, tz=tz, default_entity=entity)
+
+    def _audit(self, action: str, what: Mapping[str, Any], *, actor: str | None, purpose: str | None) -> None:
+        from . import audit
+        from .model.errors import StoreError
+
+        try:
+            audit.record(self.store, action, what, actor=actor, purpose=purpose)
+        except Exception as exc:  # a read-only store, a full disk...
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(
+                f"cannot write the audit log entry for this {action} ({exc}); nothing was answered",
+                hint="open the database writable: every question and export is logged",
+            ) from exc
+
+    def audit_log(self) -> pa.Table:
+        """The audit log: every question, export and share, hash-chained (see :mod:`hereabouts.audit`)."""
+        return self.store.audit_rows()  # type: ignore[attr-defined]
+
+    def verify_audit(self) -> Any:
+        """Check the audit log's hash chain; a :class:`hereabouts.audit.Verification`."""
+        from . import audit
+
+        return audit.verify(self.store)
 
     # --------------------------------------------------------------- exports
     def export(
@@ -385,10 +415,13 @@ class Database:
         device: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        actor: str | None = None,
+        purpose: str | None = None,
     ) -> int:
         """Write fixes to ``path`` as GeoParquet, GeoJSON, GPX, CSV or OwnTracks .rec; returns rows written.
 
-        The format comes from ``format`` or the file extension.
+        The format comes from ``format`` or the file extension. The export is written to the audit
+        log first (``actor``, ``purpose``).
         """
         from .io.writers import WRITERS
 
@@ -400,6 +433,19 @@ class Database:
             )
         if entity is not None and device is None:
             self._require_entity(entity)
+        self._audit(
+            "export",
+            {
+                "path": str(path),
+                "format": fmt,
+                "entity": entity,
+                "device": device,
+                "start": start.isoformat() if start else None,
+                "end": end.isoformat() if end else None,
+            },
+            actor=actor,
+            purpose=purpose,
+        )
         batches = self.store.iter_fixes(entity=entity, device=device, start=start, end=end)
         return int(WRITERS[fmt](batches, path))
 

@@ -29,11 +29,16 @@ app = typer.Typer(
 )
 device_app = typer.Typer(help="Device streams and the entities that own them.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
+audit_app = typer.Typer(help="The audit log of questions and exports (hash-chained).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PurposeOpt = Annotated[
+    str | None, typer.Option(help="Why you are asking or exporting (kept in the audit log).")
+]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -366,10 +371,11 @@ def export(
     format: Annotated[
         str | None, typer.Option("--format", help="geoparquet, geojson, gpx, csv, owntracks_rec.")
     ] = None,
+    purpose: PurposeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export fixes as GeoParquet, GeoJSON, GPX, CSV or OwnTracks .rec."""
-    with _open(read_only=True) as db, _busy(f"exporting to {path}", as_json):
+    with _open() as db, _busy(f"exporting to {path}", as_json):
         n = db.export(
             path,
             format=format,
@@ -377,6 +383,7 @@ def export(
             device=device,
             start=_parse_when(start, "--from"),
             end=_parse_when(end, "--to"),
+            purpose=purpose,
         )
     if as_json:
         print(json.dumps({"path": str(path), "rows": n}))
@@ -811,22 +818,21 @@ def ask(
     now: Annotated[
         str | None, typer.Option(help="Reference time for 'yesterday', 'last week'... (ISO 8601).")
     ] = None,
+    purpose: PurposeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question about the data ("where was van 7 yesterday at 10:00?"), with the evidence,
     confidence and data coverage behind the answer and the question said back in plain words."""
-    from .ask import ask as run_ask
-
     ref = _parse_when(now, "--now")
-    with _open(read_only=True) as db:
+    with _open() as db:
         if question is not None:
-            answer = run_ask(db, question, now=ref, tz=tz, default_entity=entity)
+            answer = db.ask(question, now=ref, tz=tz, entity=entity, purpose=purpose)
             if as_json:
                 print(dumps(_answer_dict(answer)))
             else:
                 _print_answer(answer)
             return
-        _ask_shell(db, lambda q: run_ask(db, q, now=ref, tz=tz, default_entity=entity), as_json)
+        _ask_shell(db, lambda q: db.ask(q, now=ref, tz=tz, entity=entity, purpose=purpose), as_json)
 
 
 def _ask_shell(db: Any, answer_fn: Callable[[str], Any], as_json: bool) -> None:
@@ -908,6 +914,34 @@ def serve(
     with _open() as db:
         err.print(f"serving {state.db_path} on http://{host}:{port}/ingest/…", highlight=False)
         run_server(db, host=host, port=port, tokens=tokens, owntracks_keys=keys)
+
+
+@audit_app.command("list")
+def audit_list(as_json: JsonOpt = False) -> None:
+    """Every logged question and export: who, when, what, and the stated purpose."""
+    with _open(read_only=True) as db:
+        data = rows(db.audit_log())
+    if as_json:
+        print(dumps(data))
+    else:
+        _table("audit log", data, ["seq", "at", "actor", "action", "what", "purpose"])
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonOpt = False) -> None:
+    """Check the audit log's hash chain: any edited or deleted entry is found (exit code 2)."""
+    with _open(read_only=True) as db:
+        result = db.verify_audit()
+    if as_json:
+        print(dumps(result.as_dict()))
+    elif result.ok:
+        out.print(f"audit log intact: {result.n_rows} entries, head {result.head}")
+    else:
+        err.print(
+            f"[bold red]audit log broken[/] at entry {result.first_bad_seq}: {result.reason}", highlight=False
+        )
+    if not result.ok:
+        raise typer.Exit(2)
 
 
 @app.command("versions")

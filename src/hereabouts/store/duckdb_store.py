@@ -158,6 +158,19 @@ MIGRATIONS: list[str] = [
         horizon_t TIMESTAMPTZ NOT NULL
     );
     """,
+    # 3: the audit log (hereabouts.audit): append-only, each row hash-chained to the one before
+    """
+    CREATE TABLE audit (
+        seq BIGINT PRIMARY KEY,
+        "at" TIMESTAMPTZ NOT NULL,
+        actor VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        what VARCHAR NOT NULL,
+        purpose VARCHAR,
+        prev_hash VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -791,6 +804,45 @@ class DuckDBStore:
                WHERE entity_id = ? AND method_key = ? ORDER BY "start", "end", sync_t""",
             [entity_id, method_key],
         )
+
+    # ---------------------------------------------------------------- audit log
+    def audit_append(self, row: Mapping[str, Any]) -> None:
+        """Append one audit row (built and hashed by :mod:`hereabouts.audit`) and record the new head
+        of the chain in ``meta``, in one transaction."""
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(
+                    "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        row["seq"],
+                        row["at"],
+                        row["actor"],
+                        row["action"],
+                        row["what"],
+                        row["purpose"],
+                        row["prev_hash"],
+                        row["hash"],
+                    ],
+                )
+                self.con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('audit_head', ?)", [f"{row['seq']}:{row['hash']}"]
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def audit_rows(self) -> pa.Table:
+        """Every audit row in order, and nothing else."""
+        return self._arrow(
+            'SELECT seq, "at", actor, action, what, purpose, prev_hash, hash FROM audit ORDER BY seq'
+        )
+
+    def audit_head(self) -> str | None:
+        """``"seq:hash"`` of the last row appended, as recorded beside the log."""
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchall()
+        return str(rows[0][0]) if rows else None
 
 
 def _dt_us(dt: datetime) -> int:
