@@ -401,6 +401,7 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], words: str) -> Non
 def test_profiles_are_documented() -> None:
     assert set(PROFILES) == {
         "gps-1min",
+        "gps-5min-50m-gaps",
         "gps-15min",
         "wifi",
         "cell",

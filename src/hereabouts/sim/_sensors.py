@@ -51,6 +51,15 @@ PROFILES: dict[str, Profile] = {
             "gps-1min", "GPS fix every minute, 5-10 m accuracy", "gps", (5.0, 10.0), 0.002, interval_s=60
         ),
         Profile(
+            "gps-5min-50m-gaps",
+            "fix every 5 minutes, 40-60 m accuracy, about 30% of the time in recording gaps",
+            "gps",
+            (40.0, 60.0),
+            0.002,
+            interval_s=300,
+            gaps_per_day=7.5,
+        ),
+        Profile(
             "gps-15min",
             "GPS fix every 15 minutes, 5-10 m accuracy",
             "gps",
