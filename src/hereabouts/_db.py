@@ -343,6 +343,7 @@ class Database:
     ) -> pa.Table:
         """Trips between consecutive stays: path, distance, duration, speed profile and mode guess."""
         from .analysis.places import cluster_places
+        from .analysis.stays import detect_stays
         from .analysis.trips import build_trips
         from .model import schemas
 
@@ -352,7 +353,7 @@ class Database:
             fixes = self._entity_fixes(name, start, end)
             if fixes.num_rows == 0:
                 continue
-            stays = self.stays(name, start=start, end=end, **stay_params)
+            stays = detect_stays(fixes, **stay_params)  # the same fixes, not read a second time
             places = cluster_places(stays) if stays.num_rows else None
             parts.append(build_trips(fixes, stays, places=places))
         if not parts:

@@ -417,6 +417,11 @@ def demo(
         out.print(result["summary"])
 
 
+def _require_entity_or_all(entity: str | None, all_: bool) -> None:
+    if entity is None and not all_:
+        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+
+
 @app.command()
 def stays(
     entity: Annotated[str | None, typer.Argument(help="Entity name or alias (or --all).")] = None,
@@ -439,8 +444,7 @@ def stays(
     as_json: JsonOpt = False,
 ) -> None:
     """Stays (dwell episodes) found in the fixes of an entity or of every entity."""
-    if entity is None and not all_:
-        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+    _require_entity_or_all(entity, all_)
     with _open(read_only=True) as db, _busy("finding stays", as_json):
         table = db.stays(
             None if all_ else entity,
@@ -490,8 +494,7 @@ def places(
     as_json: JsonOpt = False,
 ) -> None:
     """Places: stays clustered per entity, with visits, dwell time, stable ids and the nearest town."""
-    if entity is None and not all_:
-        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+    _require_entity_or_all(entity, all_)
     with _open(read_only=True) as db, _busy("finding places", as_json):
         table = db.places(
             None if all_ else entity,
@@ -524,8 +527,7 @@ def trips(
     as_json: JsonOpt = False,
 ) -> None:
     """Trips between stays: distance, duration, speeds and a mode guess with its confidence."""
-    if entity is None and not all_:
-        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+    _require_entity_or_all(entity, all_)
     with _open(read_only=True) as db, _busy("finding trips", as_json):
         table = db.trips(
             None if all_ else entity,
@@ -597,8 +599,7 @@ def anchors(
     abstains when the data is too thin."""
     from .analysis import infer_anchors
 
-    if entity is None and not all_:
-        raise InputError("name an entity or give --all", hint="`hereabouts entities` lists them")
+    _require_entity_or_all(entity, all_)
     with _open(read_only=True) as db, _busy("inferring anchors", as_json):
         stays, places = _stays_and_places(
             db, None if all_ else entity, _stay_options(method, stay_radius_m, min_duration_s, max_gap_s)

@@ -280,18 +280,7 @@ def iso_time(value: Any, ctx: ReadContext) -> tuple[int, int | None]:
     offset. A time with an explicit offset (``+10:00``) keeps it. Naive times are read in the user's zone.
     """
     if type(value) is str:
-        utc = value[-1:] in ("Z", "z")
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            dt = None
-        delta = None if dt is None else dt.utcoffset()
-        if dt is None or delta is None:
-            t_us, off = parse_iso(value, ctx.options.tzinfo)
-            return t_us, None if utc else off
-        d = dt - _EPOCH
-        t_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-        return t_us, None if utc else int(delta.total_seconds())
+        return parse_iso(value, ctx.options.tzinfo)
     return parse_time(value, ctx.options.tzinfo)
 
 

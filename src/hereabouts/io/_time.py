@@ -48,6 +48,23 @@ def from_us(t_us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=int(t_us))
 
 
+def iso_fast(s: str, default_tz: tzinfo = UTC) -> tuple[int, int | None] | None:
+    """The common ISO 8601 shapes straight through ``datetime.fromisoformat``, with the same result as
+    :func:`parse_iso` (faster); None when ``fromisoformat`` does not accept the text."""
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=default_tz)
+        off = dt.utcoffset()
+        return to_us(dt), None if default_tz is UTC or off is None else int(off.total_seconds())
+    if s[-1:] in ("Z", "z"):
+        return to_us(dt), None  # a time written in UTC says nothing of the local offset
+    off = dt.utcoffset()
+    return to_us(dt), None if off is None else int(off.total_seconds())
+
+
 def parse_iso(text: str, default_tz: tzinfo = UTC) -> tuple[int, int | None]:
     """Parse an ISO 8601 timestamp; return ``(t_us, tz_offset_s)``.
 
@@ -63,6 +80,9 @@ def parse_iso(text: str, default_tz: tzinfo = UTC) -> tuple[int, int | None]:
     s = text.strip()
     if not s or len(s) > 64:
         raise ValueError(f"not an ISO 8601 time: {text[:40]!r}")
+    fast = iso_fast(s, default_tz)
+    if fast is not None:
+        return fast
     zulu = s.endswith(("Z", "z"))
     if zulu:
         s = s[:-1] + "+00:00"

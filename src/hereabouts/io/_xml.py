@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from pyexpat import ExpatError, ParserCreate, XMLParserType
 from pyexpat import errors as expat_errors
 from typing import IO, ClassVar
@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from ..model.errors import HereaboutsError, UnsafeInputError
 from ._base import ReadContext, Sink
-from ._time import parse_iso, to_us
+from ._time import parse_iso
 
 #: Bytes handed to expat at a time.
 CHUNK_BYTES = 1 << 18
@@ -365,18 +365,7 @@ def parse_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
     s = text.strip()
     if len(s) < 13 or len(s) > 64:
         raise ValueError(f"not a date and time: {text[:40]!r}")
-    try:
-        dt = datetime.fromisoformat(s)
-    except ValueError:
-        return parse_iso(s, tz)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-        off = dt.utcoffset()
-        return to_us(dt), None if tz is UTC or off is None else int(off.total_seconds())
-    if s[-1:] in ("Z", "z"):
-        return to_us(dt), None  # a time written in UTC says nothing of the local offset
-    off = dt.utcoffset()
-    return to_us(dt), None if off is None else int(off.total_seconds())
+    return parse_iso(s, tz)
 
 
 def number(text: str | None) -> float | None:

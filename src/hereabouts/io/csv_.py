@@ -54,7 +54,7 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from typing import IO, Any
 
 import numpy as np
@@ -66,7 +66,7 @@ from ..model.errors import InputError
 from . import _lines
 from ._base import Format, ReadContext, register
 from ._lines import Block, Oversized, decode_line, iter_blocks, too_long_reason
-from ._time import parse_iso, parse_time, to_us
+from ._time import iso_fast, parse_iso, parse_time
 
 DELIMITERS = (",", ";", "\t", "|")
 #: Our field names a column mapping may use.
@@ -575,7 +575,7 @@ def parse_csv_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
             )
         else:
             if s[:1].isdigit() and s[4:5] == "-":
-                fast = _fromiso(s, tz)
+                fast = iso_fast(s, tz)
                 if fast is not None:
                     return fast
             try:
@@ -586,23 +586,6 @@ def parse_csv_time(text: str, tz: tzinfo) -> tuple[int, int | None]:
     if s[11:13].endswith(":"):
         s = s[:11] + "0" + s[11:]  # one-digit hour
     return parse_iso(s, tz)
-
-
-def _fromiso(s: str, tz: tzinfo) -> tuple[int, int | None] | None:
-    """The common ISO 8601 shapes, straight through ``datetime.fromisoformat`` (the same result as
-    :func:`parse_iso`, faster); None when it does not accept the text."""
-    try:
-        dt = datetime.fromisoformat(s)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-        off = dt.utcoffset()
-        return to_us(dt), None if tz is UTC or off is None else int(off.total_seconds())
-    if s[-1:] in ("Z", "z"):
-        return to_us(dt), None  # a time written in UTC says nothing of the local offset
-    off = dt.utcoffset()
-    return to_us(dt), None if off is None else int(off.total_seconds())
 
 
 def _combine(date: str, tod: str) -> str:

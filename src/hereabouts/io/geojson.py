@@ -634,24 +634,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _parse_time(value: Any, tz: tzinfo) -> tuple[int, int | None]:
-    """``(t_us, tz_offset_s)``; a fast path for ISO texts with an offset. A time in UTC (``Z``) gives
+    """``(t_us, tz_offset_s)`` from an ISO text or an epoch number; a time in UTC (``Z``) gives
     offset None: it says nothing of the local offset."""
-    if type(value) is str:
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            dt = None
-        if dt is not None and dt.tzinfo is not None:
-            d = dt - _EPOCH
-            t_us = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-            if value[-1] in "Zz":
-                return t_us, None
-            delta = dt.utcoffset()
-            return t_us, int(delta.total_seconds()) if delta is not None else None
-    t_us, off = parse_time(value, tz)
-    if off == 0 and type(value) is str and value.rstrip()[-1:] in ("Z", "z"):
-        off = None
-    return t_us, off
+    return parse_time(value, tz)
 
 
 def _is_line(item: Any) -> bool:
