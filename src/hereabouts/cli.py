@@ -953,6 +953,18 @@ def versions_cmd() -> None:
     show_versions()
 
 
+def _register_areas() -> None:
+    import importlib
+
+    from ._cli import MODULES
+
+    for name in MODULES:
+        importlib.import_module(f"hereabouts._cli.{name}").register(app)
+
+
+_register_areas()
+
+
 def main() -> None:
     """Entry point: runs the app and renders HereaboutsError as one clear line (exit code 2)."""
     try:

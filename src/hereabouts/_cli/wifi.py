@@ -1,0 +1,9 @@
+"""`hereabouts` commands for this area (registered by :mod:`hereabouts.cli`)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to ``app``."""
