@@ -108,6 +108,7 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_group: int = 1000,
     max_queue: int = 10_000,
+    mqtt: str | None = None,
 ) -> Starlette:
     """The ingest server for ``db`` (see the module documentation for endpoints, tokens and keys).
 
@@ -115,6 +116,9 @@ def create_app(
     ``max_queue`` waiting requests the server answers 503 (busy) until the store catches up. The writer
     thread starts with the first request and stops when the app shuts down (or on
     ``app.state.ingest.writer.close()``).
+
+    ``mqtt`` (``mqtt://[user:password@]host[:port][/base]``) also subscribes to OwnTracks topics on that
+    broker while the app runs (:mod:`hereabouts.server._mqtt`), storing through the same writer.
     """
     if tokens is None:
         log.warning(
@@ -126,11 +130,21 @@ def create_app(
     writer = GroupWriter(db, max_group=max_group, max_queue=max_queue)
     cfg = IngestConfig(db, tokens, owntracks_keys, max_body_bytes, writer)
 
+    subscriber = None
+    if mqtt is not None:
+        from ._mqtt import OwnTracksSubscriber, parse_mqtt_url
+
+        subscriber = OwnTracksSubscriber(writer, owntracks_keys=owntracks_keys, **parse_mqtt_url(mqtt))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if subscriber is not None:
+            await asyncio.to_thread(subscriber.start)
         try:
             yield
         finally:
+            if subscriber is not None:
+                await asyncio.to_thread(subscriber.stop)
             await asyncio.to_thread(writer.close)
 
     routes = [
@@ -149,6 +163,7 @@ def create_app(
         },
     )
     app.state.ingest = cfg
+    app.state.mqtt = subscriber
     return app
 
 

@@ -170,7 +170,9 @@ class GroupWriter:
                     attr = _TIER_COUNT[tier]
                     setattr(total, attr, getattr(total, attr) + new)
                     total.duplicates += table.num_rows - new
-            txn.finish(total.as_dict(), ",".join(f"{p}_http" for p in protocols))
+            txn.finish(
+                total.as_dict(), ",".join(p if p.endswith("_mqtt") else f"{p}_http" for p in protocols)
+            )
         self.stats.groups += 1
         self.stats.requests += len(group)
         if len(group) == 1:
