@@ -61,6 +61,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._db import Database
+from ..accounts import Accounts
 from ..io import ReadOptions
 from ..model.errors import HereaboutsError
 from ._errors import ApiError, error_response
@@ -92,8 +93,10 @@ class IngestConfig:
         owntracks_keys: Mapping[str, str] | None,
         max_body_bytes: int,
         writer: GroupWriter,
+        accounts: Accounts | None = None,
     ) -> None:
         self.db = db
+        self.accounts = accounts
         self.tokens = dict(tokens) if tokens is not None else None
         self.owntracks_keys = dict(owntracks_keys or {})
         self.max_body_bytes = max_body_bytes
@@ -109,6 +112,7 @@ def create_app(
     max_group: int = 1000,
     max_queue: int = 10_000,
     mqtt: str | None = None,
+    accounts: Accounts | bool | None = None,
 ) -> Starlette:
     """The ingest server for ``db`` (see the module documentation for endpoints, tokens and keys).
 
@@ -119,8 +123,16 @@ def create_app(
 
     ``mqtt`` (``mqtt://[user:password@]host[:port][/base]``) also subscribes to OwnTracks topics on that
     broker while the app runs (:mod:`hereabouts.server._mqtt`), storing through the same writer.
+
+    ``accounts`` (an :class:`~hereabouts.accounts.Accounts`, or True for the database's own) turns on
+    the REST API (:mod:`hereabouts.server._api`) and makes ingest take the per-device tokens made by
+    ``hereabouts device add`` (besides any static ``tokens``).
     """
-    if tokens is None:
+    if accounts is True:
+        accounts = Accounts(db.store)
+    elif accounts is False:
+        accounts = None
+    if tokens is None and accounts is None:
         log.warning(
             "no ingest tokens configured: every request is accepted (development mode); "
             "give tokens={token: device} to require them"
@@ -128,7 +140,9 @@ def create_app(
     elif not tokens:
         log.warning("an empty token table: every ingest request will be refused")
     writer = GroupWriter(db, max_group=max_group, max_queue=max_queue)
-    cfg = IngestConfig(db, tokens, owntracks_keys, max_body_bytes, writer)
+    if accounts is not None and tokens is None:
+        tokens = {}  # the accounts' ingest tokens, and no static ones
+    cfg = IngestConfig(db, tokens, owntracks_keys, max_body_bytes, writer, accounts)
 
     subscriber = None
     if mqtt is not None:
@@ -153,6 +167,11 @@ def create_app(
         Route("/ingest/gpslogger", _gpslogger, methods=["GET", "POST"]),
         Route("/ingest/overland", _overland, methods=["POST"]),
     ]
+    if accounts is not None:
+        from ._api import Api
+
+        api = Api(db, accounts)
+        routes += api.routes()
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -183,7 +202,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(exc.status_code, "bad_request")
     message = {
         "not_found": f"no endpoint {request.url.path}; expected /ingest/owntracks, /ingest/osmand, "
-        "/ingest/gpslogger or /ingest/overland",
+        "/ingest/gpslogger, /ingest/overland or the REST API under /api/v1 (see /api/v1/openapi.json)",
         "method_not_allowed": f"{request.method} is not accepted by {request.url.path}",
     }.get(code, str(exc.detail))
     return error_response(ApiError(code, message, headers=dict(exc.headers) if exc.headers else None))
@@ -253,6 +272,9 @@ def _token_device(request: Request, cfg: IngestConfig) -> str | None:
             headers={"WWW-Authenticate": 'Basic realm="hereabouts"'},
         )
     device = cfg.tokens.get(token)
+    if device is None and cfg.accounts is not None:
+        grant = cfg.accounts.ingest_grant(token)
+        device = grant.device if grant is not None else None
     if device is None:
         raise ApiError("forbidden", "this ingest token is not known to the server", field="token")
     return device

@@ -604,6 +604,25 @@ class DuckDBStore:
             return _empty_fixes()
         return pa.concat_tables(parts)
 
+    def latest_fixes(self, entities: list[str]) -> pa.Table:
+        """The most recent fix of each device of ``entities``: entity, device, t, lat, lon, accuracy_m."""
+        if not entities:
+            return pa.table({"entity": pa.array([], pa.string())})
+        marks = ", ".join("?" for _ in entities)
+        sql = f"""
+            WITH ids AS (
+                SELECT d.device_id, d.name AS device, e.name AS entity
+                FROM devices d JOIN entities e USING (entity_id) WHERE e.name IN ({marks})
+            ), m AS (
+                SELECT device_id, max(t) AS t FROM fixes WHERE device_id IN (SELECT device_id FROM ids)
+                GROUP BY device_id
+            )
+            SELECT ids.entity, ids.device, f.t, any_value(f.lat) AS lat, any_value(f.lon) AS lon,
+                   any_value(f.accuracy_m) AS accuracy_m
+            FROM m JOIN fixes f ON f.device_id = m.device_id AND f.t = m.t JOIN ids ON ids.device_id = m.device_id
+            GROUP BY ids.entity, ids.device, f.t ORDER BY ids.entity, f.t DESC"""
+        return self._arrow(sql, list(entities))
+
     def rejects(self, *, source_id: int | None = None, limit: int | None = None) -> pa.Table:
         sql = "SELECT source_id::BIGINT AS source_id, member, unit, position, field, reason, raw FROM rejects"
         params: list[Any] = []

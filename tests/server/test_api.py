@@ -1,0 +1,266 @@
+"""The REST API: accounts, roles, workspace isolation (an authorization matrix), tokens and shares."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import hereabouts as hb
+from hereabouts.accounts import Accounts, check_password, hash_password
+from hereabouts.server import create_app
+
+T0 = 1_740_000_000  # 2025-02-19
+
+
+class Client:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.runner = asyncio.Runner()
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hb.test")
+
+    def req(self, method: str, url: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.runner.run(self.http.request(method, url, headers=headers, **kw))
+
+    def close(self) -> None:
+        self.runner.run(self.http.aclose())
+        self.runner.close()
+        self.app.state.ingest.writer.close()
+
+
+def _world(folder: Path) -> Iterator[dict[str, Any]]:
+    """Two workspaces (alice's and bob's); carol is an analyst and dave a viewer in alice's."""
+    db = hb.open(folder / "api.db")
+    acc = Accounts(db.store)
+    for name in ("alice", "bob", "carol", "dave"):
+        acc.add_user(name, f"{name}-password")
+    acc.set_member("alice", "carol", "analyst")
+    acc.set_member("alice", "dave", "viewer")
+    ingest = {
+        "alice/phone": acc.add_device("alice", "phone")[0],
+        "bob/phone": acc.add_device("bob", "phone")[0],
+    }
+    tokens = {n: acc.add_api_token(n) for n in ("alice", "bob", "carol", "dave")}
+    app = create_app(db, accounts=acc)
+    c = Client(app)
+    # each phone reports an hour at one place, by OwnTracks HTTP with its own ingest token
+    for dev, lat in (("alice/phone", 52.09), ("bob/phone", 52.10)):
+        for i in range(0, 3600, 120):
+            msg = {"_type": "location", "tst": T0 + i, "lat": lat, "lon": 5.12, "acc": 8, "tid": "ph"}
+            r = c.req("POST", "/ingest/owntracks", json=msg, auth=("ignored", ingest[dev]))
+            assert r.status_code == 200, r.text
+    yield {"db": db, "acc": acc, "c": c, "tokens": tokens, "ingest": ingest}
+    c.close()
+    db.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    yield from _world(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One world for the matrix (its calls change nothing that another call's outcome depends on)."""
+    yield from _world(tmp_path_factory.mktemp("matrix"))
+
+
+def test_passwords_are_salted_scrypt_hashes() -> None:
+    h1, h2 = hash_password("correct horse"), hash_password("correct horse")
+    assert h1 != h2 and h1.startswith("scrypt$")
+    assert check_password("correct horse", h1) and not check_password("wrong horse", h1)
+
+
+def test_tokens_are_stored_only_as_hashes(world: dict[str, Any]) -> None:
+    db = world["db"]
+    stored = db.store.con.execute("SELECT * FROM acct_tokens").fetchall()
+    flat = json.dumps(stored, default=str)
+    for token in [*world["tokens"].values(), *world["ingest"].values()]:
+        assert token not in flat
+
+
+def test_ingest_tokens_fix_the_device(world: dict[str, Any]) -> None:
+    db, c = world["db"], world["c"]
+    assert db.fixes("alice/phone").num_rows == 30 and db.fixes("bob/phone").num_rows == 30
+    # the device named in the request is ignored: the token decides
+    msg = {"_type": "location", "tst": T0 + 9000, "lat": 52.0, "lon": 5.0, "acc": 5}
+    r = c.req("POST", "/ingest/owntracks", json=msg, auth=("bob", world["ingest"]["alice/phone"]),
+              headers={"X-Limit-U": "bob", "X-Limit-D": "phone"})  # fmt: skip
+    assert r.status_code == 200
+    assert db.fixes("alice/phone").num_rows == 31 and db.fixes("bob/phone").num_rows == 30
+    assert c.req("POST", "/ingest/owntracks", json=msg, auth=("x", "hbi_nope")).status_code == 403
+    assert c.req("POST", "/ingest/owntracks", json=msg).status_code == 401
+    # an API token is not an ingest token
+    assert (
+        c.req("POST", "/ingest/owntracks", json=msg, auth=("x", world["tokens"]["alice"])).status_code == 403
+    )
+
+
+def test_revoked_ingest_token_is_refused(world: dict[str, Any]) -> None:
+    c, acc = world["c"], world["acc"]
+    assert acc.revoke_device("bob/phone")
+    msg = {"_type": "location", "tst": T0 + 9000, "lat": 52.0, "lon": 5.0, "acc": 5}
+    assert (
+        c.req("POST", "/ingest/owntracks", json=msg, auth=("x", world["ingest"]["bob/phone"])).status_code
+        == 403
+    )
+
+
+# every endpoint: (method, path, body or None, least role)
+ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
+    ("GET", "/entities", None, "viewer"),
+    ("GET", "/latest", None, "viewer"),
+    ("GET", "/fixes?entity={e}", None, "viewer"),
+    ("GET", "/stays?entity={e}", None, "viewer"),
+    ("GET", "/places?entity={e}", None, "viewer"),
+    ("GET", "/trips?entity={e}", None, "viewer"),
+    ("GET", "/anchors?entity={e}", None, "analyst"),
+    ("POST", "/ask", {"question": "where was {e} at 2025-02-19 21:30 UTC?", "purpose": "test"}, "analyst"),
+    ("GET", "/export?entity={e}&purpose=test", None, "analyst"),
+    ("GET", "/devices", None, "viewer"),
+    ("GET", "/members", None, "viewer"),
+    ("GET", "/shares", None, "owner"),
+    ("POST", "/shares", {"entity": "{e}", "expires": "2999-01-01T00:00:00Z", "live_only": True}, "owner"),
+    ("GET", "/audit", None, "owner"),
+    ("POST", "/devices", {"device": "tablet"}, "owner"),
+    ("PUT", "/members", {"user": "dave", "role": "viewer"}, "owner"),
+]
+RANK = {"viewer": 0, "analyst": 1, "owner": 2}
+CALLERS = {"alice": "owner", "carol": "analyst", "dave": "viewer", "bob": None, "anonymous": None}
+
+
+def _fill(value: Any, entity: str) -> Any:
+    return json.loads(json.dumps(value).replace("{e}", entity)) if value is not None else None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "least"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _b, _l in ENDPOINTS]
+)
+def test_authorization_matrix(
+    shared_world: dict[str, Any], method: str, path: str, body: Any, least: str
+) -> None:
+    """Every endpoint x role x workspace: allowed roles get 2xx about their workspace only; lower roles
+    403; outsiders 404 (the workspace is invisible); no token 401; another workspace's entity 404."""
+    c, tokens = shared_world["c"], shared_world["tokens"]
+    for caller, role in CALLERS.items():
+        token = tokens.get(caller)
+        url = "/api/v1/workspaces/alice" + path.replace("{e}", "alice/phone")
+        r = c.req(method, url, token, json=_fill(body, "alice/phone"))
+        if caller == "anonymous":
+            assert r.status_code == 401, (caller, r.text)
+        elif role is None:
+            assert r.status_code == 404, (caller, r.text)  # bob cannot even see that alice's workspace exists
+        elif RANK[role] >= RANK[least]:
+            assert r.status_code in (200, 201), (caller, r.status_code, r.text)
+            assert "52.1," not in r.text  # none of bob's positions
+            if not path.startswith("/audit"):  # (the audit log may quote a question that named bob's phone)
+                assert "bob/phone" not in r.text
+        else:
+            assert r.status_code == 403, (caller, r.text)
+        assert set(r.json()) == {"error"} if r.status_code >= 400 else True
+        if r.status_code >= 400:
+            assert set(r.json()["error"]) >= {"code", "message", "field"}
+    # alice, owner of her workspace, cannot reach bob's entity through it, nor bob's workspace
+    if "{e}" in path or (body and "{e}" in json.dumps(body)):
+        url = "/api/v1/workspaces/alice" + path.replace("{e}", "bob/phone")
+        r = c.req(method, url, tokens["alice"], json=_fill(body, "bob/phone"))
+        if path == "/ask":  # the question is parsed against alice's entities only: bob's is unknown
+            assert r.status_code == 200 and r.json()["query"]["kind"] == "not_understood", r.text
+            assert "52.1," not in r.text and "alice/phone" in r.json()["answer"]
+        else:
+            assert r.status_code == 404, r.text
+    r = c.req(method, "/api/v1/workspaces/bob" + path.replace("{e}", "bob/phone"), tokens["alice"],
+              json=_fill(body, "bob/phone"))  # fmt: skip
+    assert r.status_code == 404, r.text
+
+
+def test_ask_cannot_reach_another_workspace_by_name(world: dict[str, Any]) -> None:
+    c, tokens = world["c"], world["tokens"]
+    r = c.req("POST", "/api/v1/workspaces/alice/ask", tokens["alice"],
+              json={"question": "where was bob/phone at 2025-02-19 21:30 UTC?"})  # fmt: skip
+    assert "52.1" not in r.text
+    assert r.status_code in (200, 404)
+    r = c.req("POST", "/api/v1/workspaces/alice/ask", tokens["carol"],
+              json={"question": "where was alice/phone at 2025-02-19 21:30 UTC?", "purpose": "audit test"})  # fmt: skip
+    assert r.status_code == 200
+    assert r.json()["query"]["entity"] == "alice/phone" and r.json()["coverage"]["n_fixes"] > 0
+    log = world["db"].audit_log().to_pylist()
+    assert any(e["actor"] == "carol" and e["purpose"] == "audit test" for e in log)
+
+
+def test_login_sets_a_session_cookie_and_logout_revokes_it(world: dict[str, Any]) -> None:
+    c = world["c"]
+    assert c.req("POST", "/api/v1/login", json={"user": "dave", "password": "nope-nope"}).status_code == 401
+    r = c.req("POST", "/api/v1/login", json={"user": "dave", "password": "dave-password"})
+    assert r.status_code == 200 and r.json()["workspaces"] == {"alice": "viewer", "dave": "owner"}
+    cookie = r.cookies.get("hb_session")
+    assert cookie and "httponly" in r.headers["set-cookie"].lower()
+    c.http.cookies.set("hb_session", cookie)
+    r = c.req("GET", "/api/v1/me")
+    assert r.status_code == 200 and r.json()["user"] == "dave"
+    assert c.req("POST", "/api/v1/logout").status_code == 200
+    c.http.cookies.set("hb_session", cookie)  # the browser would drop it; a replay is refused
+    assert c.req("GET", "/api/v1/me").status_code == 401
+
+
+def test_share_links_are_scoped_and_expire(world: dict[str, Any]) -> None:
+    c, tokens, acc = world["c"], world["tokens"], world["acc"]
+    start = datetime.fromtimestamp(T0, UTC)
+    r = c.req("POST", "/api/v1/workspaces/alice/shares", tokens["alice"], json={
+        "entity": "alice/phone", "expires": "2999-01-01T00:00:00Z",
+        "from": start.isoformat(), "to": (start + timedelta(minutes=30)).isoformat(), "purpose": "family"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    share = r.json()["token"]
+    body = c.req("GET", f"/api/v1/shared?share={share}").json()
+    assert body["entity"] == "alice/phone" and len(body["fixes"]) == 15  # only the shared half hour
+    assert body["latest"] == []  # the latest fix is outside the shared period
+    # a share token opens nothing else
+    assert c.req("GET", "/api/v1/workspaces/alice/entities", share).status_code == 401
+    assert c.req("GET", "/api/v1/me", share).status_code == 401
+    # live-only share: the latest position, no history
+    r = c.req("POST", "/api/v1/workspaces/alice/shares", tokens["alice"],
+              json={"entity": "alice/phone", "expires": "2999-01-01T00:00:00Z", "live_only": True})  # fmt: skip
+    live = c.req("GET", "/api/v1/shared", r.json()["token"]).json()
+    assert "fixes" not in live and len(live["latest"]) == 1
+    # revoked, and expired, shares are refused
+    assert (
+        c.req("DELETE", f"/api/v1/workspaces/alice/tokens/{r.json()['id']}", tokens["alice"]).status_code
+        == 200
+    )
+    assert c.req("GET", "/api/v1/shared", r.json()["token"]).status_code == 401
+    token, _id = acc.add_share("alice", "alice/phone", created_by="alice",
+                               expires=datetime.now(UTC) + timedelta(seconds=1), live_only=True)  # fmt: skip
+    assert c.req("GET", "/api/v1/shared", token).status_code == 200
+    import time
+
+    time.sleep(1.2)
+    assert c.req("GET", "/api/v1/shared", token).status_code == 401
+    actions = [e["action"] for e in world["db"].audit_log().to_pylist()]
+    assert actions.count("share") == 2
+
+
+def test_latest_positions_carry_their_age(world: dict[str, Any]) -> None:
+    c, tokens = world["c"], world["tokens"]
+    latest = c.req("GET", "/api/v1/workspaces/alice/latest", tokens["dave"]).json()["latest"]
+    assert [p["entity"] for p in latest] == ["alice/phone"]
+    assert latest[0]["t"] == "2025-02-19T22:18:00Z"
+    assert latest[0]["age_s"] > 365 * 86400
+
+
+def test_openapi_schema_lists_every_route(world: dict[str, Any]) -> None:
+    c = world["c"]
+    schema = c.req("GET", "/api/v1/openapi.json").json()
+    assert schema["openapi"].startswith("3.")
+    paths = set(schema["paths"])
+    for method, path, _b, _l in ENDPOINTS:
+        p = "/api/v1/workspaces/{ws}" + path.split("?")[0]
+        assert p in paths and method.lower() in schema["paths"][p]
