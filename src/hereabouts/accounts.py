@@ -82,6 +82,16 @@ _DDL = [
         expires TIMESTAMPTZ,
         revoked TIMESTAMPTZ
     )""",
+    """CREATE TABLE IF NOT EXISTS acct_geofences (
+        id VARCHAR PRIMARY KEY,
+        workspace VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        lat DOUBLE PRECISION NOT NULL,
+        lon DOUBLE PRECISION NOT NULL,
+        radius_m DOUBLE PRECISION NOT NULL,
+        webhook VARCHAR,
+        created TIMESTAMPTZ NOT NULL
+    )""",
 ]
 
 
@@ -465,6 +475,56 @@ class Accounts:
                 expires=row[9],
             )
         return None
+
+    # ------------------------------------------------------------ geofences
+    def add_geofence(
+        self, workspace: str, name: str, lat: float, lon: float, radius_m: float, webhook: str | None = None
+    ) -> str:
+        """A circular geofence of ``workspace``; returns its id."""
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise InputError(f"geofence position {lat}, {lon} is not a latitude and longitude")
+        if not (1 <= radius_m <= 100_000):
+            raise InputError(
+                f"geofence radius {radius_m} m is out of range", hint="expected 1 to 100000 metres"
+            )
+        if webhook is not None and not webhook.startswith(("http://", "https://")):
+            raise InputError(f"webhook {webhook!r} is not an http(s) URL")
+        if not name.strip():
+            raise InputError("a geofence needs a name")
+        gid = "gf-" + secrets.token_hex(5)
+        with self._tx() as q:
+            q(
+                "INSERT INTO acct_geofences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    gid,
+                    workspace,
+                    name.strip()[:120],
+                    float(lat),
+                    float(lon),
+                    float(radius_m),
+                    webhook,
+                    _now(),
+                ],
+            )
+        return gid
+
+    def geofences(self, workspace: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, workspace, name, lat, lon, radius_m, webhook FROM acct_geofences"
+        with self._tx() as q:
+            rows = (
+                q(sql + " WHERE workspace = ? ORDER BY id", [workspace])
+                if workspace
+                else q(sql + " ORDER BY id")
+            )
+        keys = ("id", "workspace", "name", "lat", "lon", "radius_m", "webhook")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def remove_geofence(self, workspace: str, gid: str) -> bool:
+        with self._tx() as q:
+            found = q("SELECT 1 FROM acct_geofences WHERE workspace = ? AND id = ?", [workspace, gid])
+            if found:
+                q("DELETE FROM acct_geofences WHERE workspace = ? AND id = ?", [workspace, gid])
+        return bool(found)
 
     def _user_principal(self, name: str, token_id: str | None) -> Principal:
         return Principal(kind="user", username=name, roles=self.workspaces_of(name), token_id=token_id)

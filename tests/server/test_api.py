@@ -52,10 +52,12 @@ def _world(folder: Path) -> Iterator[dict[str, Any]]:
     tokens = {n: acc.add_api_token(n) for n in ("alice", "bob", "carol", "dave")}
     app = create_app(db, accounts=acc)
     c = Client(app)
-    # each phone reports an hour at one place, by OwnTracks HTTP with its own ingest token
+    # each phone reports an hour at one place, then one fix 2 km away (it left: a stay ended), by
+    # OwnTracks HTTP with its own ingest token
     for dev, lat in (("alice/phone", 52.09), ("bob/phone", 52.10)):
-        for i in range(0, 3600, 120):
-            msg = {"_type": "location", "tst": T0 + i, "lat": lat, "lon": 5.12, "acc": 8, "tid": "ph"}
+        for i in [*range(0, 3600, 120), 3700]:
+            here = lat if i < 3600 else lat + 0.02
+            msg = {"_type": "location", "tst": T0 + i, "lat": here, "lon": 5.12, "acc": 8, "tid": "ph"}
             r = c.req("POST", "/ingest/owntracks", json=msg, auth=("ignored", ingest[dev]))
             assert r.status_code == 200, r.text
     yield {"db": db, "acc": acc, "c": c, "tokens": tokens, "ingest": ingest}
@@ -90,13 +92,13 @@ def test_tokens_are_stored_only_as_hashes(world: dict[str, Any]) -> None:
 
 def test_ingest_tokens_fix_the_device(world: dict[str, Any]) -> None:
     db, c = world["db"], world["c"]
-    assert db.fixes("alice/phone").num_rows == 30 and db.fixes("bob/phone").num_rows == 30
+    assert db.fixes("alice/phone").num_rows == 31 and db.fixes("bob/phone").num_rows == 31
     # the device named in the request is ignored: the token decides
     msg = {"_type": "location", "tst": T0 + 9000, "lat": 52.0, "lon": 5.0, "acc": 5}
     r = c.req("POST", "/ingest/owntracks", json=msg, auth=("bob", world["ingest"]["alice/phone"]),
               headers={"X-Limit-U": "bob", "X-Limit-D": "phone"})  # fmt: skip
     assert r.status_code == 200
-    assert db.fixes("alice/phone").num_rows == 31 and db.fixes("bob/phone").num_rows == 30
+    assert db.fixes("alice/phone").num_rows == 32 and db.fixes("bob/phone").num_rows == 31
     assert c.req("POST", "/ingest/owntracks", json=msg, auth=("x", "hbi_nope")).status_code == 403
     assert c.req("POST", "/ingest/owntracks", json=msg).status_code == 401
     # an API token is not an ingest token
@@ -138,6 +140,11 @@ RANK = {"viewer": 0, "analyst": 1, "owner": 2}
 CALLERS = {"alice": "owner", "carol": "analyst", "dave": "viewer", "bob": None, "anonymous": None}
 
 
+def _bobs_position(text: str) -> bool:
+    """Whether ``text`` holds one of bob's latitudes (52.10 while he stayed, 52.12 when he left)."""
+    return any(f"52.1{end}" in text for end in (",", "}", "]", "2")) or "52.10" in text
+
+
 def _fill(value: Any, entity: str) -> Any:
     return json.loads(json.dumps(value).replace("{e}", entity)) if value is not None else None
 
@@ -161,7 +168,7 @@ def test_authorization_matrix(
             assert r.status_code == 404, (caller, r.text)  # bob cannot even see that alice's workspace exists
         elif RANK[role] >= RANK[least]:
             assert r.status_code in (200, 201), (caller, r.status_code, r.text)
-            assert "52.1," not in r.text  # none of bob's positions
+            assert not _bobs_position(r.text)
             if not path.startswith("/audit"):  # (the audit log may quote a question that named bob's phone)
                 assert "bob/phone" not in r.text
         else:
@@ -173,9 +180,13 @@ def test_authorization_matrix(
     if "{e}" in path or (body and "{e}" in json.dumps(body)):
         url = "/api/v1/workspaces/alice" + path.replace("{e}", "bob/phone")
         r = c.req(method, url, tokens["alice"], json=_fill(body, "bob/phone"))
-        if path == "/ask":  # the question is parsed against alice's entities only: bob's is unknown
-            assert r.status_code == 200 and r.json()["query"]["kind"] == "not_understood", r.text
-            assert "52.1," not in r.text and "alice/phone" in r.json()["answer"]
+        if path == "/ask":  # answered without any of bob's data
+            assert r.status_code == 200 and r.json()["available"] is False, r.text
+            assert (
+                not _bobs_position(r.text)
+                and r.json()["evidence"] == []
+                and r.json()["coverage"]["n_fixes"] == 0
+            )
         else:
             assert r.status_code == 404, r.text
     r = c.req(method, "/api/v1/workspaces/bob" + path.replace("{e}", "bob/phone"), tokens["alice"],
@@ -195,6 +206,21 @@ def test_ask_cannot_reach_another_workspace_by_name(world: dict[str, Any]) -> No
     assert r.json()["query"]["entity"] == "alice/phone" and r.json()["coverage"]["n_fixes"] > 0
     log = world["db"].audit_log().to_pylist()
     assert any(e["actor"] == "carol" and e["purpose"] == "audit test" for e in log)
+
+
+def test_who_was_there_lists_only_the_workspace_s_entities(world: dict[str, Any]) -> None:
+    c, tokens = world["c"], world["tokens"]
+    seen = {}
+    for where in ("52.10, 5.12", "52.09, 5.12"):  # bob's spot, then alice's
+        r = c.req("POST", "/api/v1/workspaces/alice/ask", tokens["alice"],
+                  json={"question": f"who was within 200 m of {where} on 2025-02-19?"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert "bob/phone" not in r.text
+        assert body["coverage"]["n_fixes"] <= 31  # alice's phone's fixes only
+        seen[where] = {row.get("entity") for row in body["result"]}
+    assert seen["52.10, 5.12"] == set()
+    assert seen["52.09, 5.12"] == {"alice/phone"}
 
 
 def test_login_sets_a_session_cookie_and_logout_revokes_it(world: dict[str, Any]) -> None:
@@ -252,7 +278,7 @@ def test_latest_positions_carry_their_age(world: dict[str, Any]) -> None:
     c, tokens = world["c"], world["tokens"]
     latest = c.req("GET", "/api/v1/workspaces/alice/latest", tokens["dave"]).json()["latest"]
     assert [p["entity"] for p in latest] == ["alice/phone"]
-    assert latest[0]["t"] == "2025-02-19T22:18:00Z"
+    assert latest[0]["t"] == "2025-02-19T22:21:40Z"
     assert latest[0]["age_s"] > 365 * 86400
 
 

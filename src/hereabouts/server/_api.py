@@ -29,6 +29,7 @@ from .._db import Database
 from ..accounts import Accounts, Principal
 from ..model.errors import HereaboutsError
 from ._errors import ApiError
+from ._live import LiveHub
 
 SESSION_COOKIE = "hb_session"
 SESSION_HOURS = 12
@@ -118,7 +119,7 @@ def _str_field(obj: dict[str, Any], name: str, *, required: bool = True) -> str 
 class Api:
     """The API's state: the database and its accounts."""
 
-    def __init__(self, db: Database, accounts: Accounts, hub: Any | None = None) -> None:
+    def __init__(self, db: Database, accounts: Accounts, hub: LiveHub | None = None) -> None:
         self.db = db
         self.accounts = accounts
         self.hub = hub
@@ -452,6 +453,79 @@ class Api:
         rows = [r for r in _rows(self.db.audit_log()) if f'"workspace": "{ws}"' in str(r.get("what", ""))]
         return ApiJSON({"workspace": ws, "audit": rows})
 
+    # ------------------------------------------------------------ endpoints: geofences and live events
+    async def geofences(self, request: Request) -> Response:
+        _who, ws = self.member(request, "viewer")
+        return ApiJSON({"workspace": ws, "geofences": self.accounts.geofences(ws)})
+
+    async def add_geofence(self, request: Request) -> Response:
+        _who, ws = self.member(request, "analyst")
+        obj = await _json_body(request)
+        name = _str_field(obj, "name")
+        nums = {}
+        for key in ("lat", "lon", "radius_m"):
+            v = obj.get(key)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ApiError("bad_request", f"'{key}' must be a number", field=key)
+            nums[key] = float(v)
+        webhook = obj.get("webhook")
+        if webhook is not None and not isinstance(webhook, str):
+            raise ApiError("bad_request", "'webhook' must be a URL string", field="webhook")
+        assert name is not None
+        try:
+            gid = self.accounts.add_geofence(ws, name, nums["lat"], nums["lon"], nums["radius_m"], webhook)
+        except HereaboutsError as exc:
+            raise ApiError("bad_request", exc.message, field="geofence") from exc
+        if self.hub is not None:
+            self.hub.reload()
+        return ApiJSON({"id": gid}, status_code=201)
+
+    async def remove_geofence(self, request: Request) -> Response:
+        _who, ws = self.member(request, "analyst")
+        gid = request.path_params["gid"]
+        if not self.accounts.remove_geofence(ws, gid):
+            raise ApiError("not_found", f"no geofence {gid!r} in workspace {ws!r}", field="gid")
+        if self.hub is not None:
+            self.hub.reload()
+        return ApiJSON({"removed": gid})
+
+    async def stream(self, request: Request) -> Response:
+        """Server-Sent Events: ``position`` (each new latest position) and ``geofence`` (enter/leave)."""
+        from starlette.responses import StreamingResponse
+
+        from ._live import sse
+
+        _who, ws = self.member(request, "viewer")
+        if self.hub is None:
+            raise ApiError("not_found", "live events are not available on this server")
+        hub = self.hub
+        sub = hub.subscribe(ws)
+        latest = await asyncio.to_thread(self._latest, self.accounts.entities_of(ws))
+
+        async def events() -> Any:
+            try:
+                yield ": connected\n\n"
+                for p in latest:
+                    yield sse("position", {"type": "position", **p})
+                while True:
+                    try:
+                        item = await asyncio.wait_for(sub.queue.get(), 15)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    if item is None:
+                        return
+                    kind, data = item
+                    yield sse(kind, data)
+            finally:
+                hub.unsubscribe(sub)
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
     # ------------------------------------------------------------ endpoints: share links
     async def shared(self, request: Request) -> Response:
         who = self.share_principal(request)
@@ -499,6 +573,10 @@ class Api:
             Route(f"{w}/shares", self.add_share, methods=["POST"]),
             Route(w + "/tokens/{token_id}", self.revoke_token, methods=["DELETE"]),
             Route(f"{w}/audit", self.audit, methods=["GET"]),
+            Route(f"{w}/geofences", self.geofences, methods=["GET"]),
+            Route(f"{w}/geofences", self.add_geofence, methods=["POST"]),
+            Route(w + "/geofences/{gid}", self.remove_geofence, methods=["DELETE"]),
+            Route(f"{w}/stream", self.stream, methods=["GET"]),
             Route("/api/v1/shared", self.shared, methods=["GET"]),
         ]
 
@@ -518,30 +596,55 @@ class _Scoped:
         keep = [n in self._allowed for n in t.column("entity").to_pylist()]
         return t.filter(pa.array(keep, type=pa.bool_()))
 
-    def _check(self, entity: str | None) -> None:
-        if entity is None or entity not in self._allowed:
+    def _check(self, entity: str) -> None:
+        if entity not in self._allowed:
             raise ApiError("not_found", f"no entity {entity!r} in this workspace", field="entity")
 
+    def _each(self, method: str, entity: str | None, kw: dict[str, Any]) -> pa.Table:
+        """``method`` for one allowed entity, or, for ``entity=None`` ("everyone"), for every entity of
+        the view, concatenated."""
+        fn = getattr(self._db, method)
+        if entity is not None:
+            self._check(entity)
+            return fn(entity, **kw)  # type: ignore[no-any-return]
+        parts = [fn(name, **kw) for name in self.entity_names()]
+        parts = [p for p in parts if p.num_rows]
+        if not parts:
+            return fn(None, **kw).slice(0, 0)  # type: ignore[no-any-return]
+        return pa.concat_tables(parts, promote_options="default")
+
     def fixes(self, entity: str | None = None, **kw: Any) -> pa.Table:
-        self._check(entity)
-        return self._db.fixes(entity, **kw)
+        return self._each("fixes", entity, kw)
 
     def stays(self, entity: str | None = None, **kw: Any) -> pa.Table:
-        self._check(entity)
-        return self._db.stays(entity, **kw)
+        return self._each("stays", entity, kw)
 
     def places(self, entity: str | None = None, **kw: Any) -> pa.Table:
-        self._check(entity)
-        return self._db.places(entity, **kw)
+        return self._each("places", entity, kw)
 
     def trips(self, entity: str | None = None, **kw: Any) -> pa.Table:
-        self._check(entity)
-        return self._db.trips(entity, **kw)
+        return self._each("trips", entity, kw)
+
+    @property
+    def store(self) -> Any:
+        # not the DuckDB store itself: the executor's whole-store fast paths (every entity near a
+        # point...) do not apply, and it answers from this view's entities only
+        return _StoreView(self._db.store)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("store", "import_", "assign_device", "export", "ask", "audit_log", "close"):
+        if name in ("import_", "assign_device", "export", "ask", "audit_log", "close"):
             raise AttributeError(f"{name} is not available to a workspace question")
         return getattr(self._db, name)
+
+
+class _StoreView:
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("con", "fixes", "iter_fixes", "table", "latest_fixes"):
+            raise AttributeError(f"{name} is not available to a workspace question")
+        return getattr(self._store, name)
 
 
 # ------------------------------------------------------------------ OpenAPI
@@ -631,6 +734,15 @@ def openapi_schema() -> dict[str, Any]:
         },
         w + "/tokens/{token_id}": {"delete": _op("Revoke a token", role="owner", params=("ws", "token_id"))},
         f"{w}/audit": {"get": _op("The workspace's audit entries", role="owner", params=("ws",))},
+        f"{w}/geofences": {
+            "get": _op("Geofences", role="viewer", params=("ws",)),
+            "post": _op("Add a circular geofence (optional webhook)", role="analyst", params=("ws",),
+                        body=_obj(["name", "lat", "lon", "radius_m"], name=_S, lat={"type": "number"},
+                                  lon={"type": "number"}, radius_m={"type": "number"}, webhook=_S), ok=201),
+        },
+        w + "/geofences/{gid}": {"delete": _op("Remove a geofence", role="analyst", params=("ws", "gid"))},
+        f"{w}/stream": {"get": _op("Live positions and geofence events (Server-Sent Events)", role="viewer",
+                                   params=("ws",), content="text/event-stream")},
         "/api/v1/shared": {"get": _op("What a share link shows", role=None, params=("share",))},
     }  # fmt: skip
     return {

@@ -159,6 +159,8 @@ def create_app(
         finally:
             if subscriber is not None:
                 await asyncio.to_thread(subscriber.stop)
+            if hub is not None:
+                hub.close()
             await asyncio.to_thread(writer.close)
 
     routes = [
@@ -167,10 +169,14 @@ def create_app(
         Route("/ingest/gpslogger", _gpslogger, methods=["GET", "POST"]),
         Route("/ingest/overland", _overland, methods=["POST"]),
     ]
+    hub = None
     if accounts is not None:
         from ._api import Api
+        from ._live import LiveHub
 
-        api = Api(db, accounts)
+        hub = LiveHub(accounts, db.store)
+        writer.on_commit.append(_geofence_listener(hub, writer))
+        api = Api(db, accounts, hub)
         routes += api.routes()
     app = Starlette(
         routes=routes,
@@ -183,7 +189,28 @@ def create_app(
     )
     app.state.ingest = cfg
     app.state.mqtt = subscriber
+    app.state.live = hub
     return app
+
+
+def _geofence_listener(hub: Any, writer: GroupWriter) -> Any:
+    """After each commit: update the live hub, then store the geofence events it produced."""
+
+    def listener(tables: list[tuple[str, Any]]) -> None:
+        hub.committed(tables)
+        if hub.pending_events:
+            import pyarrow as pa
+
+            from ..io._base import Counts
+
+            events, hub.pending_events = hub.pending_events, []
+            table = pa.concat_tables(events)
+            try:
+                writer.submit(Job("geofence", [("event", table)], Counts(read=table.num_rows)))
+            except (WriterBusy, RuntimeError):
+                log.error("%d geofence events could not be queued for storing", table.num_rows)
+
+    return listener
 
 
 # ------------------------------------------------------------------ errors

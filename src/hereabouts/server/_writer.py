@@ -19,7 +19,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -75,6 +75,8 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        #: called in the writer thread after each commit with the (tier, table) pairs it stored
+        self.on_commit: list[Callable[[list[tuple[str, pa.Table]]], None]] = []
 
     def submit(self, job: Job) -> concurrent.futures.Future[Counts]:
         if self._closed:
@@ -142,9 +144,21 @@ class GroupWriter:
                     _fail(job, one_exc)
                 else:
                     _done(job, alone[0])
+                    self._notify([job])
             return
         for job, c in zip(group, counts, strict=True):
             _done(job, c)
+        self._notify(group)
+
+    def _notify(self, group: Sequence[Job]) -> None:
+        if not self.on_commit:
+            return
+        tables = [pair for job in group for pair in job.tables]
+        for listener in self.on_commit:
+            try:
+                listener(tables)
+            except Exception:  # a listener's failure never fails ingest
+                log.exception("a commit listener failed")
 
     def _commit(self, group: Sequence[Job]) -> list[Counts]:
         """Write ``group`` in one transaction; per-job counts (new rows cannot be told apart between the

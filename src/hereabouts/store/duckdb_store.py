@@ -362,18 +362,37 @@ class DuckDBStore:
         if threads:
             config["threads"] = threads
         try:
-            self.con = duckdb.connect(self.path, read_only=read_only, config=config)
+            self._root = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.Error as exc:
             raise StoreError(
                 f"cannot open the store {self.path!r}: {exc}",
                 hint="is another hereabouts process writing to it? Only one writer can hold the file",
             ) from exc
         self._lock = threading.RLock()
-        self.con.execute("SET TimeZone = 'UTC'")
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._root.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._migrate()
         else:
             self._check_version()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection: the store's own in the thread that opened it, a cursor (a
+        connection to the same database) in any other, since a DuckDB connection serves one call at a
+        time. Writes are serialised by ``_lock``."""
+        if threading.get_ident() == self._owner:
+            return self._root
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if cur is None:
+            cur = self._root.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.con = cur
+            with self._lock:
+                self._cursors.append(cur)
+        return cur
 
     # ---------------------------------------------------------------- schema
     def schema_version(self) -> int:
@@ -678,7 +697,10 @@ class DuckDBStore:
             self.con.execute("CHECKPOINT")
 
     def close(self) -> None:
-        self.con.close()
+        for cur in self._cursors:
+            cur.close()
+        self._cursors.clear()
+        self._root.close()
 
     def __enter__(self) -> DuckDBStore:
         return self
