@@ -32,6 +32,7 @@ import hmac
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from typing import Any
 from .model.errors import InputError
 
 ROLES = ("viewer", "analyst", "owner")
+#: seconds an ingest token's lookup is reused
+GRANT_CACHE_S = 2.0
 _RANK = {r: i for i, r in enumerate(ROLES)}
 TOKEN_KINDS = ("ingest", "api", "share")
 _PREFIX = {"ingest": "hbi_", "api": "hba_", "share": "hbs_"}
@@ -172,6 +175,9 @@ class Accounts:
         self.store = store
         self._pg = hasattr(store, "dsn")
         self._local = threading.Lock()
+        # ingest token -> (grant, until): each request of a device looks its token up; revocations in
+        # this process clear it, other processes' within GRANT_CACHE_S
+        self._grants: dict[str, tuple[IngestGrant | None, float]] = {}
         with self._tx() as q:
             for ddl in _DDL:
                 q(ddl)
@@ -412,6 +418,7 @@ class Accounts:
 
     def revoke(self, workspace: str, token_id: str) -> bool:
         """Revoke a token of ``workspace`` by id; False when there is no such live token."""
+        self._grants.clear()
         with self._tx() as q:
             rows = q(
                 "SELECT 1 FROM acct_tokens WHERE workspace = ? AND token_id = ? AND revoked IS NULL",
@@ -425,6 +432,7 @@ class Accounts:
         return bool(rows)
 
     def revoke_device(self, device: str) -> bool:
+        self._grants.clear()
         with self._tx() as q:
             rows = q(
                 "SELECT 1 FROM acct_tokens WHERE kind = 'ingest' AND device = ? AND revoked IS NULL", [device]
@@ -450,10 +458,20 @@ class Accounts:
 
     def ingest_grant(self, token: str) -> IngestGrant | None:
         """The device an ingest token sends for, or None (unknown, revoked or another kind)."""
+        now = time.monotonic()
+        cached = self._grants.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         row = self._lookup(token)
-        if row is None or row[1] != "ingest":
-            return None
-        return IngestGrant(device=row[4], workspace=row[2], token_id=row[0])
+        grant = (
+            None
+            if row is None or row[1] != "ingest"
+            else IngestGrant(device=row[4], workspace=row[2], token_id=row[0])
+        )
+        if len(self._grants) > 100_000:
+            self._grants.clear()
+        self._grants[token] = (grant, now + GRANT_CACHE_S)
+        return grant
 
     def principal(self, token: str) -> Principal | None:
         """Who an API or share token acts as, or None (unknown, revoked, expired, or an ingest token)."""
