@@ -1,0 +1,234 @@
+"""Load on the live server over loopback: single-fix OwnTracks requests and Overland batches.
+
+Starts ``hereabouts serve`` (uvicorn) on the embedded store and, when reachable, on PostgreSQL, with a
+user and a device whose ingest token every request carries (the real authentication path). ``wrk``
+(Debian package ``wrk``) sends the requests for a bounded time over keep-alive connections to
+127.0.0.1 only; each request carries fixes no other request carries, so after the run the store must
+hold at least as many fixes as were acknowledged (2xx): the zero-loss check. Prints requests/s,
+fixes/s, p50/p99 acknowledgement latency and the loss check per store and mode.
+
+No peer server can be installed on this machine (Traccar and OwnTracks Recorder are not in the
+package registries reachable here), so the numbers are given against the goals: 5,000 single-fix
+requests/s and 100,000 fixes/s in Overland batches.
+
+    python benchmarks/server_load.py --duration 10 --connections 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import hereabouts as hb
+from hereabouts.accounts import Accounts
+
+LUA_SINGLE = r"""
+local counter = 0
+local tid = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  tid = tonumber(wrk.thread:get("tid")) or 0
+end
+request = function()
+  counter = counter + 1
+  local tst = 1700000000 + tid * 100000000 + counter
+  local lat = 52.0 + (counter % 10000) * 0.00001
+  local body = string.format('{"_type":"location","tst":%d,"lat":%.5f,"lon":5.12,"acc":8,"tid":"ph"}', tst, lat)
+  return wrk.format("POST", "/ingest/owntracks", {["Content-Type"]="application/json",
+    ["Authorization"]="Basic " .. AUTH}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%d,"duration_us":%d,"status_errors":%d,"connect_errors":%d,' ..
+    '"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+LUA_OVERLAND = r"""
+local counter = 0
+local tid = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  tid = tonumber(wrk.thread:get("tid")) or 0
+end
+request = function()
+  counter = counter + 1
+  local parts = {}
+  for i = 1, BATCH do
+    local s = 1700000000 + tid * 100000000 + counter * BATCH + i
+    parts[i] = string.format('{"type":"Feature","geometry":{"type":"Point","coordinates":[5.12,%.5f]},' ..
+      '"properties":{"timestamp":"%s","horizontal_accuracy":8}}', 52.0 + (i % 1000) * 0.00001,
+      os.date("!%Y-%m-%dT%H:%M:%SZ", s))
+  end
+  local body = '{"locations":[' .. table.concat(parts, ",") .. ']}'
+  return wrk.format("POST", "/ingest/overland?token=" .. TOKEN, {["Content-Type"]="application/json"}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%d,"duration_us":%d,"status_errors":%d,"connect_errors":%d,' ..
+    '"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited while starting") from None
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+def _pg_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    if store == "duckdb":
+        target = str(work / f"load-{mode}.db")
+        db_args = ["--db", target]
+    else:
+        target = f"postgresql://postgres@127.0.0.1:5432/test?schema=load_{uuid.uuid4().hex[:8]}"
+        db_args = ["--db", target]
+    db = hb.open(target)
+    acc = Accounts(db.store)
+    acc.add_user("bench", "bench-password")
+    token, device = acc.add_device("bench", "phone")
+    db.close()
+
+    port = _free_port()
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hereabouts", "-q", *db_args, "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        _wait_port(port, proc)
+        import base64
+
+        if mode == "single":
+            lua = LUA_SINGLE.replace("AUTH", json.dumps(base64.b64encode(f"bench:{token}".encode()).decode()))
+            per_request = 1
+        else:
+            lua = LUA_OVERLAND.replace("TOKEN", json.dumps(token)).replace("BATCH", str(args.batch))
+            per_request = args.batch
+        script = work / f"{store}-{mode}.lua"
+        script.write_text(lua)
+        out = subprocess.run(
+            ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+             "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=args.duration + 120, check=True,
+        )  # fmt: skip
+        line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
+        res = json.loads(line[7:])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    db = hb.open(target)
+    try:
+        stored = db.fixes(device=device).num_rows
+        sources = db.sources().num_rows
+    finally:
+        if store == "postgres":
+            schema = target.split("schema=")[1]
+            con = db.store.connection()
+            con.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            con.close()
+        db.close()
+    ok = res["requests"] - res["status_errors"]
+    seconds = res["duration_us"] / 1e6
+    return {
+        "store": store,
+        "mode": mode,
+        "fixes_per_request": per_request,
+        "requests": res["requests"],
+        "acknowledged": ok,
+        "refused_or_failed": res["status_errors"]
+        + res["timeouts"]
+        + res["read_errors"]
+        + res["write_errors"],
+        "requests_per_s": ok / seconds,
+        "fixes_per_s": ok * per_request / seconds,
+        "p50_ms": res["p50_us"] / 1000,
+        "p99_ms": res["p99_us"] / 1000,
+        "max_ms": res["max_us"] / 1000,
+        "stored_fixes": stored,
+        "sources": sources,
+        "acknowledged_lost": max(0, ok * per_request - stored),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per run (bounded)")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads")
+    ap.add_argument("--batch", type=int, default=500, help="fixes per Overland request")
+    ap.add_argument("--stores", default="duckdb,postgres")
+    ap.add_argument("--modes", default="single,overland")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    stores = [s for s in args.stores.split(",") if s != "postgres" or _pg_up()]
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [run_one(s, m, args, Path(tmp)) for s in stores for m in args.modes.split(",")]
+    print(f"machine: {os.cpu_count()} cores; {args.connections} connections, {args.duration} s per run, "
+          f"wrk threads {args.threads}, server and load generator on the same machine")  # fmt: skip
+    print(f"{'store':9} {'mode':9} {'req/s':>9} {'fixes/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'acked':>9} "
+          f"{'stored':>9} {'lost':>5} {'failed':>6}")  # fmt: skip
+    for r in results:
+        print(f"{r['store']:9} {r['mode']:9} {r['requests_per_s']:9.0f} {r['fixes_per_s']:10.0f} "
+              f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['acknowledged'] * r['fixes_per_request']:9d} "
+              f"{r['stored_fixes']:9d} {r['acknowledged_lost']:5d} {r['refused_or_failed']:6d}")  # fmt: skip
+    single = [r for r in results if r["mode"] == "single"]
+    batch = [r for r in results if r["mode"] == "overland"]
+    for r in single:
+        print(f"{r['store']}: single-fix requests/s = {r['requests_per_s'] / 5000:.2f}x the 5,000/s goal")
+    for r in batch:
+        print(f"{r['store']}: Overland fixes/s = {r['fixes_per_s'] / 100_000:.2f}x the 100,000/s goal")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
