@@ -1,4 +1,5 @@
-"""The embedded store: migrations, atomic imports, de-duplication, period queries."""
+"""The store test suite: atomic imports, de-duplication, period queries, devices and entities, on every
+store (the ``db`` fixture of conftest.py: DuckDB and PostgreSQL); migrations of the embedded store."""
 
 from __future__ import annotations
 
@@ -56,12 +57,11 @@ def test_store_from_newer_version_is_refused(tmp_path: Path) -> None:
         DuckDBStore(tmp_path / "a.db")
 
 
-def test_store_satisfies_protocol() -> None:
-    assert isinstance(DuckDBStore(":memory:"), hb.store.Store)  # type: ignore[attr-defined]
+def test_store_satisfies_protocol(db: hb.Database) -> None:
+    assert isinstance(db.store, hb.store.Store)  # type: ignore[attr-defined]
 
 
-def test_fixes_round_trip_with_entity_and_device() -> None:
-    db = hb.open(":memory:")
+def test_fixes_round_trip_with_entity_and_device(db: hb.Database) -> None:
     c = _write(db, "phone", 2500, entity="alice")
     assert (c.read, c.fixes, c.duplicates, c.rejected) == (2500, 2500, 0, 0)
     t = db.fixes("alice")
@@ -74,8 +74,7 @@ def test_fixes_round_trip_with_entity_and_device() -> None:
     assert ents[0]["entity"] == "alice" and ents[0]["devices"] == ["phone"] and ents[0]["n_fixes"] == 2500
 
 
-def test_reimport_adds_nothing_and_counts_duplicates() -> None:
-    db = hb.open(":memory:")
+def test_reimport_adds_nothing_and_counts_duplicates(db: hb.Database) -> None:
     _write(db, "phone", 3000)
     c = _write(db, "phone", 3000, checksum="other")
     assert (c.fixes, c.duplicates) == (0, 3000)
@@ -86,16 +85,14 @@ def test_reimport_adds_nothing_and_counts_duplicates() -> None:
     assert (c.fixes, c.duplicates) == (1500, 1500)
 
 
-def test_same_time_different_device_is_not_a_duplicate() -> None:
-    db = hb.open(":memory:")
+def test_same_time_different_device_is_not_a_duplicate(db: hb.Database) -> None:
     _write(db, "phone", 100)
     c = _write(db, "watch", 100, checksum="w")
     assert c.fixes == 100
     assert db.store.count("fix") == 200
 
 
-def test_failed_import_leaves_store_unchanged() -> None:
-    db = hb.open(":memory:")
+def test_failed_import_leaves_store_unchanged(db: hb.Database) -> None:
     _write(db, "phone", 100)
     before = db.fixes("phone")
     with pytest.raises(RuntimeError), db.store.begin_import(origin="x", checksum="y", options={}) as txn:
@@ -108,8 +105,7 @@ def test_failed_import_leaves_store_unchanged() -> None:
     assert "phone2" not in db.devices().column("device").to_pylist()
 
 
-def test_period_query_is_half_open_and_per_device() -> None:
-    db = hb.open(":memory:")
+def test_period_query_is_half_open_and_per_device(db: hb.Database) -> None:
     _write(db, "phone", 120, step_s=60)  # two hours, one fix a minute
     start = datetime.fromtimestamp(T0 / 1e6, tz=UTC)
     t = db.fixes("phone", start=start + timedelta(minutes=10), end=start + timedelta(minutes=20))
@@ -117,14 +113,12 @@ def test_period_query_is_half_open_and_per_device() -> None:
     assert t.column("t")[0].as_py() == start + timedelta(minutes=10)
 
 
-def test_unknown_entity_is_a_clear_error() -> None:
-    db = hb.open(":memory:")
+def test_unknown_entity_is_a_clear_error(db: hb.Database) -> None:
     with pytest.raises(hb.NotFoundError, match="no entity named 'bob'"):
         db.fixes("bob")
 
 
-def test_device_of_other_entity_refused_atomically() -> None:
-    db = hb.open(":memory:")
+def test_device_of_other_entity_refused_atomically(db: hb.Database) -> None:
     _write(db, "phone", 10, entity="alice")
     with pytest.raises(hb.InputError, match="already belongs to entity 'alice'"):
         _write(db, "phone", 10, entity="bob", start_us=T0 + 10**12, checksum="b")
@@ -132,15 +126,13 @@ def test_device_of_other_entity_refused_atomically() -> None:
     assert db.sources().num_rows == 1
 
 
-def test_assign_device_moves_fixes() -> None:
-    db = hb.open(":memory:")
+def test_assign_device_moves_fixes(db: hb.Database) -> None:
     _write(db, "car-tracker", 10)
     db.assign_device("car-tracker", "van 7")
     assert db.fixes("van 7").num_rows == 10
 
 
-def test_rejects_are_stored_with_position_field_and_reason() -> None:
-    db = hb.open(":memory:")
+def test_rejects_are_stored_with_position_field_and_reason(db: hb.Database) -> None:
     with db.store.begin_import(origin="t", checksum="r", options={}) as txn:
         sink = Sink(txn, member="f.csv", options=ReadOptions(default_device="d"), unit="line")
         sink.fix(2, T0, 91.0, 13.0)
@@ -157,8 +149,7 @@ def test_rejects_are_stored_with_position_field_and_reason() -> None:
     assert (s["n_read"], s["n_fixes"], s["n_rejected"]) == (5, 1, 4)
 
 
-def test_optimize_keeps_every_fix() -> None:
-    db = hb.open(":memory:")
+def test_optimize_keeps_every_fix(db: hb.Database) -> None:
     _write(db, "b", 500)
     _write(db, "a", 500, checksum="a")
     before = db.fixes().sort_by([("device", "ascending"), ("t", "ascending")])
@@ -167,8 +158,7 @@ def test_optimize_keeps_every_fix() -> None:
     assert after.equals(before)
 
 
-def test_assign_device_removes_the_empty_entity_made_for_it() -> None:
-    db = hb.open(":memory:")
+def test_assign_device_removes_the_empty_entity_made_for_it(db: hb.Database) -> None:
     _write(db, "dev-1", 5)
     _write(db, "dev-2", 5, checksum="2")
     db.assign_device("dev-1", "alice")
@@ -179,3 +169,24 @@ def test_assign_device_removes_the_empty_entity_made_for_it() -> None:
     db.assign_device("dev-2", "bob")
     db.assign_device("dev-2", "alice")
     assert set(e["entity"] for e in db.entities().to_pylist()) == {"alice", "bob"}
+
+
+def test_import_under_an_alias_goes_to_that_entity(db: hb.Database) -> None:
+    _write(db, "phone", 5, entity="alice")
+    db.store.add_alias("alice", "ally")  # type: ignore[attr-defined]
+    _write(db, "watch", 5, entity="ally", checksum="w")
+    ents = {e["entity"]: (e["aliases"], e["devices"], e["n_fixes"]) for e in db.entities().to_pylist()}
+    assert ents == {"alice": (["ally"], ["phone", "watch"], 10)}
+    assert db.fixes("ally").num_rows == 10
+
+
+def test_audit_log_is_hash_chained_in_the_store(db: hb.Database) -> None:
+    from hereabouts import audit
+
+    for i in range(3):
+        audit.record(db.store, "ask", {"question": f"q{i}"}, actor="tester", purpose="test")
+    rows = db.store.audit_rows().to_pylist()  # type: ignore[attr-defined]
+    assert [r["seq"] for r in rows] == [1, 2, 3]
+    assert rows[1]["prev_hash"] == rows[0]["hash"]
+    check = audit.verify(db.store)
+    assert check.ok and check.head == f"3:{rows[2]['hash']}"

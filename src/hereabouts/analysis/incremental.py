@@ -79,6 +79,7 @@ from ..kernels.stays import _fits, _robust_centre
 from ..model.errors import HereaboutsError, InputError
 from ..model.schemas import STAY, UTC_US
 from ..store.duckdb_store import DuckDBStore
+from ..store.postgres_store import PostgresStore
 from .stays import (
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,
@@ -413,7 +414,7 @@ def _dt(us: int) -> datetime:
 
 
 def analyze(
-    store: DuckDBStore,
+    store: DuckDBStore | PostgresStore,
     entity: str | None = None,
     *,
     method: str = "default",
@@ -430,9 +431,9 @@ def analyze(
     entity's fixes.
     """
     t0 = time.perf_counter()
-    if not isinstance(store, DuckDBStore):
+    if not isinstance(store, DuckDBStore | PostgresStore):
         raise InputError(
-            f"stored analysis needs the embedded DuckDB store, not {type(store).__name__}",
+            f"stored analysis needs the DuckDB or PostgreSQL store, not {type(store).__name__}",
             hint="use stored=False to detect stays on the fly",
         )
     key = method_key(method, **params)
@@ -447,7 +448,7 @@ def analyze(
 
 
 def _analyze_entity(
-    store: DuckDBStore,
+    store: DuckDBStore | PostgresStore,
     name: str,
     method: str,
     key: str,
@@ -493,7 +494,7 @@ def _analyze_entity(
     result.fixes_read += fixes.num_rows
 
 
-def is_current(store: DuckDBStore, entity: str, method: str = "default", **params: Any) -> bool:
+def is_current(store: DuckDBStore | PostgresStore, entity: str, method: str = "default", **params: Any) -> bool:
     """Whether the stored stays of ``entity`` for this method and parameters reflect all its fixes."""
     key = method_key(method, **params)
     eid, devices = store.entity_ref(entity)
@@ -504,7 +505,7 @@ def is_current(store: DuckDBStore, entity: str, method: str = "default", **param
 
 
 def stored_stays(
-    store: DuckDBStore,
+    store: DuckDBStore | PostgresStore,
     entity: str,
     *,
     method: str = "default",

@@ -2,5 +2,6 @@
 
 from ._protocol import ImportTransaction, Store
 from .duckdb_store import SCHEMA_VERSION, DuckDBStore
+from .postgres_store import PostgresStore
 
-__all__ = ["SCHEMA_VERSION", "DuckDBStore", "ImportTransaction", "Store"]
+__all__ = ["SCHEMA_VERSION", "DuckDBStore", "ImportTransaction", "PostgresStore", "Store"]
