@@ -16,6 +16,13 @@ in this one process and on the same data:
 * checks that hereabouts' ``trackintel`` method finds exactly trackintel's stays (count, start, end);
 * prints fixes per second and the ratios against trackintel (the named baseline) and fastmob.
 
+With ``--geolife DIR`` it runs on real GeoLife tracks instead (``DIR/<user>/Trajectory/*.plt``, the
+data set's own layout): trackintel reads the folder with its own ``read_geolife`` and hereabouts with
+its GeoLife reader (:mod:`hereabouts.io.geolife`); then trackintel's ``generate_staypoints(method=
+"sliding")`` and hereabouts' ``trackintel`` method run with the same parameters (100 m, 5 min, 15 min
+by default, and a few other settings with ``--geolife-grid``), and the stays must be identical per
+user (count, start, end); it prints both times and their ratio.
+
 Peak memory is measured per method in a child process (``--memory``, on by default): the child
 loads the same fixes, resets the kernel's high-water mark of its resident set
 (``/proc/self/clear_refs``), runs the method once and reports ``VmHWM`` minus the resident set
@@ -285,6 +292,104 @@ def stays_frame(method: str, out: Any) -> Any:
     return _peers.hereabouts_frame(out)
 
 
+# --------------------------------------------------------------------------------------------------
+# real GeoLife tracks
+
+#: Parameter sets tried on GeoLife with ``--geolife-grid``: (radius_m, min_duration_s, max_gap_s).
+GEOLIFE_GRID = [
+    (RADIUS_M, MIN_DURATION_S, MAX_GAP_S),
+    (50.0, 60.0, 900.0),
+    (30.0, 120.0, 300.0),
+    (200.0, 600.0, 3600.0),
+]
+
+
+def geolife(folder: Path, grid: bool, repeat: int) -> None:
+    """Stays of trackintel and of hereabouts' ``trackintel`` method on the GeoLife tracks in ``folder``."""
+    import warnings
+
+    import trackintel as ti
+    from trackintel.io import read_geolife
+
+    from hereabouts.analysis import detect_stays
+    from hereabouts.io import read
+
+    files = sorted(folder.glob("*/Trajectory/*.plt"))
+    if not files:
+        raise SystemExit(f"no GeoLife tracks in {folder}: expected {folder}/<user>/Trajectory/*.plt")
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pfs, _ = read_geolife(str(folder))
+    ti_read = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tables = [read(f).fixes for f in files]
+    ours_read = time.perf_counter() - t0
+    fixes = pa.concat_tables(tables)
+    users = sorted({f.parent.parent.name for f in files})
+    print(
+        f"GeoLife: {len(files)} files of {len(users)} users ({', '.join(users)}) in {folder}; "
+        f"trackintel read {len(pfs):,} fixes in {ti_read:.3f} s, hereabouts read {fixes.num_rows:,} in "
+        f"{ours_read:.3f} s"
+    )
+    if len(pfs) != fixes.num_rows:
+        raise SystemExit("the two readers disagree on the number of fixes")
+    # trackintel's user ids are the folder names as integers; ours are devices 'geolife/<folder>'
+    dev = np.asarray(fixes.column("device").to_pylist(), dtype=object)
+    fixes = fixes.set_column(
+        fixes.schema.get_field_index("device"), "device", pa.array([str(int(d.split("/")[-1])) for d in dev])
+    )
+    detect_stays(fixes.slice(0, 100), method="trackintel")  # load the compiled kernel outside the timing
+    all_same = True
+    for radius_m, min_s, gap_s in GEOLIFE_GRID if grid else GEOLIFE_GRID[:1]:
+        t_ti = t_ours = math.inf
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, sp = pfs.generate_staypoints(
+                    method="sliding",
+                    distance_metric="haversine",
+                    dist_threshold=radius_m,
+                    time_threshold=min_s / 60,
+                    gap_threshold=gap_s / 60,
+                    include_last=False,
+                    exclude_duplicate_pfs=True,
+                    n_jobs=1,
+                )
+            t_ti = min(t_ti, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            st = detect_stays(
+                fixes, method="trackintel", radius_m=radius_m, min_duration_s=min_s, max_gap_s=gap_s
+            )
+            t_ours = min(t_ours, time.perf_counter() - t0)
+        theirs = stays_frame("trackintel", sp) if len(sp) else _peers._frame(*(np.zeros(0),) * 5)
+        ours = _peers.hereabouts_frame(st)
+        print(
+            f"  radius {radius_m:g} m, min {min_s:g} s, gap {gap_s:g} s: {len(theirs)} trackintel stays, "
+            f"{len(ours)} ours; trackintel {t_ti * 1000:.1f} ms, ours {t_ours * 1000:.2f} ms, "
+            f"ratio {t_ti / t_ours:,.0f}x"
+        )
+        for u in sorted(set(theirs["user_id"]) | set(ours["user_id"]), key=int):
+            a = theirs[theirs["user_id"] == u]
+            b = ours[ours["user_id"] == u]
+            same = len(a) == len(b) and all(
+                np.array_equal(a[c].to_numpy(), b[c].to_numpy()) for c in ("started_at", "finished_at")
+            )
+            all_same &= same
+            print(
+                f"    user {int(u):03d}: {len(a)} trackintel, {len(b)} ours, start and end identical: {same}"
+            )
+            if not same:
+                print("      trackintel:", list(zip(a["started_at"], a["finished_at"], strict=True)))
+                print("      ours:      ", list(zip(b["started_at"], b["finished_at"], strict=True)))
+    print(
+        f"stays identical to trackintel {ti.__version__} on GeoLife (count, start, end per user): {all_same}"
+    )
+    if not all_same:
+        raise SystemExit("hereabouts' trackintel method disagrees with trackintel on GeoLife")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fixes", type=int, default=1_000_000)
@@ -294,10 +399,17 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="time each method N times, keep the best")
     ap.add_argument("--no-memory", dest="memory", action="store_false")
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument(
+        "--geolife", type=Path, help="compare with trackintel on GeoLife tracks in DIR/<user>/Trajectory"
+    )
+    ap.add_argument("--geolife-grid", action="store_true", help="with --geolife: several parameter sets")
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "PARQUET"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.geolife:
+        geolife(args.geolife, args.geolife_grid, args.repeat)
         return
 
     t0 = time.perf_counter()

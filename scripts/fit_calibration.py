@@ -1,94 +1,143 @@
 """Fit the shipped calibration maps: raw engine confidence → measured probability of being right.
 
-Simulates a training population on several seeds, runs the engine and pools, per confidence kind
-(stays, places, trips, modes, anchors), the pairs (raw confidence, correct) that
+Simulates training populations (each ``--profiles`` × each ``--seeds``), runs the engine on them and
+pools, per confidence kind (stays, places, trips, modes, anchors), the pairs (raw score, correct) that
 ``hereabouts.evaluate.evaluate`` collects; fits an isotonic map per kind and writes it as JSON into
-``src/hereabouts/calibration/``. Then scores a held-out seed and prints the ECE before and after.
+``src/hereabouts/calibration/``. Then scores held-out seeds and prints the ECE of the raw scores and
+of the confidences the engine emits with the new maps.
 
-    python scripts/fit_calibration.py --agents 60 --days 14 --seeds 101 102 103 --holdout 200
+    python scripts/fit_calibration.py --agents 100 --days 14 --profiles mixed cell \\
+        --seeds 101 103 104 --holdout 200
 
-The maps must be fitted on *raw* confidences: run it on an engine whose stages do not yet apply the
-maps (or with them switched off).
+Every map is fitted on *raw* scores of its own kind: the runs switch its map off
+(``evaluate(calibrated=...)``). Kinds whose raw score is computed from another kind's emitted
+confidence (places and trips, from their stays') are fitted after it, with its new map on
+(``calibration.FIT_ORDER``), so each map sees in fitting what it sees in use and no map is applied to
+the output of another map of its own kind.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from hereabouts.evaluate import evaluate
-from hereabouts.evaluate.calibration import KINDS, ece, fit_isotonic
+from hereabouts.evaluate.calibration import FIT_ORDER, KINDS, CalibrationMap, ece, fit_isotonic, use_maps
+from hereabouts.sim import simulate
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "hereabouts" / "calibration"
 
 
+def _simulate(root: Path, profile: str, seed: int, agents: int, days: int) -> Path:
+    out = root / f"{profile}-{seed}"
+    if not (out / "fixes.parquet").is_file():
+        simulate(agents=agents, days=days, seed=seed, profile=profile, out=out, formats=("geoparquet",))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--agents", type=int, default=60)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--agents", type=int, default=100)
     ap.add_argument("--days", type=int, default=14)
-    ap.add_argument("--profile", default="mixed")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
-    ap.add_argument("--holdout", type=int, default=200)
+    ap.add_argument("--profiles", nargs="+", default=["mixed", "cell"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 103, 104])
+    ap.add_argument("--holdout", type=int, nargs="+", default=[200])
     ap.add_argument("--min-samples", type=int, default=100)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--work", type=Path, default=None, help="keep the simulations here (default: a temp folder)"
+    )
     ap.add_argument("--dry-run", action="store_true", help="fit and score, but write no map")
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=KINDS,
+        default=list(KINDS),
+        help="refit these kinds; keep the others' shipped maps",
+    )
     args = ap.parse_args(argv)
 
-    pooled: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {k: ([], []) for k in KINDS}
-    for seed in args.seeds:
-        ev = evaluate(
-            None, agents=args.agents, days=args.days, seed=seed, profile=args.profile, trackintel=False
-        )
-        for kind, (c, y) in ev.samples.items():
-            pooled[kind][0].append(c)
-            pooled[kind][1].append(y)
-        print(f"seed {seed}: " + ", ".join(f"{k} {len(c)}" for k, (c, _) in ev.samples.items()))
-    held = evaluate(
-        None, agents=args.agents, days=args.days, seed=args.holdout, profile=args.profile, trackintel=False
-    )
-    summary: dict[str, dict[str, float | int | None]] = {}
-    args.out.mkdir(parents=True, exist_ok=True)
-    for kind in KINDS:
-        cs, ys = pooled[kind]
-        if not cs or sum(len(c) for c in cs) < args.min_samples:
-            print(f"{kind}: not enough samples, no map")
-            continue
-        c, y = np.concatenate(cs), np.concatenate(ys)
-        keep = np.isfinite(c)
-        m = fit_isotonic(c[keep], y[keep], kind=kind)
-        m.meta.update(
-            {
-                "fitted_on": {
-                    "agents": args.agents,
-                    "days": args.days,
-                    "profile": args.profile,
-                    "seeds": args.seeds,
-                },
-                "train_ece_before": round(ece(c[keep], y[keep]), 4),
-                "train_ece_after": round(ece(m(c[keep]), y[keep]), 4),
-            }
-        )
-        entry: dict[str, float | int | None] = {"n_train": int(keep.sum())}
-        if kind in held.samples:
-            hc, hy = held.samples[kind]
-            hk = np.isfinite(hc)
-            before, after = ece(hc[hk], hy[hk]), ece(m(hc[hk]), hy[hk])
-            m.meta.update(
-                {
-                    "holdout_seed": args.holdout,
-                    "holdout_ece_before": round(before, 4),
-                    "holdout_ece_after": round(after, 4),
-                }
+    with tempfile.TemporaryDirectory(prefix="hereabouts-fit-") as tmp:
+        root = args.work or Path(tmp)
+        train = [_simulate(root, p, s, args.agents, args.days) for p in args.profiles for s in args.seeds]
+        held = [_simulate(root, p, s, args.agents, args.days) for p in args.profiles for s in args.holdout]
+        fitted: dict[str, CalibrationMap | None] = {}
+        summary: dict[str, dict[str, object]] = {}
+        emitted: dict[Path, set[str]] = {}  # the kinds each training folder gave samples of
+        for level, whole in enumerate(FIT_ORDER):
+            group = tuple(k for k in whole if k in args.only)
+            if not group:
+                continue
+            earlier = [k for g in FIT_ORDER[:level] for k in g]  # on: new maps, else the shipped ones
+            pooled: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {k: ([], []) for k in group}
+            with use_maps(fitted):
+                for folder in train:
+                    if folder in emitted and not emitted[folder] & {"stays"}:
+                        continue  # no stays (cell positions): no place or trip to fit on either
+                    # this group's maps off (raw scores), the maps fitted before it on
+                    ev = evaluate(folder, calibrated=earlier, trackintel=False, plots=False)
+                    emitted.setdefault(folder, set()).update(k for k, (c, _) in ev.samples.items() if len(c))
+                    for kind in group:
+                        if kind in ev.samples:
+                            c, y = ev.samples[kind]
+                            pooled[kind][0].append(c)
+                            pooled[kind][1].append(y)
+                    counts = ", ".join(f"{k} {sum(len(c) for c in pooled[k][0])}" for k in group)
+                    print(f"{folder.name}: pooled so far {counts}", flush=True)
+            for kind in group:
+                cs, ys = pooled[kind]
+                c = np.concatenate(cs) if cs else np.zeros(0)
+                y = np.concatenate(ys) if ys else np.zeros(0, np.bool_)
+                keep = np.isfinite(c)
+                if int(keep.sum()) < args.min_samples:
+                    print(f"{kind}: {int(keep.sum())} samples, fewer than {args.min_samples}: no map")
+                    fitted[kind] = None
+                    continue
+                m = fit_isotonic(c[keep], y[keep], kind=kind)
+                m.meta.update(
+                    {
+                        "fitted_on": {
+                            "agents": args.agents,
+                            "days": args.days,
+                            "profiles": args.profiles,
+                            "seeds": args.seeds,
+                            "with_maps_of": earlier,
+                        },
+                        "train_ece_raw": round(ece(c[keep], y[keep]), 4),
+                        "train_ece_after": round(ece(m(c[keep]), y[keep]), 4),
+                    }
+                )
+                fitted[kind] = m
+                summary[kind] = {"n_train": int(keep.sum())}
+        # held out: raw scores, then the engine as shipped with the new maps
+        for folder in held:
+            raw = evaluate(folder, calibrated=False, trackintel=False, plots=False)
+            with use_maps(fitted):
+                cal = evaluate(folder, trackintel=False, plots=False)
+            for kind in KINDS:
+                if kind not in summary:
+                    continue
+                entry = summary[kind]
+                if kind in cal.samples and np.isfinite(cal.samples[kind][0]).any():
+                    before = ece(*raw.samples[kind]) if kind in raw.samples else float("nan")
+                    entry[f"ece_raw@{folder.name}"] = round(before, 4) if np.isfinite(before) else None
+                    entry[f"ece_emitted@{folder.name}"] = round(ece(*cal.samples[kind]), 4)
+                    entry[f"n@{folder.name}"] = int(np.isfinite(cal.samples[kind][0]).sum())
+            print(
+                f"{folder.name}: calibration.ece (emitted, worst kind) {cal.metrics['calibration.ece']:.4f}"
             )
-            entry.update(n_holdout=int(hk.sum()), ece_before=round(before, 4), ece_after=round(after, 4))
-        summary[kind] = entry
-        if not args.dry_run:
-            (args.out / f"{kind}.json").write_text(json.dumps(m.as_dict(), indent=1) + "\n")
-        print(f"{kind}: {entry}")
-    print(json.dumps(summary, indent=2))
+        args.out.mkdir(parents=True, exist_ok=True)
+        for kind, fm in fitted.items():
+            if fm is None:
+                continue
+            fm.meta["holdout"] = {k: v for k, v in summary[kind].items() if "@" in k}
+            if not args.dry_run:
+                (args.out / f"{kind}.json").write_text(json.dumps(fm.as_dict(), indent=1) + "\n")
+        print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -19,7 +19,7 @@ from .io._base import Counts, ReadOptions
 from .io._open import ByteCounter
 from .io._read import MemberResult, default_device_name, read_members
 from .model.errors import InputError, NotFoundError
-from .store import DuckDBStore, Store
+from .store import DuckDBStore, PostgresStore, Store
 
 if TYPE_CHECKING:
     from .analysis.incremental import AnalyzeResult
@@ -303,10 +303,10 @@ class Database:
 
         return incremental.analyze(self._analysis_store(), entity, method=method, full=full, **params)
 
-    def _analysis_store(self) -> DuckDBStore:
-        if not isinstance(self.store, DuckDBStore):
+    def _analysis_store(self) -> DuckDBStore | PostgresStore:
+        if not isinstance(self.store, DuckDBStore | PostgresStore):
             raise InputError(
-                f"stored stays need the embedded DuckDB store, not {type(self.store).__name__}",
+                f"stored stays need the DuckDB or PostgreSQL store, not {type(self.store).__name__}",
                 hint="use stays(..., stored=False) to detect them on the fly",
             )
         return self.store
@@ -459,6 +459,269 @@ class Database:
                     f"no entity named {entity!r}", hint="run `hereabouts entities` to list them"
                 )
 
+    def profile(
+        self,
+        entity: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        tz: str | None = None,
+        actor: str | None = None,
+        purpose: str | None = None,
+    ) -> Any:
+        """The profile of ``entity`` in ``[start, end)``: a :class:`hereabouts.report.Profile` (places,
+        routes, anchors, time-of-week occupancy, stays, coverage and mobility statistics); with
+        ``path``, also written there as a self-contained offline HTML report.
+
+        Like an export, the report is written to the audit log first (``actor``, ``purpose``)."""
+        from .report import build_profile, check_target, resolve_entity, write_html
+
+        name = resolve_entity(self, entity)
+        if path is not None:
+            check_target(path)
+        if tz is not None:
+            from .ask.timeexpr import zone
+
+            zone(tz)  # a bad zone is refused before anything is logged
+        self._audit(
+            "profile",
+            {
+                "entity": name,
+                "path": str(path) if path is not None else None,
+                "start": start.isoformat() if start else None,
+                "end": end.isoformat() if end else None,
+            },
+            actor=actor,
+            purpose=purpose,
+        )
+        prof = build_profile(self, name, start=start, end=end, tz=tz)
+        if path is not None:
+            write_html(prof, path)
+        return prof
+
+    def access_points(self, entity: str | None = None, **params: Any) -> pa.Table:
+        """Where the Wi-Fi access points and cell towers heard in the scans of ``entity`` (every entity
+        when None) are, learned from its own good fixes close in time to the scans: position, coverage
+        radius, uncertainty, observations (:func:`hereabouts.analysis.wifi.learn_access_points`,
+        ``params`` go there)."""
+        from .analysis.wifi import learn_access_points
+
+        if entity is not None:
+            self._require_entity(entity)
+        return learn_access_points(self.fixes(entity), self.scans(entity), **params)
+
+    def position_scans(
+        self,
+        entity: str | None = None,
+        *,
+        ap_table: pa.Table | str | os.PathLike[str] | None = None,
+        fix_window_s: float = 60.0,
+        write: bool = True,
+        learn_options: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> Any:
+        """Turn the scans of ``entity`` (every entity when None) that came without a fix into fixes
+        (provider ``wifi``, or ``cell``) with an accuracy, and (``write``) add them to the store as one
+        new source in one transaction; positioning again adds nothing. The access points come from
+        ``ap_table`` (a table or a CSV/Parquet file) or are learned from the entity's own fixes.
+        Returns a :class:`hereabouts.analysis.wifi.ScanPositioning` (counts and the fixes)."""
+        from .analysis.wifi import position_stored_scans
+
+        return position_stored_scans(
+            self,
+            entity,
+            ap_table=ap_table,
+            fix_window_s=fix_window_s,
+            write=write,
+            learn_options=learn_options,
+            **params,
+        )
+
+    # --------------------------------------------------------------- co-presence
+    def _copresence_fixes(
+        self, entities: Sequence[str] | None, start: datetime | None, end: datetime | None, pad_s: float
+    ) -> pa.Table:
+        """Fixes of ``entities`` (default: all) in ``[start - pad_s, end + pad_s)``, with ``entity``."""
+        from datetime import timedelta
+
+        lo = start - timedelta(seconds=pad_s) if start is not None else None
+        hi = end + timedelta(seconds=pad_s) if end is not None else None
+        if entities is None:
+            return self.fixes(start=lo, end=hi)
+        parts = [self._entity_fixes(e, lo, hi) for e in entities]
+        return pa.concat_tables(parts, promote_options="default") if parts else self.fixes(start=lo, end=hi)
+
+    def together(
+        self, a: str, b: str, start: datetime | None = None, end: datetime | None = None, **params: Any
+    ) -> pa.Table:
+        """Co-presence episodes of entities ``a`` and ``b`` overlapping ``[start, end)``, cut to it
+        (:func:`hereabouts.analysis.copresence.copresence_episodes`; ``params``: ``radius_m``,
+        ``min_duration_s``, ``max_gap_s``...). Times and places only: never what the company means."""
+        import pyarrow.compute as pc
+
+        from .analysis.copresence import who_was_near
+
+        self._require_entity(a)
+        self._require_entity(b)
+        fixes = self._copresence_fixes([a, b], start, end, float(params.get("max_gap_s", 1200.0)))
+        near = who_was_near(fixes, a, start, end, missing_ok=True, **params)
+        return near.filter(pc.equal(near.column("other"), b)) if near.num_rows else near
+
+    def near(
+        self, entity: str, start: datetime | None = None, end: datetime | None = None, **params: Any
+    ) -> pa.Table:
+        """Who was within ``radius_m`` (default 50 m) of ``entity`` for at least ``min_duration_s``
+        in ``[start, end)``: its co-presence episodes with every other entity, with ``other``."""
+        from .analysis.copresence import who_was_near
+
+        self._require_entity(entity)
+        fixes = self._copresence_fixes(None, start, end, float(params.get("max_gap_s", 1200.0)))
+        return who_was_near(fixes, entity, start, end, missing_ok=True, **params)
+
+    def copresence(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        workspace: str | None = None,
+        alpha: float = 0.3,
+        min_away: int = 3,
+        **params: Any,
+    ) -> tuple[pa.Table, pa.Table]:
+        """Co-presence episodes of every pair of entities (of ``workspace``, when given) in
+        ``[start, end)`` and each pair's significance against chance
+        (:func:`hereabouts.analysis.copresence.pair_significance`, on the entities' stays)."""
+        from .analysis.copresence import copresence_episodes, pair_significance
+        from .analysis.stays import detect_stays
+        from .model import schemas
+
+        ents = self.entities()
+        names = [str(x) for x in ents.column("entity").to_pylist()]
+        if workspace is not None:
+            ws = ents.column("workspace").to_pylist()
+            names = [n for n, w in zip(names, ws, strict=True) if w == workspace]
+            if not names:
+                raise NotFoundError(
+                    f"no entities in workspace {workspace!r}", hint="see `hereabouts entities`"
+                )
+        fixes = self._copresence_fixes(names if workspace is not None else None, start, end, 0.0)
+        episodes = copresence_episodes(fixes, **params)
+        stays = detect_stays(fixes) if fixes.num_rows else schemas.STAY.empty_table()
+        pairs = pair_significance(episodes, stays, alpha=alpha, min_away=min_away)
+        return episodes, pairs
+
+    def copresence_graph(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        workspace: str | None = None,
+        ties_only: bool = False,
+        **params: Any,
+    ) -> Any:
+        """The co-presence graph (:class:`hereabouts.analysis.copresence.CopresenceGraph`: nodes and
+        edges with hours together, episodes away from home and work, p-value and tie decision)."""
+        from .analysis.copresence import copresence_graph
+
+        episodes, pairs = self.copresence(start, end, workspace=workspace, **params)
+        ents = self.entities()
+        names = [str(x) for x in ents.column("entity").to_pylist()]
+        if workspace is not None:
+            ws = ents.column("workspace").to_pylist()
+            names = [n for n, w in zip(names, ws, strict=True) if w == workspace]
+        return copresence_graph(episodes, pairs, entities=names, ties_only=ties_only)
+
+    # --------------------------------------------------------------- stream linkage
+    def link_proposals(
+        self,
+        *,
+        min_probability: float = 0.5,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        include_travels_with: bool = False,
+        **params: Any,
+    ) -> pa.Table:
+        """Pairs of device streams that one carrier likely holds (a phone and a watch), scored from
+        their co-movement by :func:`hereabouts.analysis.linkage.propose_links`, highest probability
+        first. Nothing is changed: a proposal is applied only by :meth:`accept_link`. Devices already
+        in one entity are not proposed; ``include_travels_with`` also lists "travels with" pairs (a
+        vehicle and who drives it), which are never merges. ``params`` override
+        :class:`~hereabouts.analysis.linkage.LinkParams` fields."""
+        from dataclasses import replace
+
+        from .analysis.linkage import default_params, propose_links
+
+        p = replace(default_params(), **params) if params else None
+        fixes = self.fixes(start=start, end=end)
+        exclude: list[tuple[str, str]] = []
+        for devs in self.entities().column("devices").to_pylist():
+            names = sorted(str(d) for d in devs or [])
+            exclude += [(x, y) for i, x in enumerate(names) for y in names[i + 1 :]]
+        return propose_links(
+            fixes,
+            min_probability=min_probability,
+            params=p,
+            exclude=exclude,
+            include_travels_with=include_travels_with,
+        )
+
+    def accept_link(
+        self,
+        device_a: str,
+        device_b: str,
+        *,
+        purpose: str | None = None,
+        actor: str | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        """Merge the streams ``device_a`` and ``device_b`` into one entity: the user's acceptance of a
+        link proposal. The pair is scored again first; unless ``force``, a pair that is not a
+        same-carrier proposal now is refused. The entity kept is ``device_a``'s, unless that one was
+        made automatically for the device and ``device_b``'s was not; every device of the other
+        entity moves to it (:meth:`assign_device`). The acceptance, with its score, is written to the
+        audit log before anything changes. Returns what was done."""
+        from .analysis.linkage import score_links
+
+        if device_a == device_b:
+            raise InputError(f"cannot link device {device_a!r} with itself; give two different devices")
+        devs = {str(r["device"]): str(r["entity"]) for r in self.devices().to_pylist()}
+        for d in (device_a, device_b):
+            if d not in devs:
+                raise NotFoundError(f"no device named {d!r}", hint="run `hereabouts entities` to list them")
+        ea, eb = devs[device_a], devs[device_b]
+        if ea == eb:
+            raise InputError(f"devices {device_a!r} and {device_b!r} are already one entity ({ea!r})")
+        members = {e: sorted(d for d, x in devs.items() if x == e) for e in (ea, eb)}
+        auto_a = ea == device_a and members[ea] == [device_a]
+        auto_b = eb == device_b and members[eb] == [device_b]
+        target, source = (eb, ea) if auto_a and not auto_b else (ea, eb)
+        fixes = pa.concat_tables([self.fixes(device=device_a), self.fixes(device=device_b)])
+        scored = score_links(fixes, [(device_a, device_b)]).to_pylist()[0]
+        if scored["relation"] != "same_carrier" and not force:
+            raise InputError(
+                f"{device_a!r} and {device_b!r} are not a same-carrier proposal "
+                f"(relation {scored['relation']}, probability {scored['probability']:.3f}, "
+                f"{scored['n_separations']} separations, {scored['n_moving_episodes']} trips together)",
+                hint="see `hereabouts link`; merge anyway with --force if you know they are one carrier",
+            )
+        what = {
+            "device_a": device_a,
+            "device_b": device_b,
+            "entity": target,
+            "merged_from": source,
+            "moved": members[source],
+            "llr": scored["llr"],
+            "probability": scored["probability"],
+            "relation": scored["relation"],
+            "n_epochs": scored["n_epochs"],
+            "forced": bool(force and scored["relation"] != "same_carrier"),
+        }
+        self._audit("link", what, actor=actor, purpose=purpose)
+        for d in members[source]:
+            self.assign_device(d, target)
+        return what
+
     def close(self) -> None:
         self.store.close()
 
@@ -498,5 +761,11 @@ def open(
     memory_limit: str | None = None,
     threads: int | None = None,
 ) -> Database:
-    """Open (or create) the database at ``path``: a DuckDB file, or ``":memory:"``."""
+    """Open (or create) the database at ``path``: a DuckDB file, ``":memory:"``, or a PostgreSQL URL
+    (``postgresql://user:password@host:5432/dbname``, PostGIS needed; ``?schema=NAME`` picks the schema,
+    default ``hereabouts``). ``memory_limit`` and ``threads`` apply to DuckDB only."""
+    from .store.postgres_store import PostgresStore, is_postgres_url
+
+    if is_postgres_url(str(path)):
+        return Database(PostgresStore(str(path), read_only=read_only))
     return Database(DuckDBStore(path, read_only=read_only, memory_limit=memory_limit, threads=threads))

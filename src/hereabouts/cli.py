@@ -59,7 +59,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     db: Annotated[
-        str, typer.Option("--db", envvar="HEREABOUTS_DB", help="The database file (created if missing).")
+        str,
+        typer.Option(
+            "--db",
+            envvar="HEREABOUTS_DB",
+            help="The database: a DuckDB file (created if missing) or a postgresql://user@host/db URL.",
+        ),
     ] = "hereabouts.db",
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")
@@ -74,7 +79,8 @@ def main_options(
 
 @contextmanager
 def _open(read_only: bool = False) -> Iterator[_db.Database]:
-    if read_only and not Path(state.db_path).exists():
+    is_url = state.db_path.startswith(("postgresql://", "postgres://"))
+    if read_only and not is_url and not Path(state.db_path).exists():
         raise InputError(
             f"no database at {state.db_path!r}",
             hint="import something first (`hereabouts import FILE`) or point --db at an existing database",
@@ -604,7 +610,9 @@ def anchors(
         stays, places = _stays_and_places(
             db, None if all_ else entity, _stay_options(method, stay_radius_m, min_duration_s, max_gap_s)
         )
-        table = infer_anchors(stays, places, min_days=min_days)
+        # the fixes too: entities with coarse (cell-level) data get home and work from fix density
+        fixes = db.fixes(None if all_ else entity)
+        table = infer_anchors(stays, places, min_days=min_days, fixes=fixes)
     data = rows(table)
     if as_json:
         print(dumps(data))
@@ -635,7 +643,7 @@ def routine(
         )
         if stays.num_rows == 0:
             raise InputError(f"{entity!r} has no stays to learn a routine from", hint="import more data")
-        anchor_rows = infer_anchors(stays, places)
+        anchor_rows = infer_anchors(stays, places, fixes=db.fixes(entity))
         result: dict[str, Any] = {
             "entity": entity,
             "regularity": rows(regularity(stays, places))[0],
@@ -821,19 +829,45 @@ def ask(
     ] = None,
     purpose: PurposeOpt = None,
     as_json: JsonOpt = False,
+    llm_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-url",
+            envvar="HEREABOUTS_LLM_URL",
+            help="An OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1) whose model translates the "
+            "question by tool calling; the built-in parser stands in when it fails.",
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option("--llm-model", envvar="HEREABOUTS_LLM_MODEL", help="The model name to ask for."),
+    ] = None,
 ) -> None:
     """Answer a question about the data ("where was van 7 yesterday at 10:00?"), with the evidence,
     confidence and data coverage behind the answer and the question said back in plain words."""
+    from .ask.llm import ask_llm, config_from_env
+
     ref = _parse_when(now, "--now")
+    llm = config_from_env(llm_url, llm_model)
     with _open() as db:
+
+        def answer_fn(q: str) -> Any:
+            if llm is None:
+                return db.ask(q, now=ref, tz=tz, entity=entity, purpose=purpose)
+            answer = ask_llm(db, q, llm, now=ref, tz=tz, entity=entity, purpose=purpose)
+            if not as_json:
+                for note in answer.notes:
+                    err.print(f"[dim]{note}[/]", highlight=False)
+            return answer
+
         if question is not None:
-            answer = db.ask(question, now=ref, tz=tz, entity=entity, purpose=purpose)
+            answer = answer_fn(question)
             if as_json:
                 print(dumps(_answer_dict(answer)))
             else:
                 _print_answer(answer)
             return
-        _ask_shell(db, lambda q: db.ask(q, now=ref, tz=tz, entity=entity, purpose=purpose), as_json)
+        _ask_shell(db, answer_fn, as_json)
 
 
 def _ask_shell(db: Any, answer_fn: Callable[[str], Any], as_json: bool) -> None:
@@ -884,9 +918,27 @@ def serve(
         Path | None,
         typer.Option("--owntracks-keys", help="JSON file mapping user/device to OwnTracks secrets."),
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            envvar="HEREABOUTS_DATABASE",
+            help="Store in PostgreSQL + PostGIS instead of the --db file: postgresql://user:pw@host:5432/db "
+            "(?schema=NAME, default hereabouts).",
+        ),
+    ] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt",
+            envvar="HEREABOUTS_MQTT",
+            help="Also take OwnTracks MQTT messages from this broker: mqtt://[user:pw@]host[:port][/base-topic].",
+        ),
+    ] = None,
 ) -> None:
     """Serve the ingest endpoints (OwnTracks, OsmAnd/Traccar Client, GPSLogger, Overland) on the
-    embedded store: /ingest/owntracks, /ingest/osmand, /ingest/gpslogger, /ingest/overland."""
+    embedded store, or on PostgreSQL with --database: /ingest/owntracks, /ingest/osmand,
+    /ingest/gpslogger, /ingest/overland."""
     try:
         from .server import serve as run_server
     except ImportError as exc:
@@ -912,9 +964,23 @@ def serve(
 
     tokens = load(tokens_file, "tokens")
     keys = load(keys_file, "OwnTracks keys")
+    if database is not None:
+        state.db_path = database
+    from .accounts import Accounts
+
     with _open() as db:
-        err.print(f"serving {state.db_path} on http://{host}:{port}/ingest/…", highlight=False)
-        run_server(db, host=host, port=port, tokens=tokens, owntracks_keys=keys)
+        accounts = Accounts(db.store)
+        # with users, the REST API and per-device ingest tokens are on; without users or --tokens,
+        # ingest is open (development mode, warned about) and there is no API
+        use_accounts = accounts if accounts.users() else None
+        err.print(f"serving {db.store.path} on http://{host}:{port}/ (ingest at /ingest/…)", highlight=False)
+        if use_accounts is None:
+            err.print(
+                "no users yet: the REST API and web UI need one (`hereabouts user add NAME`)", highlight=False
+            )
+        run_server(
+            db, host=host, port=port, tokens=tokens, owntracks_keys=keys, accounts=use_accounts, mqtt=mqtt
+        )
 
 
 @audit_app.command("list")

@@ -11,9 +11,10 @@ import pyarrow.compute as pc
 import pytest
 
 from hereabouts.analysis._geo import haversine_m
-from hereabouts.analysis.anchors import ANCHOR, infer_anchors
+from hereabouts.analysis.anchors import ANCHOR, _cluster_points, _p_within, coarse_anchors, infer_anchors
 from hereabouts.analysis.places import cluster_places
 from hereabouts.analysis.stays import detect_stays
+from hereabouts.evaluate.calibration import apply, raw_confidences
 from hereabouts.model.errors import InputError, SchemaError
 from hereabouts.sim import simulate
 
@@ -212,10 +213,15 @@ def test_hand_made_day_worker_and_confidence_monotone() -> None:
     labels = dict(zip(a.column("label").to_pylist(), a.column("place_id").to_pylist(), strict=True))
     assert labels["home"] == "h" and labels["work"] == "w"
     assert "21 of 21 observed nights" in a.column("evidence").to_pylist()[0]
-    short = infer_anchors(*_hand(9), tz="UTC")
-    c_long = a.filter(pc.equal(a.column("label"), "home")).column("confidence")[0].as_py()
+    # the raw score grows with the evidence; the emitted confidence is its calibrated value
+    with raw_confidences("anchors"):
+        raw_long = infer_anchors(stays, places, tz="UTC")
+        short = infer_anchors(*_hand(9), tz="UTC")
+    c_long = raw_long.filter(pc.equal(raw_long.column("label"), "home")).column("confidence")[0].as_py()
     c_short = short.filter(pc.equal(short.column("label"), "home")).column("confidence")[0].as_py()
     assert c_long > c_short > 0.5
+    emitted = a.filter(pc.equal(a.column("label"), "home")).column("confidence")[0].as_py()
+    assert emitted == pytest.approx(apply("anchors", c_long))
     assert "night shifts" not in str(a.column("evidence").to_pylist())
     # the days are in local time: in Sydney (UTC+11) the stays at "h" fall at 09:00-18:00 and those at
     # "w" at 20:00-04:00 local, which reads as night shifts at "w" followed by sleep at "h"
@@ -335,3 +341,122 @@ def test_workplace_split_by_noise_is_merged() -> None:
     assert "work" not in infer_anchors(tight, places, tz="UTC").column("label").to_pylist()
     wide = stays.append_column("radius_m", pa.array([500.0] * stays.num_rows))
     assert "work" in infer_anchors(wide, places, tz="UTC").column("label").to_pylist()
+
+
+# ------------------------------------------------------------------------------ coarse (cell) positions
+
+
+@pytest.fixture(scope="module")
+def cell() -> tuple[pa.Table, dict[str, dict[str, object]], dict[str, str], list[dict[str, object]]]:
+    sim = simulate(agents=24, days=14, seed=4, profile="cell")
+    phones = {str(d["device"]): str(d["agent"]) for d in sim.devices.to_pylist() if d["kind"] == "phone"}
+    agents = {str(a["agent"]): a for a in sim.true_agents.to_pylist()}
+    return sim.fixes, agents, phones, sim.true_anchors.to_pylist()
+
+
+@pytest.mark.slow  # a simulated cell town: a few seconds
+def test_cell_fixes_give_no_stays_but_coarse_anchors(
+    cell: tuple[pa.Table, dict[str, dict[str, object]], dict[str, str], list[dict[str, object]]],
+) -> None:
+    fixes, _agents, phones, truth = cell
+    stays = detect_stays(fixes)
+    assert stays.num_rows == 0  # 600 m positions: nothing fits a 100 m stay
+    places = cluster_places(stays, towns=False)
+    a = infer_anchors(stays, places, fixes=fixes).to_pylist()
+    assert a and all("coarse positions" in str(r["method"]) for r in a)
+    home_hits = home_n = work_hits = work_n = false_work = n_without = 0
+    for dev, agent in phones.items():
+        rows = [r for r in a if r["entity"] == dev and not r["abstained"]]
+        homes = [r for r in rows if r["label"] == "home"]
+        work = [r for r in rows if r["label"] == "work"]
+        t_home = [t for t in truth if t["agent"] == agent and t["kind"] == "home"]
+        t_work = [t for t in truth if t["agent"] == agent and t["kind"] in ("work", "school")]
+        home_n += 1
+        home_hits += bool(homes) and any(_near(homes[0], t) for t in t_home)
+        if t_work:
+            work_n += 1
+            work_hits += bool(work) and any(_near(work[0], t) for t in t_work)
+        else:
+            n_without += 1
+            false_work += bool(work)
+        assert all(r["place_id"] is None and "cell-level positions" in str(r["evidence"]) for r in rows)
+    assert home_n >= 20 and home_hits / home_n >= 0.9
+    assert work_n >= 10 and work_hits / work_n >= 0.8
+    assert false_work <= max(1, n_without // 10)
+
+
+@pytest.mark.slow  # a simulated cell town: a few seconds
+def test_coarse_night_shift_worker_sleeps_at_home(
+    cell: tuple[pa.Table, dict[str, dict[str, object]], dict[str, str], list[dict[str, object]]],
+) -> None:
+    fixes, agents, phones, truth = cell
+    nightly = [d for d, a in phones.items() if agents[a]["role"] == "night_worker"]
+    if not nightly:
+        pytest.fail("the simulated town has no night worker; pick another seed")
+    a = coarse_anchors(
+        fixes.filter(pc.is_in(fixes.column("device"), pa.array(nightly))).rename_columns(
+            ["entity" if c == "device" else c for c in fixes.column_names]
+        )
+    ).to_pylist()
+    for dev in nightly:
+        agent = phones[dev]
+        home = [r for r in a if r["entity"] == dev and r["label"] == "home" and not r["abstained"]]
+        work = [r for r in a if r["entity"] == dev and r["label"] == "work" and not r["abstained"]]
+        t_home = next(t for t in truth if t["agent"] == agent and t["kind"] == "home")
+        t_work = next(t for t in truth if t["agent"] == agent and t["kind"] == "work")
+        assert home and _near(home[0], t_home) and not _near(home[0], t_work)
+        assert work and _near(work[0], t_work) and "night shifts" in str(work[0]["evidence"])
+
+
+@pytest.mark.slow  # a simulated cell town: a few seconds
+def test_coarse_thin_data_abstains(
+    cell: tuple[pa.Table, dict[str, dict[str, object]], dict[str, str], list[dict[str, object]]],
+) -> None:
+    fixes, _, phones, _ = cell
+    dev = sorted(phones)[0]
+    one = fixes.filter(pc.equal(fixes.column("device"), dev)).rename_columns(
+        ["entity" if c == "device" else c for c in fixes.column_names]
+    )
+    t = one.column("t")
+    t0 = pc.min(t).as_py()
+    # five days of data: too few days
+    short = one.filter(pc.less(t, pa.scalar(t0 + (datetime(2000, 1, 6) - datetime(2000, 1, 1)), t.type)))
+    a = coarse_anchors(short).to_pylist()
+    assert [r["label"] for r in a] == ["home", "work"] and all(r["abstained"] for r in a)
+    assert "days of data" in str(a[0]["evidence"])
+    # the days are there but only every 12th fix: each night too thin to place anyone
+    sparse = one.take(pa.array(np.arange(0, one.num_rows, 12)))
+    b = coarse_anchors(sparse).to_pylist()
+    assert b[0]["label"] == "home" and b[0]["abstained"] and "observed nights" in str(b[0]["evidence"])
+
+
+def test_coarse_entities_only_take_the_coarse_path(case: Case) -> None:
+    # GPS entities keep the stays path even when their fixes are passed
+    dev = sorted(case.phones)[0]
+    fake = pa.table(
+        {
+            "entity": [dev] * 3,
+            "t": pa.array([0, 60_000_000, 120_000_000], pa.timestamp("us", tz="UTC")),
+            "lat": [52.0] * 3,
+            "lon": [5.0] * 3,
+            "accuracy_m": [8.0] * 3,
+        }
+    )
+    a = infer_anchors(case.stays, case.places, fixes=fake)
+    assert a.equals(case.anchors)
+    with pytest.raises(InputError, match="coarse_accuracy_m"):
+        infer_anchors(case.stays, case.places, fixes=fake, coarse_accuracy_m=-1)
+
+
+def test_position_precision_and_clustering() -> None:
+    # the chance that a mean of n fixes lands within 100 m grows with n and falls with the error
+    assert _p_within(600.0, 10) < _p_within(600.0, 100) < _p_within(600.0, 1000) <= 1.0
+    assert _p_within(600.0, 36) == pytest.approx(1 - np.exp(-1.0))
+    assert _p_within(300.0, 10) > _p_within(600.0, 10)
+    assert _p_within(600.0, 0) == 0.0
+    # two groups 2 km apart, the larger first; a far single point is its own cluster
+    px = np.array([0.0, 50, -40, 30, 2000, 2050, 1990, 9000])
+    py = np.array([0.0, 20, 10, -30, 0, 40, -20, 0])
+    labels, centres = _cluster_points(px, py, 250.0)
+    assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 2]
+    assert centres[0][0] == pytest.approx(15.0) and centres[1][0] == pytest.approx(2000.0)

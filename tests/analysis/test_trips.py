@@ -16,6 +16,7 @@ from hereabouts.analysis._geo import from_enu, haversine_m
 from hereabouts.analysis.places import cluster_places
 from hereabouts.analysis.trips import (
     MODES,
+    _FixColumns,
     _trip_ranges,
     build_trips,
     gather_paths,
@@ -26,6 +27,7 @@ from hereabouts.analysis.trips import (
     smooth_path_reference,
     trip_ranges_reference,
 )
+from hereabouts.evaluate.calibration import raw_confidences
 from hereabouts.model.errors import InputError, SchemaError
 from hereabouts.model.schemas import UTC_US
 
@@ -228,7 +230,8 @@ def test_flight_over_a_gap_is_a_flight_without_invented_path() -> None:
     far = (900_000.0 * math.cos(0.3), 900_000.0 * math.sin(0.3))
     tr.stay(far, 3600)
     stays = tr.stay_table()
-    trip = build_trips(tr.fixes(), stays).to_pylist()[0]
+    with raw_confidences("trips"):  # the raw score: a trip mostly in a gap scores low
+        trip = build_trips(tr.fixes(), stays).to_pylist()[0]
     lat, lon = stays.column("lat").to_numpy(), stays.column("lon").to_numpy()
     great_circle = float(haversine_m(lat[0], lon[0], lat[1], lon[1]))
     assert 850_000 < great_circle < 950_000
@@ -254,7 +257,8 @@ def test_gap_splits_the_path_and_lowers_confidence() -> None:
     tr.skip(2 * H)  # the phone is off while the bike goes somewhere
     tr.move([(4000.0, 2000.0), (5000.0, 2000.0)], 5.0)
     tr.stay((5000.0, 2000.0), 900)
-    trips = build_trips(tr.fixes(), tr.stay_table()).to_pylist()
+    with raw_confidences("trips"):  # the raw score: the gap lowers it
+        trips = build_trips(tr.fixes(), tr.stay_table()).to_pylist()
     assert len(trips) == 1
     trip = trips[0]
     assert len(trip["path"]) == 2  # the observed pieces, nothing across the gap
@@ -538,9 +542,64 @@ def test_reported_speeds_tell_a_sparse_car_trip() -> None:
 def test_stays_without_fixes_make_gap_trips(week: tuple[Track, pa.Table, pa.Table]) -> None:
     _, fixes, stays = week
     zoe = stays.slice(0, 3).set_column(0, "entity", pa.array(["zoe"] * 3))
-    trips = build_trips(fixes, pa.concat_tables([stays, zoe]), max_gap_s=600)
+    with raw_confidences("trips"):  # the raw score of a trip that is all gap
+        trips = build_trips(fixes, pa.concat_tables([stays, zoe]), max_gap_s=600)
     z = [r for r in trips.to_pylist() if r["entity"] == "zoe"]
     assert len(z) == 2
     assert all(r["n_fixes"] == 0 and r["evidence_first"] is None for r in z)
     assert all(r["gap_s"] == pytest.approx(r["duration_s"]) and r["confidence"] < 0.5 for r in z)
     assert all(len(r["path"]) == 2 for r in z)  # the two stay centres, nothing drawn between
+
+
+#: fix rows in no order, or as device tracks: runs of one entity with times mostly increasing
+_ROWS = st.one_of(
+    st.lists(st.tuples(st.sampled_from(["b", "a", "c"]), st.integers(0, 30)), max_size=80),
+    st.lists(
+        st.tuples(st.sampled_from(["b", "a", "c"]), st.lists(st.integers(0, 400), max_size=40)),
+        max_size=6,
+    ).map(
+        lambda runs: (
+            [(e, t) for e, ts in runs for t in sorted(ts)[::-1] if t % 7 == 0]
+            + [(e, t) for e, ts in runs for t in sorted(ts)]
+        )
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_ROWS)
+def test_fix_order_is_the_stable_entity_time_order(rows: list[tuple[str, int]]) -> None:
+    """The compiled orders of the fixes — merging the sorted pieces of device tracks, or counting +
+    radix sort for rows in no order — give exactly the order of the reference
+    ``np.lexsort((t, entity))`` (stable: ties keep their input order); positions stay in input
+    order and are reached through it."""
+    ent = [e for e, _ in rows]
+    t_us = np.array([t for _, t in rows], np.int64) * 1_000_000
+    lat = np.arange(len(rows), dtype=np.float64) * 1e-4
+    fixes = pa.table(
+        {
+            "entity": pa.array(ent, pa.string()),
+            "t": pa.array(t_us, pa.int64()).view(UTC_US),
+            "lat": pa.array(lat),
+            "lon": pa.array(-lat),
+        }
+    )
+    f = _FixColumns(fixes)
+    names = sorted(set(ent))
+    codes = np.array([names.index(e) for e in ent], np.int64)
+    order = np.lexsort((t_us, codes))
+    assert f.entities.to_pylist() == names
+    assert f.source(np.arange(len(rows))).tolist() == order.tolist()
+    assert f.t_us.tolist() == t_us[order].tolist()
+    assert f.lat[f.source(np.arange(len(rows)))].tolist() == lat[order].tolist()
+    assert f.ebounds.tolist() == np.searchsorted(codes[order], np.arange(len(names) + 1)).tolist()
+
+
+def test_trips_do_not_depend_on_the_order_of_the_fix_rows(week: tuple[Track, pa.Table, pa.Table]) -> None:
+    _, fixes, stays = week
+    with_speed = fixes.append_column("speed_mps", pa.array(np.linspace(0.0, 20.0, fixes.num_rows)))
+    base = build_trips(with_speed, stays)
+    assert base.num_rows > 10
+    for seed in (1, 2):
+        perm = np.random.default_rng(seed).permutation(fixes.num_rows)
+        assert build_trips(with_speed.take(pa.array(perm)), stays).equals(base)

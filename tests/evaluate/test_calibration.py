@@ -101,11 +101,99 @@ def test_apply_uses_the_shipped_map(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def test_shipped_maps_are_valid() -> None:
     folder = Path(str(resources.files("hereabouts") / "calibration"))
-    maps = sorted(folder.glob("*.json"))
-    assert maps, "no calibration map is shipped"
+    # the folder also holds other stages' files (linkage.json, measured.json): the maps are <kind>.json
+    maps = sorted(p for p in folder.glob("*.json") if p.stem in cal.KINDS)
+    assert [p.stem for p in maps] == sorted(cal.KINDS), "a calibration map is missing"
     for p in maps:
         d = json.loads(p.read_text())
         assert d["kind"] in cal.KINDS and p.stem == d["kind"]
         m = cal.CalibrationMap.from_dict(d)
         ys = m(np.linspace(0, 1, 101))
         assert np.all(np.diff(ys) >= 0) and ys.min() >= 0 and ys.max() <= 1
+
+
+def test_raw_confidences_and_use_maps_switches() -> None:
+    m = cal.CalibrationMap("stays", [0.0, 1.0], [0.5, 0.5])
+    shipped = cal.apply("stays", 0.3)
+    with cal.raw_confidences("stays"):
+        assert cal.apply("stays", 0.3) == 0.3
+        trips_map = cal.load_map("trips")
+        assert trips_map is not None and cal.apply("trips", 0.3) == float(trips_map(0.3)) != 0.3
+        with cal.raw_confidences():
+            assert cal.apply("trips", 0.3) == 0.3
+        assert cal.apply("stays", np.array([0.2]))[0] == 0.2
+    assert cal.apply("stays", 0.3) == shipped  # switched back on leaving the block
+    with cal.use_maps({"stays": m}):
+        assert cal.apply("stays", 0.9) == 0.5
+        with cal.raw_confidences("stays"):  # raw wins over any map
+            assert cal.apply("stays", 0.9) == 0.9
+    with cal.use_maps({"stays": None}):
+        assert cal.apply("stays", 0.3) == 0.3
+    with pytest.raises(InputError, match="expected one of"), cal.raw_confidences("weather"):
+        pass
+    # every kind is fitted exactly once, each after the kinds its raw score is computed from
+    order = [k for group in cal.FIT_ORDER for k in group]
+    assert sorted(order) == sorted(cal.KINDS)
+    assert order.index("stays") < order.index("places") and order.index("stays") < order.index("trips")
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> dict[str, object]:
+    from hereabouts.sim import simulate
+
+    sim = simulate(agents=6, days=4, seed=11, profile="gps-15min")
+    return {"fixes": sim.fixes}
+
+
+@pytest.mark.slow  # runs three stages twice on a small town
+def test_stages_emit_calibrated_confidences(pipeline: dict[str, object]) -> None:
+    """Each stage's emitted confidence is its own raw score through its shipped map, and a place's or
+    trip's raw score is computed from the stays' emitted (calibrated) confidences."""
+    from hereabouts.analysis.places import cluster_places
+    from hereabouts.analysis.stays import detect_stays
+    from hereabouts.analysis.trips import build_trips
+
+    fixes = pipeline["fixes"]
+
+    def col(t: object, name: str) -> np.ndarray:
+        return np.asarray(t.column(name).to_numpy(zero_copy_only=False), np.float64)  # type: ignore[attr-defined]
+
+    stays = detect_stays(fixes)
+    with cal.raw_confidences("stays"):
+        raw_stays = detect_stays(fixes)
+    assert stays.num_rows > 20
+    assert np.allclose(col(stays, "confidence"), cal.apply("stays", col(raw_stays, "confidence")))
+    assert not np.allclose(col(stays, "confidence"), col(raw_stays, "confidence"))
+    # the comparison method's stays are not calibrated
+    ti = detect_stays(fixes, method="trackintel")
+    with cal.raw_confidences():
+        assert np.array_equal(
+            col(detect_stays(fixes, method="trackintel"), "confidence"), col(ti, "confidence")
+        )
+
+    places = cluster_places(stays, towns=False)
+    with cal.raw_confidences("places"):
+        raw_places = cluster_places(stays, towns=False)
+    assert np.allclose(col(places, "confidence"), cal.apply("places", col(raw_places, "confidence")))
+
+    trips = build_trips(fixes, stays, places=places)
+    with cal.raw_confidences("trips", "modes"):
+        raw_trips = build_trips(fixes, stays, places=places)
+    assert trips.num_rows > 10
+    assert np.allclose(col(trips, "confidence"), cal.apply("trips", col(raw_trips, "confidence")))
+    assert np.allclose(col(trips, "mode_confidence"), cal.apply("modes", col(raw_trips, "mode_confidence")))
+
+
+def test_measured_record_is_valid() -> None:
+    """``measured.json`` (written by scripts/measure_accuracy.py) says how it was measured and holds
+    numbers under dotted metric names with the profile after ``@``."""
+    path = Path(str(resources.files("hereabouts") / "calibration" / "measured.json"))
+    d = json.loads(path.read_text())
+    assert d["command"].startswith("python scripts/measure_accuracy.py") and d["date"][:2] == "20"
+    assert d["metrics"], "no metric recorded"
+    for k, v in d["metrics"].items():
+        name, _, profile = k.partition("@")
+        assert "." in name and profile, k
+        assert isinstance(v, int | float) and math.isfinite(v), (k, v)
+    for k in ("home.top1@gps-1min", "home.top1@cell", "calibration.ece@mixed"):
+        assert k in d["metrics"], k

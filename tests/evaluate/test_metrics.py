@@ -165,7 +165,7 @@ def test_score_anchors_top1_abstention_confident_wrong_and_false_work() -> None:
                 "lat": north(4000),
                 "confidence": 0.5,
             },  # open, less sure: not top-1
-            {"entity": "a", "label": "work", "lat": north(5400), "confidence": 0.85},
+            {"entity": "a", "label": "work", "lat": north(5400), "confidence": 0.92},
             # b: abstains
             {"entity": "b", "label": "home", "lat": north(800), "confidence": 0.3, "abstained": True},
             # c: wrong but not confident; and a work place though it has none

@@ -402,6 +402,7 @@ def test_profiles_are_documented() -> None:
     assert set(PROFILES) == {
         "gps-1min",
         "gps-5min-50m-gaps",
+        "gps-wifi",
         "gps-15min",
         "wifi",
         "cell",

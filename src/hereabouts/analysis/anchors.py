@@ -56,8 +56,22 @@ night) gets an abstained home row, and an abstained work row too (work cannot be
 without a home). A row whose confidence falls below ``abstain_below`` is abstained as well. Abstained
 rows have null ``place_id``, ``lat`` and ``lon`` and say why in ``evidence``.
 
-Confidence (a heuristic, monotone in the evidence; to be calibrated on the simulator)
----------------------------------------------------------------------------------------
+Coarse positions
+----------------
+Cell-tower positions (hundreds of metres) yield no stays. Given the ``fixes``, an entity whose median
+reported accuracy is worse than ``coarse_accuracy_m`` gets its home and work from
+:func:`coarse_anchors` instead: the same rules (nights, night shifts, rest place, moves, weekday work)
+applied to the density of its fixes, with a position averaged over hundreds of them and a confidence
+that includes the chance that this average lies within 100 m.
+
+Confidence
+----------
+The raw score below (a heuristic, monotone in the evidence) decides abstention; a home or work row
+emits it through the shipped ``anchors`` calibration map
+(:func:`hereabouts.evaluate.calibration.apply`), so it is the measured probability that the row is
+right (``raw_confidences("anchors")`` turns that off). Regular places and abstained rows keep the raw
+score (neither is scored against truth yet).
+
 * home: ``sqrt(share) · (1 − exp(−n / 3))`` where ``n`` is the number of days the place was the rest
   place and ``share`` the fraction of observed days in the row's interval that the home set (all
   homes of that interval) explains; × 0.9 for a second home.
@@ -93,7 +107,7 @@ from ._localtime import (
 )
 from .places import assign_places
 
-__all__ = ["ANCHOR", "infer_anchors"]
+__all__ = ["ANCHOR", "coarse_anchors", "infer_anchors"]
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -352,6 +366,8 @@ def infer_anchors(
     regular_min_visits: int = 3,
     merge_m: float | None = None,
     tz: str | None = None,
+    fixes: pa.Table | None = None,
+    coarse_accuracy_m: float = 200.0,
 ) -> pa.Table:
     """Infer the home(s), work place and regular places of each entity.
 
@@ -380,6 +396,15 @@ def infer_anchors(
         nothing merges; hundreds for cell positions); 0 turns it off.
     tz
         Use this IANA zone for every place instead of looking each up from its coordinates.
+    fixes
+        The fixes the stays came from (``entity`` — or ``device`` —, ``t``, ``lat``, ``lon``,
+        ``accuracy_m``). When given, an entity whose median reported accuracy is worse than
+        ``coarse_accuracy_m`` (cell-tower positions, which yield no stays) gets its home and work from
+        :func:`coarse_anchors` — the density of its night-time and working-day fixes — instead of
+        from its stays; so does one with at least a fifth of its fixes that coarse (a cell phone
+        beside a GPS watch) whose stays name no home, when the coarse path names one.
+    coarse_accuracy_m
+        See ``fixes``.
 
     Returns
     -------
@@ -421,6 +446,57 @@ def infer_anchors(
         f"night=00-06, work=07-19 weekdays, rest=06-14 after night work, "
         f"regular_min_weeks={regular_min_weeks}, regular_min_visits={regular_min_visits})"
     )
+    if fixes is not None:
+        _check_number("coarse_accuracy_m", coarse_accuracy_m, 0.0)
+        coarse, partly = _coarse_entities(fixes, coarse_accuracy_m)
+        if coarse or partly:
+            args = dict(
+                min_days=min_days,
+                min_nights=min_nights,
+                abstain_below=abstain_below,
+                regular_min_weeks=regular_min_weeks,
+                regular_min_visits=regular_min_visits,
+                merge_m=merge_m,
+                tz=tz,
+            )
+            ent = stays.column("entity").cast(pa.string())
+            fine = infer_anchors(
+                stays.filter(pc.invert(pc.is_in(ent, value_set=pa.array(sorted(coarse), pa.string())))),
+                places,
+                **args,  # type: ignore[arg-type]
+            )
+            # partly coarse entities (a cell phone and a GPS watch) for which the stays name no home
+            named = {
+                r["entity"]
+                for r in fine.select(["entity", "label", "abstained"]).to_pylist()
+                if r["label"] == "home" and not r["abstained"]
+            }
+            fallback = partly - named
+            ent_col = "entity" if "entity" in fixes.column_names else "device"
+            todo = pa.array(sorted(coarse | fallback), pa.string())
+            cf = fixes.filter(pc.is_in(fixes.column(ent_col).cast(pa.string()), value_set=todo))
+            if ent_col != "entity":
+                cf = cf.append_column("entity", cf.column(ent_col))
+            rough = coarse_anchors(
+                cf,
+                min_days=min_days,
+                min_nights=min_nights,
+                abstain_below=abstain_below,
+                tz=tz,
+                method=method.replace("anchors(", "anchors(coarse positions, ", 1),
+            )
+            # a fallback entity takes the coarse rows only when they name a home
+            r_named = {
+                r["entity"]
+                for r in rough.select(["entity", "label", "abstained"]).to_pylist()
+                if r["label"] == "home" and not r["abstained"]
+            }
+            swap = pa.array(sorted(fallback & r_named), pa.string())
+            drop_rough = pa.array(sorted(fallback - r_named), pa.string())
+            fine = fine.filter(pc.invert(pc.is_in(fine.column("entity"), value_set=swap)))
+            rough = rough.filter(pc.invert(pc.is_in(rough.column("entity"), value_set=drop_rough)))
+            both = pa.concat_tables([fine, rough])
+            return both.take(pc.sort_indices(both, [("entity", "ascending")]))
     p = prepare(stays, places, tz=tz)
     sl = expand_slots(p)
     rows = _Rows(p, method)
@@ -620,7 +696,9 @@ class _Rows:
         )
         c["lat"].append(lat)
         c["lon"].append(lon)
-        c["confidence"].append(float(min(max(conf, 0.0), 1.0)))
+        raw = float(min(max(conf, 0.0), 1.0))
+        # home and work: the measured probability of being right (regular places are not scored)
+        c["confidence"].append(raw if label == "regular" else _calibrated(raw))
         c["valid_from"].append(valid_from)
         c["valid_to"].append(valid_to)
         c["evidence"].append(evidence)
@@ -893,3 +971,449 @@ def _regular(
     found.sort(key=lambda t: (-t[0], p.place_ids[t[1]]))
     for conf, q, ev in found:
         rows.add(e, "regular", q, conf, ev)
+
+
+# --------------------------------------------------------------------------------------------------
+# coarse positions (cell towers): anchors from the density of the fixes themselves
+
+#: Windows of the coarse path (local seconds of day): a night, the morning after a night shift and
+#: the core of a working day.
+COARSE_NIGHT = (0, 6 * H)
+COARSE_MORNING = (8 * H, 14 * H)
+COARSE_WORKDAY = (9 * H, 17 * H)
+#: A window counts when it has at least this many fixes spanning at least ``min span``.
+COARSE_MIN_FIXES = 4
+#: A home or work row must be within this distance of the truth to be right; its confidence is
+#: multiplied by the chance that the estimated position is that close.
+COARSE_TARGET_M = 100.0
+
+
+@dataclass
+class _Windows:
+    """Per (local day) window of one entity: fix indices, centre (metres east/north) and count."""
+
+    day: I64
+    x: F64
+    y: F64
+    n: I64
+    members: list[I64]
+
+
+def _windows(day: I64, sod: I64, sel: B, x: F64, y: F64, lo: int, hi: int, min_span_s: float) -> _Windows:
+    """Group the fixes of ``sel`` within local ``[lo, hi)`` by local day; keep windows with enough
+    fixes spanning ``min_span_s``; their centre is the coordinate-wise median (robust to outliers)."""
+    m = sel & (sod >= lo) & (sod < hi)
+    idx = np.flatnonzero(m)
+    if idx.size == 0:
+        z = np.zeros(0)
+        return _Windows(np.zeros(0, np.int64), z, z, np.zeros(0, np.int64), [])
+    d = day[idx]
+    cuts = np.flatnonzero(np.diff(d)) + 1
+    out_d, out_x, out_y, out_n, mem = [], [], [], [], []
+    for part in np.split(idx, cuts):
+        s = sod[part]
+        if part.size < COARSE_MIN_FIXES or float(s.max() - s.min()) < min_span_s:
+            continue
+        out_d.append(int(day[part[0]]))
+        out_x.append(float(np.median(x[part])))
+        out_y.append(float(np.median(y[part])))
+        out_n.append(int(part.size))
+        mem.append(part)
+    return _Windows(
+        np.asarray(out_d, np.int64), np.asarray(out_x), np.asarray(out_y), np.asarray(out_n, np.int64), mem
+    )
+
+
+def _cluster_points(px: F64, py: F64, radius_m: float) -> tuple[I64, list[tuple[float, float]]]:
+    """Greedy density clustering: the point with most neighbours within ``radius_m`` seeds a cluster
+    whose centre is the median of those neighbours (refined twice); repeat on the rest. Returns the
+    label of each point (clusters by size, largest first) and the centres."""
+    n = px.shape[0]
+    labels = np.full(n, -1, np.int64)
+    centres: list[tuple[float, float]] = []
+    if n == 0:
+        return labels, centres
+    d = np.hypot(px[:, None] - px[None, :], py[:, None] - py[None, :])
+    free = np.ones(n, np.bool_)
+    while free.any():
+        near = (d <= radius_m) & free[None, :] & free[:, None]
+        counts = near.sum(axis=1)
+        seed = int(np.argmax(np.where(free, counts, -1)))
+        members = np.flatnonzero(near[seed])
+        cx, cy = float(np.median(px[members])), float(np.median(py[members]))
+        for _ in range(2):
+            dd = np.hypot(px - cx, py - cy)
+            got = np.flatnonzero(free & (dd <= radius_m))
+            if got.size == 0:
+                break
+            members = got
+            cx, cy = float(np.median(px[members])), float(np.median(py[members]))
+        labels[members] = len(centres)
+        centres.append((cx, cy))
+        free[members] = False
+    return labels, centres
+
+
+def _precise_centre(
+    x: F64, y: F64, members: list[I64], cx: float, cy: float, acc_m: float
+) -> tuple[float, float, int]:
+    """The centre of the fixes of ``members`` windows by a mean shift from ``(cx, cy)``: the mean of the
+    fixes within 1.5 × the accuracy of the current centre, repeated until it settles (fixes at other places
+    nearby — a lunch out, the way in — and outliers pull it less than a plain mean); and how many
+    fixes the last mean took. The radius is 1.5 × the accuracy: measured on simulated cell data, a
+    tighter one loses more precision to fewer fixes than it gains in bias, a wider one the reverse."""
+    idx = np.concatenate(members) if members else np.zeros(0, np.int64)
+    if idx.size == 0:
+        return cx, cy, 0
+    px, py = x[idx], y[idx]
+    r = max(1.5 * acc_m, 1.0)
+    n = 0
+    for _ in range(20):
+        keep = np.hypot(px - cx, py - cy) <= r
+        n = int(keep.sum())
+        if n == 0:
+            break
+        nx, ny = float(px[keep].mean()), float(py[keep].mean())
+        done = math.hypot(nx - cx, ny - cy) < 1.0
+        cx, cy = nx, ny
+        if done:
+            break
+    return cx, cy, n
+
+
+def _p_within(
+    acc_m: float, n_fixes: int, target_m: float = COARSE_TARGET_M, scatter: tuple[F64, F64] | None = None
+) -> float:
+    """Chance that the mean of ``n_fixes`` independent fixes of RMS error ``acc_m`` lies within
+    ``target_m`` of the truth (each axis Normal with σ² = acc² / (2 n)). With ``scatter`` (the
+    centres of the windows behind it, metres east and north), σ is at least their standard error —
+    days that disagree (a lunch out, a second site) make the position less sure than the count of
+    fixes says."""
+    if n_fixes <= 0:
+        return 0.0
+    var = acc_m**2 / (2.0 * n_fixes) if math.isfinite(acc_m) and acc_m > 0 else 0.0
+    if scatter is not None and scatter[0].shape[0] >= 2:
+        wx, wy = scatter
+        k = wx.shape[0]
+        var = max(var, float(np.var(wx, ddof=1) + np.var(wy, ddof=1)) / 2.0 / k)
+    if var <= 0:
+        return 1.0
+    return 1.0 - math.exp(-(target_m**2) / (2.0 * var))
+
+
+def coarse_anchors(
+    fixes: pa.Table,
+    *,
+    min_days: float = 7.0,
+    min_nights: int = 4,
+    abstain_below: float = 0.5,
+    tz: str | None = None,
+    method: str = "coarse-anchors",
+) -> pa.Table:
+    """Home and work of entities whose positions are coarse (cell towers, hundreds of metres), from the
+    density of their fixes rather than from stays.
+
+    For each local night (00:00–06:00, at least 4 fixes over 2 hours) the median of its fixes is the
+    night's centre; night centres are clustered (radius: three times the expected error of a night's
+    centre, at least 250 m). A night cluster after whose nights the entity spends the morning
+    (08:00–14:00) elsewhere on at least 60 % of them is a night-shift workplace, and those nights
+    rest at the morning's place. Home is the largest cluster of rest points (a second cluster holding
+    at least 20 % and 3 of the days: a second home, or a house move when the two follow one another).
+    Work is the largest cluster of weekday core-hour (09:00–17:00) centres away from home, on at least
+    40 % and 3 of the observed weekdays in 2 weeks, or a night-shift workplace. A position is the mean
+    of the supporting fixes within 2.5 × the accuracy of the cluster's centre (outliers out).
+
+    Confidence is the stays path's (share and count of supporting days) times the chance that the mean
+    of that many fixes lies within 100 m of the truth; below ``abstain_below`` the row abstains (data too
+    thin to place the anchor). Returns :data:`ANCHOR` rows (``place_id`` null: no place was detected).
+    """
+    need = [c for c in ("entity", "t", "lat", "lon") if c not in fixes.column_names]
+    if need:
+        raise SchemaError(f"coarse_anchors: fix table lacks column {', '.join(need)}")
+    ent_arr = fixes.column("entity").cast(pa.string()).combine_chunks()
+    t_us = _ts_us(fixes, "t")
+    lat = np.asarray(fixes.column("lat").cast(pa.float64()).to_numpy(), np.float64)
+    lon = np.asarray(fixes.column("lon").cast(pa.float64()).to_numpy(), np.float64)
+    acc = (
+        np.asarray(fixes.column("accuracy_m").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
+        if "accuracy_m" in fixes.column_names
+        else np.full(lat.shape[0], np.nan)
+    )
+    cols: dict[str, list[object]] = {f.name: [] for f in ANCHOR}
+
+    def add(
+        ent: str,
+        label: str,
+        conf: float,
+        evidence: str,
+        pos: tuple[float, float] | None,
+        vf: int | None = None,
+        vt: int | None = None,
+    ) -> None:
+        abst = pos is None
+        cols["entity"].append(ent)
+        cols["label"].append(label)
+        cols["place_id"].append(None)
+        cols["lat"].append(None if pos is None else pos[0])
+        cols["lon"].append(None if pos is None else pos[1])
+        c = float(min(max(conf, 0.0), 1.0))
+        cols["confidence"].append(c if abst or label == "regular" else _calibrated(c))
+        cols["valid_from"].append(vf)
+        cols["valid_to"].append(vt)
+        cols["evidence"].append(f"abstained: {evidence}" if abst else evidence)
+        cols["method"].append(method)
+        cols["abstained"].append(abst)
+
+    names = ent_arr.to_pylist()
+    codes_enc = pc.dictionary_encode(ent_arr)
+    uniq = [str(v) for v in codes_enc.dictionary.to_pylist()]
+    codes = np.asarray(codes_enc.indices.to_numpy(zero_copy_only=False), np.int64)
+    del names
+    for ci in np.argsort(np.array(uniq, dtype=object), kind="stable").tolist() if uniq else []:
+        ent = uniq[ci]
+        idx = np.flatnonzero(codes == ci)
+        idx = idx[np.argsort(t_us[idx], kind="stable")]
+        t, la, lo, ac = t_us[idx], lat[idx], lon[idx], acc[idx]
+        acc_m = float(np.nanmedian(ac)) if np.isfinite(ac).any() else 0.0
+        span_days = (int(t[-1]) - int(t[0])) / US_PER_DAY if t.size else 0.0
+        if span_days < min_days:
+            why = f"only {span_days:.1f} days of data (at least {min_days:g} needed)"
+            add(ent, "home", 0.0, why, None)
+            add(ent, "work", 0.0, why, None)
+            continue
+        lat0, lon0 = float(np.median(la)), float(np.median(lo))
+        kx = 111_320.0 * math.cos(math.radians(lat0))
+        x, y = (lo - lon0) * kx, (la - lat0) * 110_540.0
+        zname = tz if tz is not None else zones_at(np.array([lat0]), np.array([lon0]))[0]
+        local = to_local_us(t, np.zeros(t.shape[0], np.int64), [zname])
+        day, sod = local_day(local), seconds_of_day(local)
+        dow = day_of_week(day)
+        every = np.ones(t.shape[0], np.bool_)
+
+        def to_ll(px: float, py: float) -> tuple[float, float]:
+            return lat0 + py / 110_540.0, lon0 + px / kx  # noqa: B023
+
+        nights = _windows(day, sod, every, x, y, *COARSE_NIGHT, NIGHT_MIN_S)
+        n_obs = int(nights.day.shape[0])
+        if n_obs < max(min_nights, 1):
+            why = f"only {n_obs} observed nights (at least {max(min_nights, 1)} needed)"
+            add(ent, "home", 0.0, why, None)
+            add(ent, "work", 0.0, why + "; work cannot be told from home without a home", None)
+            continue
+        per_window = float(np.median(nights.n))
+        radius = max(250.0, 3.0 * acc_m / math.sqrt(max(per_window, 1.0)))
+        nl, ncent = _cluster_points(nights.x, nights.y, radius)
+        mornings = _windows(day, sod, every, x, y, *COARSE_MORNING, MORNING_MIN_S)
+        m_of = {int(d): i for i, d in enumerate(mornings.day.tolist())}
+        # night-shift clusters: the morning after is mostly spent elsewhere
+        night_work: dict[int, int] = {}
+        rest_x, rest_y, rest_mem = nights.x.copy(), nights.y.copy(), list(nights.members)
+        rest_ok = np.ones(n_obs, np.bool_)
+        for c in range(len(ncent)):
+            ns = np.flatnonzero(nl == c)
+            if ns.size < 2:
+                continue
+            # slept elsewhere: the morning is far from this night place and at another night place
+            far = []
+            for i in ns.tolist():
+                j = m_of.get(int(nights.day[i]))
+                if j is not None:
+                    mx, my = mornings.x[j], mornings.y[j]
+                    far.append(
+                        math.hypot(mx - ncent[c][0], my - ncent[c][1]) > radius
+                        and any(
+                            math.hypot(mx - ox, my - oy) <= radius
+                            for o, (ox, oy) in enumerate(ncent)
+                            if o != c
+                        )
+                    )
+            if len(ncent) > 1 and len(far) >= 2 and sum(far) / ns.size >= 0.6:
+                night_work[c] = int(ns.size)
+                for i in ns.tolist():
+                    j = m_of.get(int(nights.day[i]))
+                    if j is None:
+                        rest_ok[i] = False
+                    else:
+                        rest_x[i], rest_y[i], rest_mem[i] = (
+                            mornings.x[j],
+                            mornings.y[j],
+                            mornings.members[j],
+                        )
+        if len(night_work) == len(ncent):  # every night place "works": none does
+            night_work = {}
+            rest_x, rest_y, rest_mem = nights.x.copy(), nights.y.copy(), list(nights.members)
+            rest_ok[:] = True
+        r_idx = np.flatnonzero(rest_ok)
+        n = int(r_idx.size)
+        rl, rcent = _cluster_points(rest_x[r_idx], rest_y[r_idx], radius)
+        counts = np.bincount(rl, minlength=len(rcent)) if n else np.zeros(0, np.int64)
+        if n == 0 or counts[0] < max(2, 0.15 * n):
+            add(
+                ent,
+                "home",
+                0.0,
+                f"{n} observed nights spread over {len(rcent)} places, none on 15 % of them",
+                None,
+            )
+            add(ent, "work", 0.0, "no home could be named, so work cannot be told from home", None)
+            continue
+        rdays = nights.day[r_idx]
+        night_utc = np.array([int(t[m[0]]) for m in rest_mem], np.int64)[r_idx]
+        homes: list[tuple[float, float]] = []
+        shift = f"; {sum(night_work.values())} nights at a night-shift workplace" if night_work else ""
+        what = f"cell-level positions (median accuracy {acc_m:.0f} m)"
+        # a move: the two largest rest clusters one after the other
+        moved = False
+        if len(rcent) >= 2 and counts[1] >= 2:
+            sel = (rl == 0) | (rl == 1)
+            order = np.argsort(rdays[sel], kind="stable")
+            xb = (rl[sel][order] == 1).astype(np.int64)
+            mm = xb.shape[0]
+            cs = np.concatenate(([0], np.cumsum(xb)))
+            cc = np.arange(1, mm)
+            err_ab = cs[cc] + ((mm - cc) - (cs[mm] - cs[cc]))
+            err_ba = (cc - cs[cc]) + (cs[mm] - cs[cc])
+            errs = np.minimum(err_ab, err_ba)
+            k = int(np.argmin(errs))
+            cut = int(cc[k])
+            if errs[k] <= max(1, 0.1 * mm) and min(cut, mm - cut) >= max(2, min_nights):
+                moved = True
+                first, second = (0, 1) if err_ab[k] <= err_ba[k] else (1, 0)
+                u = night_utc[sel][order]
+                change = (int(u[cut - 1]) + int(u[cut])) // 2
+                before = night_utc < change
+                for cl, part, vf, vt, when in (
+                    (first, before, None, change, "until the move"),
+                    (second, ~before, change, None, "after the move"),
+                ):
+                    wi = r_idx[np.flatnonzero(part & (rl == cl))]
+                    members = [rest_mem[int(i)] for i in wi]
+                    k_here = len(members)
+                    share = k_here / max(int(part.sum()), 1)
+                    px, py, nf = _precise_centre(x, y, members, *rcent[cl], acc_m)
+                    p_near = _p_within(acc_m, nf, scatter=(rest_x[wi], rest_y[wi]))
+                    conf = math.sqrt(share) * (1.0 - math.exp(-k_here / 3.0)) * p_near
+                    ev = f"{k_here} of {int(part.sum())} observed nights {when}, 00:00-06:00 local ({zname}), {nf} fixes, {what}{shift}"
+                    if conf < abstain_below:
+                        add(ent, "home", conf, f"weak evidence ({ev})", None, vf, vt)
+                    else:
+                        add(ent, "home", conf, ev, to_ll(px, py), vf, vt)
+                        homes.append((px, py))
+        if not moved:
+            keep = [0] + [c for c in range(1, len(rcent)) if counts[c] >= max(3, 0.2 * n)]
+            set_share = float(np.isin(rl, keep).sum()) / n
+            for rank, cl in enumerate(keep):
+                wi = r_idx[np.flatnonzero(rl == cl)]
+                members = [rest_mem[int(i)] for i in wi]
+                k_here = len(members)
+                px, py, nf = _precise_centre(x, y, members, *rcent[cl], acc_m)
+                conf = (
+                    math.sqrt(set_share)
+                    * (1.0 - math.exp(-k_here / 3.0))
+                    * (1.0 if rank == 0 else 0.9)
+                    * _p_within(acc_m, nf, scatter=(rest_x[wi], rest_y[wi]))
+                )
+                role = "" if len(keep) == 1 else ("primary home; " if rank == 0 else "second home; ")
+                ev = f"{role}{k_here} of {n} observed nights, 00:00-06:00 local ({zname}), {nf} fixes, {what}{shift}"
+                if conf < abstain_below:
+                    if rank == 0:
+                        add(ent, "home", conf, f"weak evidence ({ev})", None)
+                        break
+                    continue
+                add(ent, "home", conf, ev, to_ll(px, py))
+                homes.append((px, py))
+        if not homes:
+            add(ent, "work", 0.0, "no home could be named, so work cannot be told from home", None)
+            continue
+        # work: weekday core hours away from every home, or a night-shift workplace
+        wk = _windows(day, sod, dow < 5, x, y, *COARSE_WORKDAY, WORK_MIN_S)
+        n_wd = int(wk.day.shape[0])
+        best: tuple[float, str, tuple[float, float]] | None = None
+        if n_wd:
+            dh = np.min([np.hypot(wk.x - hx, wk.y - hy) for hx, hy in homes], axis=0)
+            away = np.flatnonzero(dh > radius)
+            if away.size >= 3:
+                wl, wcent = _cluster_points(wk.x[away], wk.y[away], radius)
+                sel_w = away[wl == 0]
+                k = int(sel_w.size)
+                weeks = int(np.unique(week_of(wk.day[sel_w])).shape[0])
+                obs_weeks = int(np.unique(week_of(wk.day)).shape[0])
+                share = k / n_wd
+                if k >= 3 and share >= 0.4 and weeks >= min(2, obs_weeks):
+                    px, py, nf = _precise_centre(
+                        x, y, [wk.members[i] for i in sel_w.tolist()], *wcent[0], acc_m
+                    )
+                    conf = (
+                        math.sqrt(share)
+                        * (1.0 - math.exp(-k / 3.0))
+                        * (1.0 - math.exp(-weeks))
+                        * _p_within(acc_m, nf, scatter=(wk.x[sel_w], wk.y[sel_w]))
+                    )
+                    ev = (
+                        f"{k} of {n_wd} observed weekdays over {weeks} weeks, 09:00-17:00 local ({zname}), "
+                        f"{nf} fixes, {what}"
+                    )
+                    best = (conf, ev, (px, py))
+        for c, k in night_work.items():
+            ns = np.flatnonzero(nl == c)
+            weeks = int(np.unique(week_of(nights.day[ns])).shape[0])
+            share = k / n_obs
+            if k < 3 or share < 0.3:
+                continue
+            px, py, nf = _precise_centre(x, y, [nights.members[i] for i in ns.tolist()], *ncent[c], acc_m)
+            p_near = _p_within(acc_m, nf, scatter=(nights.x[ns], nights.y[ns]))
+            conf = math.sqrt(share) * (1.0 - math.exp(-k / 3.0)) * (1.0 - math.exp(-weeks)) * p_near
+            ev = (
+                f"night shifts: {k} of {n_obs} observed nights over {weeks} weeks, 00:00-06:00 local ({zname}), "
+                f"followed by sleep at home, {nf} fixes, {what}"
+            )
+            if best is None or conf > best[0]:
+                best = (conf, ev, (px, py))
+        if best is not None:
+            conf, ev, (px, py) = best
+            if conf < abstain_below:
+                add(ent, "work", conf, f"weak evidence ({ev})", None)
+            else:
+                add(ent, "work", conf, ev, to_ll(px, py))
+    arrays = []
+    for f in ANCHOR:
+        vals = cols[f.name]
+        arrays.append(pa.array(vals, pa.int64()).cast(UTC_US) if f.type == UTC_US else pa.array(vals, f.type))
+    return pa.Table.from_arrays(arrays, schema=ANCHOR)
+
+
+def _calibrated(conf: float) -> float:
+    """A home or work row's raw confidence through the shipped ``anchors`` calibration map."""
+    from ..evaluate.calibration import apply
+
+    return apply("anchors", conf)
+
+
+def _coarse_entities(fixes: pa.Table, coarse_accuracy_m: float) -> tuple[set[str], set[str]]:
+    """Entities whose median reported accuracy is worse than ``coarse_accuracy_m`` (coarse), and
+    the others with at least a fifth of their fixes that coarse (partly coarse)."""
+    ent_col = "entity" if "entity" in fixes.column_names else "device"
+    if "accuracy_m" not in fixes.column_names or ent_col not in fixes.column_names:
+        return set(), set()
+    acc = fixes.column("accuracy_m").cast(pa.float64())
+    t = pa.table(
+        {
+            "e": fixes.column(ent_col).cast(pa.string()),
+            "a": acc,
+            "c": pc.fill_null(pc.greater(acc, coarse_accuracy_m), False).cast(pa.float64()),
+        }
+    )
+    g = t.group_by("e").aggregate([("a", "approximate_median"), ("c", "mean")])
+    coarse: set[str] = set()
+    partly: set[str] = set()
+    for e, m, share in zip(
+        g.column("e").to_pylist(),
+        g.column("a_approximate_median").to_pylist(),
+        g.column("c_mean").to_pylist(),
+        strict=True,
+    ):
+        if m is not None and m > coarse_accuracy_m:
+            coarse.add(str(e))
+        elif share is not None and share >= 0.2:
+            partly.add(str(e))
+    return coarse, partly

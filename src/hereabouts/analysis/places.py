@@ -162,7 +162,9 @@ def cluster_places(
     np.maximum.at(last, label, s.end_us)
     ent_code = s.codes[seeds]
     n_entities = _count_distinct_pairs(label, s.codes, k)
-    conf = place_confidence(label, s.confidence, n_visits, k)
+    from ..evaluate.calibration import apply as calibrated
+
+    conf = calibrated("places", place_confidence(label, s.confidence, n_visits, k))
 
     keep = np.flatnonzero(n_visits >= min_visits)
     # sort: entity, dwell desc, then position (deterministic)

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from ..kernels.routines import lz_match_totals
 from ..model.errors import InputError
 from ._geo import enu_m
 from ._localtime import US_PER_DAY, US_PER_S, day_of_week, local_day, seconds_of_day, to_local_us, week_of
@@ -87,11 +88,11 @@ def time_of_week_occupancy(
     sl = expand_slots(p, slot_s)
     b = sl.sod // (bin_minutes * 60)
     wk = week_of(sl.day)
-    (e1, p1, _w1, d1, b1), secs = group_sum(sl.secs, sl.ent, sl.place, wk, sl.dow, b)
+    (e1, p1, _w1, d1, b1), secs = _group_sum(sl.secs, sl.ent, sl.place, wk, sl.dow, b)
     present = secs >= bin_minutes * 30
-    (oe, od, ob, _ow), _ = group_sum(np.ones(sl.ent.shape[0]), sl.ent, sl.dow, b, wk)
-    (oe2, od2, ob2), n_obs = group_sum(np.ones(oe.shape[0]), oe, od, ob)
-    (re_, rp, rd, rb), n_pres = group_sum(
+    (oe, od, ob, _ow), _ = _group_sum(np.ones(sl.ent.shape[0]), sl.ent, sl.dow, b, wk)
+    (oe2, od2, ob2), n_obs = _group_sum(np.ones(oe.shape[0]), oe, od, ob)
+    (re_, rp, rd, rb), n_pres = _group_sum(
         np.ones(int(present.sum())), e1[present], p1[present], d1[present], b1[present]
     )
     key_obs = (oe2 * 7 + od2) * 1440 + ob2
@@ -113,12 +114,36 @@ def time_of_week_occupancy(
     )
 
 
+def _group_sum(values: F64, *keys: I64) -> tuple[list[I64], F64]:
+    """:func:`hereabouts.analysis.anchors.group_sum` (the same keys, sums and order, bit for bit)
+    with one stable sort of the keys packed into a single integer instead of a sort per key; falls
+    back to it when the packed key would not fit in 62 bits."""
+    n = values.shape[0]
+    if n == 0 or not keys:
+        return group_sum(values, *keys)
+    lows = [int(k.min()) for k in keys]
+    spans = [int(k.max()) - lo + 1 for k, lo in zip(keys, lows, strict=True)]
+    if math.prod(spans) >= 1 << 62:
+        return group_sum(values, *keys)
+    packed = np.zeros(n, np.int64)
+    for k, lo, span in zip(keys, lows, spans, strict=True):
+        packed *= span
+        packed += k - lo
+    order = np.argsort(packed, kind="stable")  # the order of np.lexsort over the keys
+    ps = packed[order]
+    starts = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
+    sums = np.add.reduceat(values[order], starts)
+    first = order[starts]
+    return [np.asarray(k[first], np.int64) for k in keys], np.asarray(sums, np.float64)
+
+
 # --------------------------------------------------------------------------------------------------
 # regularity
 
 
 def lz_entropy(seq: list[int]) -> float:
-    """Lempel-Ziv entropy estimate (bits per symbol) of a symbol sequence (see the module notes).
+    """Lempel-Ziv entropy estimate (bits per symbol) of a symbol sequence (see the module notes;
+    compiled, :func:`hereabouts.kernels.reference.lz_entropy_reference` is the definition).
 
     >>> lz_entropy([0] * 1000) < 0.05
     True
@@ -126,13 +151,8 @@ def lz_entropy(seq: list[int]) -> float:
     n = len(seq)
     if n < 2:
         return 0.0
-    s = "".join(chr(0x100 + int(v)) for v in seq)
-    total = 0
-    for i in range(n):
-        k = 1
-        while i + k <= n and s[i : i + k] in s[:i]:
-            k += 1
-        total += k if i + k <= n else n - i + 1
+    arr = np.asarray(seq, np.int64)
+    total = int(lz_match_totals(arr, np.array([0, n], np.int64))[0])
     return n * math.log2(n) / total
 
 
@@ -179,7 +199,7 @@ def regularity(
     p = prepare(stays, places, tz=tz, fn="regularity")
     sl = expand_slots(p, 3600)
     ne = len(p.entities)
-    (he, hh, hp), hs = group_sum(sl.secs, sl.ent, sl.utc, sl.place)
+    (he, hh, hp), hs = _group_sum(sl.secs, sl.ent, sl.utc, sl.place)
     best = np.lexsort((-hs, hh, he))
     first = np.ones(best.shape[0], np.bool_)
     first[1:] = (he[best][1:] != he[best][:-1]) | (hh[best][1:] != hh[best][:-1])
@@ -188,6 +208,23 @@ def regularity(
     new_visit[1:] = (p.ent[1:] != p.ent[:-1]) | (p.place[1:] != p.place[:-1])
     v_e, v_p = p.ent[new_visit], p.place[new_visit]
     dw = (p.end - p.start) / US_PER_S
+    # each entity's rows are one slice of each array (all are sorted by entity)
+    ents = np.arange(ne + 1)
+    sb = np.searchsorted(seq_e, ents)
+    vb = np.searchsorted(v_e, ents)
+    pb = np.searchsorted(p.ent, ents)
+    n_seq = np.diff(sb)
+    lz_total = lz_match_totals(np.ascontiguousarray(seq_p, np.int64), sb.astype(np.int64))
+    # counts per (entity, place), sorted by entity then place: hours there, visits, stays
+    (hc_e, _), hc_all = _group_sum(np.ones(seq_e.shape[0]), seq_e, seq_p)
+    hb = np.searchsorted(hc_e, ents)
+    (vc_e, _), vc_all = _group_sum(np.ones(v_e.shape[0]), v_e, v_p)
+    vo = np.lexsort((-vc_all, vc_e))  # each entity's places, most visited first
+    vc_sorted = vc_all[vo]
+    vcb = np.searchsorted(vc_e[vo], ents)
+    (pc_e, _), _ = _group_sum(np.ones(p.ent.shape[0]), p.ent, p.place)
+    n_places = np.bincount(pc_e, minlength=ne)
+    n_visits = np.diff(vb)
     cols: dict[str, list[object]] = {
         k: []
         for k in (
@@ -207,33 +244,33 @@ def regularity(
         )
     }
     fix_rg = _fix_rg(fixes) if fixes is not None else {}
+    s_use_all = np.zeros(ne)
+    n_pl_all = np.diff(hb)
     for e in range(ne):
-        seq = seq_p[seq_e == e]
-        vp = v_p[v_e == e]
-        _, vc = np.unique(vp, return_counts=True)
-        vc = np.sort(vc)[::-1]
-        _, hc = np.unique(seq, return_counts=True)
-        n_pl = int(hc.shape[0])
-        q = hc / max(hc.sum(), 1)
+        hc = hc_all[hb[e] : hb[e + 1]]
+        n_pl = int(n_pl_all[e])
+        q = hc / max(int(hc.sum()), 1)
         s_unc = float(-(q * np.log2(q)).sum()) if n_pl else 0.0
-        s_lz = lz_entropy(seq.tolist()) if seq.shape[0] >= 24 else None
-        s_use = s_lz if s_lz is not None else s_unc
-        sel = p.ent == e
+        n = int(n_seq[e])
+        s_lz = n * math.log2(n) / int(lz_total[e]) if n >= 24 else None
+        s_use_all[e] = s_lz if s_lz is not None else s_unc
+        pe = slice(pb[e], pb[e + 1])
+        vc = vc_sorted[vcb[e] : vcb[e + 1]]
         cols["entity"].append(p.entities[e])
-        cols["n_places"].append(int(np.unique(p.place[sel]).shape[0]))
-        cols["n_visits"].append(int(vp.shape[0]))
-        cols["hours_observed"].append(int(seq.shape[0]))
+        cols["n_places"].append(int(n_places[e]))
+        cols["n_visits"].append(int(n_visits[e]))
+        cols["hours_observed"].append(n)
         cols["entropy_random"].append(math.log2(n_pl) if n_pl else 0.0)
         cols["entropy_uncorrelated"].append(s_unc)
         cols["entropy_lz"].append(s_lz)
-        cols["predictability_max"].append(
-            float(fano_max_predictability(np.array([s_use]), np.array([max(n_pl, 1)]))[0]) if n_pl else None
-        )
-        cols["radius_of_gyration_km"].append(_rg_km(p.plat[p.place[sel]], p.plon[p.place[sel]], dw[sel]))
+        cols["radius_of_gyration_km"].append(_rg_km(p.plat[p.place[pe]], p.plon[p.place[pe]], dw[pe]))
         cols["radius_of_gyration_fixes_km"].append(fix_rg.get(p.entities[e]))
-        tot = max(int(vc.sum()), 1)
+        tot = max(int(n_visits[e]), 1)
         for k in range(3):
             cols[f"visit_share_{k + 1}"].append(float(vc[k]) / tot if k < vc.shape[0] else None)
+    # Π_max of all entities in one vectorised bisection (elementwise: the same as one at a time)
+    pi = fano_max_predictability(s_use_all, np.maximum(n_pl_all, 1))
+    cols["predictability_max"] = [float(pi[e]) if n_pl_all[e] else None for e in range(ne)]
     types = {
         "entity": pa.string(),
         "n_places": pa.int64(),
@@ -331,7 +368,7 @@ def anomalies(
         out["detail"].append(detail)
 
     # observed days: stays cover >= 12 h
-    (de, dd), dsec = group_sum(sl.secs, sl.ent, sl.day)
+    (de, dd), dsec = _group_sum(sl.secs, sl.ent, sl.day)
     obs = dsec >= 12 * 3600
     obs_e, obs_d = de[obs], dd[obs]
 
@@ -343,7 +380,7 @@ def anomalies(
     v_start = p.start[vi]
     v_dwell = np.add.reduceat((p.end - p.start) / US_PER_S, vi) if vi.size else np.zeros(0)
     v_day = local_day(to_local_us(v_start, p.pzone[v_p], p.zones))
-    (ue, up), ucount = group_sum(np.ones(vi.shape[0]), v_e, v_p)
+    (ue, up), ucount = _group_sum(np.ones(vi.shape[0]), v_e, v_p)
     nvis_of = {(int(a), int(b)): int(c) for a, b, c in zip(ue, up, ucount, strict=True)}
     n_obs_days = np.bincount(obs_e, minlength=len(p.entities))
     for e, q, d, s in zip(v_e.tolist(), v_p.tolist(), v_day.tolist(), v_dwell.tolist(), strict=True):
@@ -360,12 +397,12 @@ def anomalies(
                 f"({n_obs_days[e]} observed days)",
                 f"{s / 3600:.1f} h at a place visited {k} time(s)",
             )
-    (pe, pd_, pp), psec = group_sum(sl.secs, sl.ent, sl.day, sl.place)
+    (pe, pd_, pp), psec = _group_sum(sl.secs, sl.ent, sl.day, sl.place)
 
     # absences from routine places (by day of week)
     pres_key = set(zip(pe.tolist(), pd_.tolist(), pp.tolist(), strict=True))
     pres_2h = psec >= 1800
-    (re_, rdow, rp), _ = group_sum(
+    (re_, rdow, rp), _ = _group_sum(
         np.ones(int(pres_2h.sum())), pe[pres_2h], day_of_week(pd_[pres_2h]), pp[pres_2h]
     )
     obs_dow = day_of_week(obs_d)

@@ -21,8 +21,11 @@ entities (in threads over groups of entities for big tables). Two methods:
     fix for the stay kept by ``include_last``.
 
 Every stay row carries its evidence (``evidence_first``/``evidence_last``: row numbers of its first
-and last supporting fix in the input sorted by (entity, t)), a ``confidence`` from
-:func:`stay_confidence` (both methods; a heuristic until the simulator calibrates it), ``radius_m``
+and last supporting fix in the input sorted by (entity, t)), a ``confidence`` — the raw score of
+:func:`stay_confidence`, which for the default method goes through the shipped calibration map
+(:func:`hereabouts.evaluate.calibration.apply`, so it is the measured probability that the stay is
+real; ``raw_confidences("stays")`` turns that off) and for the trackintel method, whose stays are
+not calibrated, is left raw —, ``radius_m``
 (the distance from the centre within which 90 % of its supporting fixes lie) and ``method`` (name
 and parameters, e.g. ``default(radius_m=100, min_duration_s=300, ...)``).
 """
@@ -242,7 +245,9 @@ def detect_stays(
             min_fixes=nmin,
             include_last=include_last,
         )
-    return _stay_table(ints, floats, cols, label, float(radius_m), float(min_duration_s))
+    return _stay_table(
+        ints, floats, cols, label, float(radius_m), float(min_duration_s), calibrate=m is StayMethod.DEFAULT
+    )
 
 
 _Kernel = Callable[[NDArray[np.int64]], tuple[NDArray[np.int64], NDArray[np.float64]]]
@@ -460,6 +465,8 @@ def _stay_table(
     label: str,
     radius_param_m: float,
     min_duration_s: float,
+    *,
+    calibrate: bool,
 ) -> pa.Table:
     ent, first, last, start, end, n_fixes, gap = (np.ascontiguousarray(ints[:, k]) for k in range(7))
     lat, lon, radius = (np.ascontiguousarray(floats[:, k]) for k in range(3))
@@ -471,6 +478,10 @@ def _stay_table(
         radius_param_m=radius_param_m,
         min_duration_s=min_duration_s,
     )
+    if calibrate:
+        from ..evaluate.calibration import apply
+
+        conf = apply("stays", conf)
     names = cols.entities.take(pa.array(ent, pa.int64()))
     if not pa.types.is_string(names.type):
         names = names.cast(pa.string())

@@ -53,7 +53,9 @@ unknown    no speed window at all and no gap to judge by
 trip (at least 0.2; 1 for a flight, which is judged by its gap); a train guess is capped at 0.7
 (without a rail network a fast motorway drive looks the same). A trip's own ``confidence`` is
 the geometric mean of its two stays' confidences (0.5 when missing), times ``1 − 0.6 · gap_s /
-duration_s``. Both are heuristics, to be calibrated on the simulator.
+duration_s``. Both raw scores go through the shipped calibration maps (``trips`` and ``modes``,
+:func:`hereabouts.evaluate.calibration.apply`), so the emitted numbers are measured probabilities;
+:func:`guess_mode` itself returns the raw score.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ import pyarrow.compute as pc
 from numpy.typing import ArrayLike, NDArray
 
 from ..kernels import jit
+from ..kernels.stays import group_by_code, sort_segments
+from ..kernels.trips import count_pieces, run_order
 from ..model import validate
 from ..model.errors import InputError, SchemaError
 from ..model.schemas import PATH_POINT, UTC_US
@@ -222,17 +226,32 @@ def build_trips(
     lo, hi = _trip_ranges(f.t_us, f.ebounds, code, ta, tb)
     n_fix = hi - lo
 
+    # only the fixes between stays are read: their sorted rows, one trip after another
+    cum = np.cumsum(n_fix)
+    rows = np.arange(int(cum[-1]) if n_trips else 0) + np.repeat(lo - (cum - n_fix), n_fix)
+    src = f.source(rows)
+
     # the raw path: stay A's centre, the fixes, stay B's centre
     trip_start = np.concatenate(([0], np.cumsum(n_fix + 2))).astype(np.int64)
     total = int(trip_start[-1])
     lat, lon, t, trip_of, fixed = gather_paths(
-        f.lat, f.lon, f.t_us, lo, hi, st.lat[a], st.lon[a], ta, st.lat[b], st.lon[b], tb, trip_start
+        f.lat[src],
+        f.lon[src],
+        f.t_us[rows],
+        cum - n_fix,
+        cum,
+        st.lat[a],
+        st.lon[a],
+        ta,
+        st.lat[b],
+        st.lon[b],
+        tb,
+        trip_start,
     )
 
     reported = np.full(total, np.nan)  # the device's own speed at each fix, where it gave one
-    if use_reported_speed and f.speed_mps is not None and n_fix.sum():
-        rows = np.arange(int(n_fix.sum())) + np.repeat(lo - (np.cumsum(n_fix) - n_fix), n_fix)
-        reported[~fixed] = f.speed_mps[rows]
+    if use_reported_speed and f.speed_mps is not None and rows.shape[0]:
+        reported[~fixed] = f.speed_mps[src]
 
     xyz = to_xyz_m(lat, lon)
     t_s = (t - (int(t.min()) if total else 0)) / 1e6
@@ -310,6 +329,9 @@ def build_trips(
     cb = np.nan_to_num(st.confidence[b], nan=0.5)
     gap_frac = np.where(duration > 0, np.clip(gap_s / np.where(duration > 0, duration, 1.0), 0.0, 1.0), 1.0)
     conf = np.sqrt(np.clip(ca, 0, 1) * np.clip(cb, 0, 1)) * (1.0 - 0.6 * gap_frac)
+    from ..evaluate.calibration import apply as calibrated  # raw scores → measured probabilities
+
+    conf, mode_conf = calibrated("trips", conf), calibrated("modes", mode_conf)
 
     # the path column: trips ▸ pieces ▸ points
     pts = pa.StructArray.from_arrays([pa.array(klat), pa.array(klon)], fields=list(PATH_POINT))
@@ -956,7 +978,7 @@ def _window_speeds(
 
 
 class _FixColumns:
-    """Fix columns sorted stably by (entity, t)."""
+    """Fix columns: times sorted stably by (entity, t), the rest in input order."""
 
     def __init__(self, fixes: pa.Table) -> None:
         if not isinstance(fixes, pa.Table):
@@ -981,34 +1003,50 @@ class _FixColumns:
         lon = np.asarray(
             _one(fixes.column("lon").cast(pa.float64())).to_numpy(zero_copy_only=False), np.float64
         )
-        enc = _one(fixes.column(entity).cast(pa.string())).dictionary_encode()
-        names = enc.dictionary
-        if len(names):
+        # entities come in runs (one device's track after another): encode the runs, not the rows
+        ent = _one(fixes.column(entity).cast(pa.string()))
+        self.order: I64 | None = None
+        if len(ent):
+            ree = pc.run_end_encode(ent, run_end_type=pa.int64())
+            run_ends = np.asarray(ree.run_ends.to_numpy(zero_copy_only=False), np.int64)
+            enc = ree.values.dictionary_encode()
+            names = enc.dictionary
             rank = np.empty(len(names), np.int64)
             rank[np.asarray(pc.array_sort_indices(names).to_numpy(), np.int64)] = np.arange(len(names))
-            codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)]
+            run_codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)]
             self.entities: pa.Array = names.take(pa.array(np.argsort(rank, kind="stable")))
+            # only the times are put in (entity, t) order; positions and speeds stay in input order
+            # and are read for the few rows that lie inside trips (``source``)
+            if count_pieces(run_ends, t) * 16 <= t.shape[0]:  # long sorted pieces: merge them
+                in_order, order, t_sorted, ebounds = run_order(run_ends, run_codes, t, len(names))
+                if not in_order:
+                    self.order, t = order, t_sorted
+            else:  # rows in no useful order: counting sort by entity, radix sort by time
+                codes = np.repeat(run_codes, np.diff(run_ends, prepend=0))
+                order, ebounds = group_by_code(codes, len(names))
+                t_sorted = np.empty_like(t)
+                sort_segments(order, t, ebounds, t_sorted)
+                self.order, t = order, t_sorted
         else:
-            codes = np.zeros(0, np.int64)
             self.entities = pa.array([], pa.string())
-        self.order: I64 | None = None
-        if codes.shape[0] > 1:
-            dc = np.diff(codes)
-            if not ((dc > 0) | ((dc == 0) & (np.diff(t) >= 0))).all():
-                self.order = np.lexsort((t, codes)).astype(np.int64)
-                codes, t, lat, lon = codes[self.order], t[self.order], lat[self.order], lon[self.order]
+            ebounds = np.zeros(1, np.int64)
         if np.isnan(lat).any() or np.isnan(lon).any():
             raise SchemaError("the fix table holds NaN in lat or lon; every fix needs a position")
         self.speed_mps: F64 | None = None
         if "speed_mps" in fixes.column_names and fixes.column("speed_mps").null_count < fixes.num_rows:
             col = fixes.column("speed_mps")
             if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-                sp = np.asarray(
+                self.speed_mps = np.asarray(
                     _one(col.cast(pa.float64()).fill_null(np.nan)).to_numpy(zero_copy_only=False), np.float64
                 )
-                self.speed_mps = sp if self.order is None else sp[self.order]
         self.t_us, self.lat, self.lon = t, lat, lon
-        self.ebounds = np.searchsorted(codes, np.arange(len(self.entities) + 1)).astype(np.int64)
+        self.ebounds = np.asarray(ebounds, np.int64)
+
+    def source(self, sorted_rows: I64) -> I64:
+        """Input rows of rows of the fixes sorted by (entity, t) (``lat``, ``lon`` and ``speed_mps``
+        are in input order; ``t_us`` is sorted)."""
+        rows = np.asarray(sorted_rows, np.int64)
+        return rows if self.order is None else self.order[rows]
 
     def row(self, sorted_rows: I64) -> I64:
         """Row numbers in the fixes sorted by (entity, t): the sorted positions themselves."""

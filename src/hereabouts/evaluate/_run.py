@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import json
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,9 @@ class Evaluation:
     ``metrics`` maps dotted names (``stays.f1``, ``home.top1``, ``stays.f1@gps-1min``...; see
     ``docs/accuracy.md``) to numbers, NaN where there was nothing to score. ``details`` holds the
     reliability curves, the mode confusion, which stages were available and the run's parameters.
-    ``samples`` holds, per confidence kind, the raw ``(confidence, correct)`` pairs (for fitting
-    calibration maps; not written out).
+    ``samples`` holds, per confidence kind, the ``(confidence, correct)`` pairs of the confidences as
+    emitted — raw scores for the kinds the run switched the maps off for (``calibrated``), which is
+    what maps are fitted on; not written out.
     """
 
     metrics: dict[str, float]
@@ -133,6 +135,49 @@ def _folder(directory: str | Path | None, **sim: Any) -> Iterator[Path]:
         yield Path(tmp)
 
 
+#: the scorers of the signal-linking inferences: name -> (module, function)
+SIGNAL_SCORERS = {
+    "wifi": ("hereabouts.evaluate.wifi", "score_wifi"),
+    "linkage": ("hereabouts.evaluate.linkage", "score_linkage"),
+    "copresence": ("hereabouts.evaluate.copresence", "score_copresence"),
+}
+
+
+def _score_signals(
+    folder: Path, names: tuple[str, ...], say: Callable[[str], None], timings: dict[str, float]
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Wi-Fi positioning, stream linkage and co-presence scored on the simulated folder (each names its
+    metrics ``wifi.*``, ``linkage.*``, ``copresence.*``); a scorer that fails is reported, not hidden."""
+    metrics: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    for name in names:
+        if name not in SIGNAL_SCORERS:
+            raise InputError(
+                f"unknown signal scorer {name!r}", hint=f"expected some of {', '.join(SIGNAL_SCORERS)}"
+            )
+        if name == "wifi":
+            scans = folder / "scans.parquet"
+            if not scans.is_file() or pq.read_metadata(scans).num_rows == 0:
+                details["wifi"] = {"available": False, "reason": "the folder has no Wi-Fi scans"}
+                continue
+        module, fn_name = SIGNAL_SCORERS[name]
+        fn = getattr(importlib.import_module(module), fn_name)
+        say(f"scoring {name}")
+        t0 = time.perf_counter()
+        extra: dict[str, Any] = {}
+        try:
+            if "details" in inspect.signature(fn).parameters:
+                metrics.update(fn(folder, details=extra))
+            else:
+                metrics.update(fn(folder))
+        except Exception as exc:
+            details[name] = {"available": False, "reason": f"{fn_name} failed: {exc!r}"}
+        else:
+            details[name] = {"available": True, **extra}
+        timings[f"{name}_s"] = time.perf_counter() - t0
+    return metrics, details
+
+
 def evaluate(
     directory: str | Path | None = None,
     *,
@@ -144,6 +189,8 @@ def evaluate(
     trackintel: bool = True,
     plots: bool = True,
     progress: Callable[[str], None] | None = None,
+    calibrated: bool | Iterable[str] = True,
+    signals: Iterable[str] = ("wifi", "linkage", "copresence"),
 ) -> Evaluation:
     """Run stays → places → trips → routes (→ anchors when that stage exists) on a simulated folder
     and score every inference against its ground truth.
@@ -155,7 +202,44 @@ def evaluate(
     but not scored). ``trackintel`` also scores the trackintel stay method on the same fixes. With
     ``out``, writes ``metrics.json``, ``report.md`` and PNG plots there (``plots`` needs
     matplotlib).
+
+    ``signals`` names the signal-linking inferences also scored (Wi-Fi positioning when the folder has
+    scans, stream linkage, co-presence; see :data:`SIGNAL_SCORERS`); ``()`` skips them.
+
+    ``calibrated``: True (default) runs the engine as it is used, its confidences through the shipped
+    calibration maps; False makes every stage emit its raw score (for fitting maps); a collection of
+    kinds (:data:`~hereabouts.evaluate.calibration.KINDS`) keeps the maps of those kinds only.
     """
+    if calibrated is True:
+        raw: tuple[str, ...] = ()
+    elif calibrated is False:
+        raw = cal.KINDS
+    else:
+        on = set(calibrated)
+        bad = sorted(on - set(cal.KINDS))
+        if bad:
+            raise InputError(f"unknown confidence kind {bad[0]!r}; expected some of: {', '.join(cal.KINDS)}")
+        raw = tuple(k for k in cal.KINDS if k not in on)
+    sig = tuple(signals)
+    if not raw:
+        return _evaluate(directory, agents, days, seed, profile, out, trackintel, plots, progress, raw, sig)
+    with cal.raw_confidences(*raw):
+        return _evaluate(directory, agents, days, seed, profile, out, trackintel, plots, progress, raw, sig)
+
+
+def _evaluate(
+    directory: str | Path | None,
+    agents: int,
+    days: int,
+    seed: int,
+    profile: str,
+    out: str | Path | None,
+    trackintel: bool,
+    plots: bool,
+    progress: Callable[[str], None] | None,
+    raw: tuple[str, ...],
+    signals: tuple[str, ...] = (),
+) -> Evaluation:
     import hereabouts as hb
 
     from ..analysis.places import assign_places, cluster_places
@@ -197,6 +281,7 @@ def evaluate(
         fixes = fixes.set_column(
             fixes.schema.get_field_index("entity"), "entity", fixes.column("entity").cast(pa.string())
         )
+        signal_metrics, signal_details = _score_signals(folder, signals, say, timings)
     t0 = time.perf_counter()
     say("clustering places")
     places = cluster_places(stays, towns=False)
@@ -217,7 +302,10 @@ def evaluate(
         t0 = time.perf_counter()
         say("inferring anchors")
         try:
-            anchors = anchors_fn(stays_p, places)
+            if "fixes" in inspect.signature(anchors_fn).parameters:
+                anchors = anchors_fn(stays_p, places, fixes=fixes)
+            else:
+                anchors = anchors_fn(stays_p, places)
         except Exception as exc:  # the stage is young: report its failure instead of losing the rest
             anchors_status = {"available": False, "reason": f"infer_anchors failed: {exc!r}"}
         else:
@@ -228,9 +316,9 @@ def evaluate(
     t0 = time.perf_counter()
     profiles = _entity_profiles(truth["devices"])
     all_agents = sorted(profiles)
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float] = dict(signal_metrics)
     samples: dict[str, Samples] = {}
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = dict(signal_details)
 
     def score(agents_: set[str], suffix: str) -> None:
         full = suffix == ""
@@ -318,12 +406,8 @@ def evaluate(
         c, y = samples[kind]
         r = cal.reliability(c, y)
         metrics[f"calibration.ece.{kind}"] = r.ece
-        m = cal.load_map(kind)
         curve = r.as_dict()
-        if m is not None:
-            rc = cal.reliability(m(c), y)
-            metrics[f"calibration.ece_calibrated.{kind}"] = rc.ece
-            curve["calibrated"] = rc.as_dict()
+        curve["calibrated"] = kind not in raw
         curves[kind] = curve
         if not math.isnan(r.ece):
             eces.append(r.ece)
@@ -345,6 +429,7 @@ def evaluate(
                 "places_detected": places.num_rows,
                 "trips_detected": trips.num_rows,
                 "routes_detected": routes.num_rows,
+                "calibrated": [k for k in cal.KINDS if k not in raw],
             },
             "anchors": anchors_status,
             "calibration": curves,

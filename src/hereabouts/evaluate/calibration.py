@@ -8,14 +8,25 @@ mean of ``|accuracy − confidence|`` over the bins, weighted by their share of 
 Calibration maps are monotone functions from a raw engine confidence to a measured probability of
 being right, fitted on simulations (``scripts/fit_calibration.py``) by isotonic regression
 (pool-adjacent-violators) and shipped as JSON in ``hereabouts/calibration/<kind>.json``. The engine
-calls :func:`apply`; a kind without a shipped map is returned unchanged.
+calls :func:`apply` on the raw score it computed, so every confidence it emits is calibrated; a kind
+without a shipped map is returned unchanged.
+
+Raw scores stay reachable: inside ``with raw_confidences():`` (or ``raw_confidences("stays")`` for
+some kinds) :func:`apply` returns its input, so the stages emit their raw scores. Maps are fitted on
+raw scores only and never applied twice. A stage whose raw score is computed from another stage's
+emitted confidence (a place's from its stays', a trip's from its two stays') is fitted with the
+upstream maps on and its own off — the order is :data:`FIT_ORDER` — so a map always sees the same
+kind of input in fitting as in use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -28,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..model.errors import InputError
 
 __all__ = [
+    "FIT_ORDER",
     "KINDS",
     "CalibrationMap",
     "Reliability",
@@ -35,7 +47,9 @@ __all__ = [
     "ece",
     "fit_isotonic",
     "load_map",
+    "raw_confidences",
     "reliability",
+    "use_maps",
 ]
 
 F64 = NDArray[np.float64]
@@ -44,7 +58,55 @@ F64 = NDArray[np.float64]
 #: real trip), a trip's mode guess, an anchor (home/work/regular place).
 KINDS = ("stays", "places", "trips", "modes", "anchors")
 
+#: The order maps are fitted in: kinds of one group depend on no confidence of the same or a later
+#: group (places and trips are computed from their stays' emitted confidences).
+FIT_ORDER: tuple[tuple[str, ...], ...] = (("stays", "modes", "anchors"), ("places", "trips"))
+
 N_BINS = 10
+
+#: Kinds whose maps are switched off in this context (see :func:`raw_confidences`).
+_RAW: ContextVar[frozenset[str]] = ContextVar("hereabouts_raw_confidences", default=frozenset())
+#: Maps used instead of the shipped ones in this context (see :func:`use_maps`).
+_OVERRIDE: ContextVar[Mapping[str, CalibrationMap | None] | None] = ContextVar(
+    "hereabouts_calibration_maps", default=None
+)
+
+
+def _check_kinds(kinds: tuple[str, ...]) -> None:
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise InputError(f"unknown confidence kind {bad[0]!r}; expected one of: {', '.join(KINDS)}")
+
+
+@contextlib.contextmanager
+def raw_confidences(*kinds: str) -> Iterator[None]:
+    """Within this block the stages emit raw scores of ``kinds`` (all kinds when none is named):
+    :func:`apply` returns its input unchanged for them. For fitting maps and for comparing raw with
+    calibrated confidences.
+
+    >>> with raw_confidences("stays"):
+    ...     apply("stays", 0.3)
+    0.3
+    """
+    _check_kinds(kinds)
+    token = _RAW.set(_RAW.get() | frozenset(kinds or KINDS))
+    try:
+        yield
+    finally:
+        _RAW.reset(token)
+
+
+@contextlib.contextmanager
+def use_maps(maps: Mapping[str, CalibrationMap | None]) -> Iterator[None]:
+    """Within this block :func:`apply` uses ``maps`` (kind → map; None: no map) instead of the
+    shipped maps for the kinds named; other kinds keep their shipped maps. For fitting (a map just
+    fitted is used for the kinds computed from it) without writing it into the package."""
+    _check_kinds(tuple(maps))
+    token = _OVERRIDE.set({**(_OVERRIDE.get() or {}), **maps})
+    try:
+        yield
+    finally:
+        _OVERRIDE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -232,12 +294,20 @@ def apply(kind: str, raw_conf: ArrayLike | float) -> F64 | float:
     """Calibrated confidences for raw engine confidences of ``kind`` (one of :data:`KINDS`).
 
     A float gives a float, anything else a float64 array; NaN stays NaN. A kind without a shipped map
-    is returned unchanged.
+    is returned unchanged, and so is every kind switched off by :func:`raw_confidences`.
 
     >>> 0.0 <= apply("stays", 0.7) <= 1.0
     True
     """
-    m = load_map(kind)
+    if kind not in KINDS:
+        raise InputError(f"unknown confidence kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    override = _OVERRIDE.get()
+    if kind in _RAW.get():
+        m = None
+    elif override is not None and kind in override:
+        m = override[kind]
+    else:
+        m = load_map(kind)
     if isinstance(raw_conf, float | int) and not isinstance(raw_conf, bool):
         return float(raw_conf) if m is None else float(m(raw_conf))
     arr = np.asarray(raw_conf, np.float64)

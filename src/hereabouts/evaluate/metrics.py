@@ -192,13 +192,14 @@ def score_anchors(
     agents: list[str],
     *,
     max_distance_m: float = 100.0,
-    confident: float = 0.8,
+    confident: float = 0.9,
 ) -> tuple[dict[str, float], dict[str, Samples]]:
     """Top-1 accuracy of inferred home and work anchors (see the module documentation).
 
     ``anchors`` follows the anchors contract (entity, label, lat, lon, confidence, valid_from,
     valid_to — null for open —, abstained). Returns metrics keyed ``home.top1``, ``home.abstention``,
-    ``home.confident_wrong``, ``home.top1_answered``, ``home.n``, the same for ``work``, and
+    ``home.confident_wrong`` (checks answered wrongly with a confidence of at least ``confident``,
+    over all checks), ``home.top1_answered``, ``home.n``, the same for ``work``, and
     ``work.false_rate`` (share of agents with no true work or school given a work place), with the
     samples (confidence, right) of the answered checks per label.
     """

@@ -96,15 +96,18 @@ def markdown(ev: Evaluation) -> str:
             "",
             "## Calibration (10 bins)",
             "",
-            "| confidence | n | ECE | ECE after shipped map |",
+            "Of the confidences as the engine emitted them: through the shipped calibration map, or raw",
+            "when the run switched the map off.",
+            "",
+            "| confidence | n | ECE | map applied |",
             "|---|---|---|---|",
         ]
         for kind, c in curves.items():
             if not c.get("available", True):
                 lines.append(f"| {kind} | – | not available | – |")
                 continue
-            after = c.get("calibrated", {}).get("ece")
-            lines.append(f"| {kind} | {c['n']} | {_fmt(c['ece'])} | {_fmt(after)} |")
+            applied = "yes" if c.get("calibrated") else "no (raw)"
+            lines.append(f"| {kind} | {c['n']} | {_fmt(c['ece'])} | {applied} |")
     t = ev.details.get("timings", {})
     if t:
         lines += ["", "## Timings", ""] + [f"- {k}: {v:.2f}" for k, v in t.items()]
@@ -134,9 +137,7 @@ def plots(ev: Evaluation, folder: Path) -> list[Path]:
         fig, axes = plt.subplots(1, len(curves), figsize=(3.2 * len(curves), 3.4), squeeze=False)
         for ax, (kind, c) in zip(axes[0], curves.items(), strict=True):
             ax.plot([0, 1], [0, 1], color="0.7", lw=1, ls="--")
-            for curve, label, style in ((c, "raw", "o-"), (c.get("calibrated"), "calibrated", "s-")):
-                if not curve:
-                    continue
+            for curve, label, style in ((c, "calibrated" if c.get("calibrated") else "raw", "o-"),):
                 xs = [
                     x
                     for x, y in zip(curve["confidence"], curve["accuracy"], strict=True)

@@ -339,3 +339,38 @@ def robust_stays(
             include_last=include_last,
         ),
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# routines
+
+
+def lz_entropy_reference(seq: Sequence[int]) -> float:
+    """Lempel-Ziv entropy estimate (bits per symbol) of a symbol sequence, by its definition:
+    ``n log2 n / Σ Λ_i``, Λ_i the length of the shortest substring starting at ``i`` that does not
+    occur in ``seq[:i]`` (``n − i + 1`` when there is none); 0 for fewer than two symbols. The
+    definition of :func:`hereabouts.kernels.routines.lz_match_totals` (which returns Σ Λ_i)."""
+    n = len(seq)
+    if n < 2:
+        return 0.0
+    s = "".join(chr(0x100 + int(v)) for v in seq)
+    total = 0
+    for i in range(n):
+        k = 1
+        while i + k <= n and s[i : i + k] in s[:i]:
+            k += 1
+        total += k if i + k <= n else n - i + 1
+    return n * math.log2(n) / total
+
+
+def lz_match_total_reference(seq: Sequence[int]) -> int:
+    """Σ Λ_i of one sequence (see :func:`lz_entropy_reference`), by substring search."""
+    n = len(seq)
+    s = "".join(chr(0x100 + int(v)) for v in seq)
+    total = 0
+    for i in range(n):
+        k = 1
+        while i + k <= n and s[i : i + k] in s[:i]:
+            k += 1
+        total += k if i + k <= n else n - i + 1
+    return total

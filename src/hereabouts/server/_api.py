@@ -285,7 +285,7 @@ class Api:
 
         stays = self.db.stays(entity)
         places = self.db.places(entity, stays=stays)
-        return infer_anchors(stays, places)
+        return infer_anchors(stays, places, fixes=self.db.fixes(entity))
 
     def analysis(self, kind: str) -> Handler:
         async def handler(request: Request) -> Response:
@@ -606,11 +606,11 @@ class _Scoped:
         fn = getattr(self._db, method)
         if entity is not None:
             self._check(entity)
-            return fn(entity, **kw)  # type: ignore[no-any-return]
+            return fn(entity, **kw)
         parts = [fn(name, **kw) for name in self.entity_names()]
         parts = [p for p in parts if p.num_rows]
         if not parts:
-            return fn(None, **kw).slice(0, 0)  # type: ignore[no-any-return]
+            return fn(None, **kw).slice(0, 0)
         return pa.concat_tables(parts, promote_options="default")
 
     def fixes(self, entity: str | None = None, **kw: Any) -> pa.Table:

@@ -77,6 +77,15 @@ PROFILES: dict[str, Profile] = {
             scans=True,
         ),
         Profile(
+            "gps-wifi",
+            "GPS fix every 2 minutes, 5-10 m accuracy, with a Wi-Fi scan at each fix",
+            "gps",
+            (5.0, 10.0),
+            0.002,
+            interval_s=120,
+            scans=True,
+        ),
+        Profile(
             "cell",
             "cell-tower positioning every 10 minutes (about 600 m)",
             "cell",
