@@ -250,8 +250,8 @@ def build_trips(
     )
 
     reported = np.full(total, np.nan)  # the device's own speed at each fix, where it gave one
-    if use_reported_speed and f.speed_mps is not None and rows.shape[0]:
-        reported[~fixed] = f.speed_mps[src]
+    if use_reported_speed and f.has_speed and rows.shape[0]:
+        reported[~fixed] = f.speed_at(src)
 
     xyz = to_xyz_m(lat, lon)
     t_s = (t - (int(t.min()) if total else 0)) / 1e6
@@ -1032,15 +1032,25 @@ class _FixColumns:
             ebounds = np.zeros(1, np.int64)
         if np.isnan(lat).any() or np.isnan(lon).any():
             raise SchemaError("the fix table holds NaN in lat or lon; every fix needs a position")
-        self.speed_mps: F64 | None = None
+        self._speed: pa.Array | None = None  # read only at the rows inside trips (``speed_at``)
         if "speed_mps" in fixes.column_names and fixes.column("speed_mps").null_count < fixes.num_rows:
             col = fixes.column("speed_mps")
             if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-                self.speed_mps = np.asarray(
-                    _one(col.cast(pa.float64()).fill_null(np.nan)).to_numpy(zero_copy_only=False), np.float64
-                )
+                self._speed = _one(col.cast(pa.float64()))
         self.t_us, self.lat, self.lon = t, lat, lon
         self.ebounds = np.asarray(ebounds, np.int64)
+
+    @property
+    def has_speed(self) -> bool:
+        """Whether the fixes carry the device's own speed (``speed_mps``, not all null)."""
+        return self._speed is not None
+
+    def speed_at(self, rows: I64) -> F64:
+        """``speed_mps`` at input rows ``rows`` (NaN where null)."""
+        if self._speed is None:
+            return np.full(rows.shape[0], np.nan)
+        taken = self._speed.take(pa.array(rows, pa.int64())).fill_null(np.nan)
+        return np.asarray(taken.to_numpy(zero_copy_only=False), np.float64)
 
     def source(self, sorted_rows: I64) -> I64:
         """Input rows of rows of the fixes sorted by (entity, t) (``lat``, ``lon`` and ``speed_mps``

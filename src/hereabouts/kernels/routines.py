@@ -23,33 +23,34 @@ def lz_match_totals(seq: IntArray, bounds: IntArray) -> IntArray:  # pragma: no 
 
     Λ_i is the length of the shortest substring starting at ``i`` that does not occur inside the
     sequence before ``i`` (``n − i + 1`` when there is none): one more than the longest ``k`` such
-    that ``seq[j:j + k] == seq[i:i + k]`` for some ``j`` with ``j + k <= i``. For each shift
-    ``d = i − j`` the common prefix lengths are run backwards along the diagonal, so a sequence of
-    ``n`` symbols costs O(n²) time and O(n) memory.
+    that ``seq[j:j + k] == seq[i:i + k]`` for some ``j`` with ``j + k <= i``, i.e. the largest
+    ``min(lcp(i − d, i), d)`` over shifts ``d``. Going from the end, the common prefix length at each
+    shift extends the one at ``i + 1``, so a sequence of ``n`` symbols costs O(n²) time and O(n)
+    memory.
     """
     ne = bounds.shape[0] - 1
     out = np.zeros(ne, np.int64)
     w = 0
     for e in range(ne):
         w = max(w, bounds[e + 1] - bounds[e])
-    best = np.empty(w, np.int64)
+    run = np.zeros(w + 1, np.int64)  # run[d]: common prefix of seq[i:] and seq[i - d:]
     for e in range(ne):
         a = bounds[e]
         n = bounds[e + 1] - a
-        for i in range(n):
-            best[i] = 0
-        for d in range(1, n):
-            run = 0
-            for i in range(n - 1, d - 1, -1):
-                if seq[a + i] == seq[a + i - d]:
-                    run += 1
-                else:
-                    run = 0
-                m = run if run < d else d
-                if m > best[i]:
-                    best[i] = m
+        for d in range(n + 1):
+            run[d] = 0
         tot = 0
-        for i in range(n):
-            tot += best[i] + 1
+        # i from the end, so run[d] at i extends run[d] at i + 1; the loop over d carries no
+        # dependency but the maximum, so it vectorises
+        for i in range(n - 1, -1, -1):
+            x = seq[a + i]
+            best = 0
+            for d in range(1, i + 1):
+                r = run[d] + 1 if seq[a + i - d] == x else 0
+                run[d] = r
+                m = r if r < d else d
+                if m > best:
+                    best = m
+            tot += best + 1
         out[e] = tot
     return out
