@@ -10,6 +10,7 @@ prints it) to detect someone rewriting the whole log and the head together.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
@@ -48,10 +49,33 @@ def record(
     purpose: str | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Append one entry to ``store``'s audit log and return it."""
-    rows = store.audit_rows()
-    seq = rows.num_rows + 1
-    prev = rows.column("hash")[-1].as_py() if rows.num_rows else GENESIS
+    """Append one entry to ``store``'s audit log and return it.
+
+    The new row chains to the head recorded beside the log (``audit_head``), read and appended under
+    the store's write lock, so concurrent questions get consecutive entries and the cost of a question
+    does not grow with the log."""
+    lock = getattr(store, "_lock", None)
+    with lock if lock is not None else contextlib.nullcontext():
+        return _record(store, action, what, actor=actor, purpose=purpose, at=at)
+
+
+def _record(
+    store: Any,
+    action: str,
+    what: Mapping[str, Any],
+    *,
+    actor: str | None,
+    purpose: str | None,
+    at: datetime | None,
+) -> dict[str, Any]:
+    head = store.audit_head() if hasattr(store, "audit_head") else None
+    if head:
+        last, _, prev = head.partition(":")
+        seq = int(last) + 1
+    else:
+        rows = store.audit_rows()
+        seq = rows.num_rows + 1
+        prev = rows.column("hash")[-1].as_py() if rows.num_rows else GENESIS
     when = at or datetime.now(UTC)
     text = json.dumps(dict(what), ensure_ascii=False, sort_keys=True, default=str)
     who = actor or default_actor()

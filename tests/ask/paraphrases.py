@@ -33,12 +33,13 @@ PARAPHRASES: list[tuple[str, str, dict[str, Any]]] = [
     ("show me alice's whereabouts yesterday", "where_during", {"entity": "alice", "period": P}),
     ("van 7 movements on the 12th", "where_during", {"entity": "van 7", "period": P}),
     # top places / places list
+    # "where ... usually" asks for the routine in that recurrence (its places, by share of the time)
     (
         "Where does van 7 usually park on weekdays?",
-        "top_places",
+        "routine",
         {"entity": "van 7", "days": (0, 1, 2, 3, 4)},
     ),
-    ("where does alice normally go on saturdays", "top_places", {"entity": "alice", "days": (5,)}),
+    ("where does alice normally go on saturdays", "routine", {"entity": "alice", "days": (5,)}),  # as above
     ("What are van 9's favourite spots?", "top_places", {"entity": "van 9"}),
     ("top 10 places for bob last month", "top_places", {"entity": "bob", "n": 10}),
     ("Where do I spend most of my time?", "top_places", {"entity": "me"}),
@@ -47,7 +48,11 @@ PARAPHRASES: list[tuple[str, str, dict[str, Any]]] = [
     ("what are alice's most frequent stops on weekday mornings", "top_places", {"entity": "alice"}),
     ("Where did van 7 stop most in October?", "top_places", {"entity": "van 7", "period": P}),
     ("my main places this year", "top_places", {"entity": "me", "period": P}),
-    ("Where did bob go yesterday?", "top_places", {"entity": "bob", "period": P}),
+    (
+        "Where did bob go yesterday?",
+        "where_during",
+        {"entity": "bob", "period": P},
+    ),  # one day: its stays in order
     ("Which places did I visit last week?", "top_places", {"entity": "me", "period": P}),
     ("what locations has van 9 been to since march", "top_places", {"entity": "van 9", "period": P}),
     ("Where have I been in the last 7 days?", "top_places", {"entity": "me", "period": P}),
@@ -248,7 +253,7 @@ PARAPHRASES += [
     ("what's unusual about device B's movements today", "anomalies", {"entity": "device B"}),
     ("where is alice expected to be on saturday afternoon", "predict", {"entity": "alice"}),
     ("What does bob typically do on weekends?", "routine", {"entity": "bob", "days": (5, 6)}),
-    ("Where does van 9 usually go in the mornings?", "top_places", {"entity": "van 9"}),
+    ("Where does van 9 usually go in the mornings?", "routine", {"entity": "van 9"}),  # "where ... usually"
     ("top 5 places of device B in March", "top_places", {"entity": "device B", "n": 5}),
     ("where does bob live", "anchors", {"entity": "bob", "kinds": ("home",)}),
     ("what's alice's work location", "anchors", {"entity": "alice", "kinds": ("work",)}),

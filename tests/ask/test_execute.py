@@ -126,11 +126,15 @@ def test_top_places_home_first_and_the_lake_on_tuesdays(db: hb.Database) -> None
         now=DAY0 + timedelta(days=12),
         tz="UTC",
     )
-    assert isinstance(tue, q.TopPlaces) and tue.recurrence is not None
+    assert isinstance(tue, q.Routine) and tue.recurrence is not None
     b = check(execute(db, tue))
-    lats = [r["lat"] for r in b.result.to_pylist()]
+    rows = b.result.to_pylist()
+    lats = [r["lat"] for r in rows]
     assert any(abs(x - LAKE[0]) < 0.001 for x in lats) and any(abs(x - DEPOT[0]) < 0.001 for x in lats)
     assert not any(abs(x - HOME[0]) < 0.001 for x in lats)
+    # Tuesday afternoons 12-18: the depot 12:00-16:00 (4 of 6 h), the lake 16:30-18:00 (1.5 h)
+    share = {("depot" if abs(r["lat"] - DEPOT[0]) < 0.001 else "lake"): r["share"] for r in rows}
+    assert share["depot"] > share["lake"] > 0.15 and share["depot"] <= 0.75
 
 
 def test_visits_time_spent_first_and_last(db: hb.Database) -> None:
@@ -186,7 +190,7 @@ def test_compare_two_days(db: hb.Database) -> None:
 
 
 def test_unsupported_refused_unknown(db: hb.Database) -> None:
-    t = execute(db, q.Together("van 7", "van 9", None))
+    t = execute(db, q.Compare(q.Anchors("van 7"), day(1), day(2)))  # anchors have no period to compare
     assert not t.available and t.text.startswith("Not available yet")
     r = execute(db, q.Refusal("out of scope by design"))
     assert not r.available and "out of scope" in r.text

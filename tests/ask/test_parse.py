@@ -93,7 +93,8 @@ CATALOGUE: list[tuple[str, str, dict[str, Any]]] = [
     ("where was van 7 at 10:00 on Friday?", "where_at", {"entity": "van 7"}),
     ("where is van 7?", "where_at", {"entity": "van 7"}),
     ("where was van 7 yesterday?", "where_during", {"entity": "van 7"}),
-    ("where does van 7 usually stop on Tuesdays?", "top_places", {"entity": "van 7", "days": (1,), "n": 5}),
+    ("where does van 7 usually stop on Tuesdays?", "routine", {"entity": "van 7", "days": (1,)}),
+    ("where does van 7 stop most on Tuesdays?", "top_places", {"entity": "van 7", "days": (1,), "n": 5}),
     ("what are my top 3 places this month?", "top_places", {"entity": "me", "n": 3, "period": True}),
     ("where did I go last week?", "top_places", {"entity": "me", "n": 20}),
     ("where does van 7 work?", "anchors", {"entity": "van 7", "kinds": ("work",)}),
@@ -109,11 +110,9 @@ CATALOGUE: list[tuple[str, str, dict[str, Any]]] = [
     ("when did van 7 leave the depot on Tuesday?", "trips", {"origin": "depot", "destination": None}),
     ("when did I get to work today?", "trips", {"origin": None, "destination": "work"}),
     ("has van 7 ever been to the depot?", "visits", {"place": "depot"}),
-    (
-        "where is bob usually at 10am on weekdays?",
-        "top_places",
-        {"entity": "bob", "n": 3, "days": (0, 1, 2, 3, 4)},
-    ),
+    ("where is bob usually at 10am on weekdays?", "routine", {"entity": "bob", "days": (0, 1, 2, 3, 4)}),
+    ("where did alice go on Saturday?", "where_during", {"entity": "alice", "period": True}),
+    ("where did van 7 park at 3pm yesterday?", "where_at", {"entity": "van 7"}),
     ("how many trips did van 7 make last week?", "stats", {"measures": ("n_trips",)}),
     ("how far did van 7 travel last week?", "stats", {"measures": ("distance",)}),
     ("what is van 7's radius of gyration this month?", "stats", {"measures": ("radius_of_gyration",)}),
@@ -460,3 +459,41 @@ def test_predict_for_a_day_means_local_noon_even_on_a_dst_day() -> None:
         tz="Europe/Berlin",
     )
     assert isinstance(got, q.Predict) and got.at.at == datetime(2025, 3, 30, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "fields"),
+    [
+        # one day of "where did X go / stop": its stays in order; a week, or "which places": a ranking
+        ("where did bob stop on Monday?", "where_during", {"entity": "bob", "period": True}),
+        ("where has alice been today", "where_during", {"entity": "alice", "period": True}),
+        ("where did bob go last week?", "top_places", {"entity": "bob"}),
+        ("which places did bob visit yesterday?", "top_places", {"entity": "bob"}),
+        ("where did bob park at 9:15 on Monday", "where_at", {"entity": "bob"}),
+        # "which N places", "longest"
+        ("which 4 places did alice spend longest at in March?", "top_places", {"entity": "alice", "n": 4}),
+        ("bob's twenty most visited places", "top_places", {"entity": "bob", "n": 20}),
+        # trip ends written without "to" / "from"
+        ("show me alice's drive home yesterday", "trips", {"entity": "alice", "destination": "home"}),
+        ("van 9 journeys out of Potsdam", "trips", {"origin": "Potsdam"}),
+        (
+            "trips alice made between Berlin and the depot",
+            "trips",
+            {"origin": "Berlin", "destination": "depot"},
+        ),
+        ("how often did bob drive from home to the gym", "trips", {"origin": "home", "destination": "gym"}),
+        # anchors asked with the anchor first
+        ("home and work of bob", "anchors", {"entity": "bob", "kinds": ("home", "work")}),
+        ("which place is alice's home?", "anchors", {"entity": "alice", "kinds": ("home",)}),
+        # routines and their breaks, "a typical Tuesday"
+        ("did bob break his usual routine last week?", "anomalies", {"entity": "bob", "period": True}),
+        ("a typical Tuesday for alice", "routine", {"entity": "alice", "days": (1,)}),
+        ("how far does bob drive on a normal Friday", "stats", {"entity": "bob", "days": (4,)}),
+        # co-presence with "any other", everyone at a place, seasons
+        ("did alice meet any other driver this month?", "together", {"entity": "alice", "entity_b": None}),
+        ("everybody who was at the depot on Monday", "in_area", {"place": "depot"}),
+        ("how did bob's distance change between spring and summer?", "compare", {}),
+    ],
+)
+def test_general_rules(question: str, kind: str, fields: dict[str, Any]) -> None:
+    assert check(question, kind, fields) is None, check(question, kind, fields)

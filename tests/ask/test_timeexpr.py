@@ -198,3 +198,46 @@ def test_unknown_zone_is_an_input_error() -> None:
         parse_period("yesterday", now=NOW, tz="Mars/Olympus")
     with pytest.raises(InputError, match="no zone"):
         parse_period("yesterday", now=datetime(2025, 1, 1), tz=BERLIN)
+
+
+WED = utc(2025, 11, 19, 12)  # a Wednesday
+SAT = utc(2025, 11, 22, 12)  # a Saturday
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "start", "end"),
+    [
+        ("last weekend", WED, utc(2025, 11, 14, 23), utc(2025, 11, 16, 23)),
+        (
+            "this weekend",
+            WED,
+            utc(2025, 11, 14, 23),
+            utc(2025, 11, 16, 23),
+        ),  # the past one, asked of the past
+        ("this weekend", SAT, utc(2025, 11, 21, 23), utc(2025, 11, 23, 23)),
+        ("next weekend", WED, utc(2025, 11, 21, 23), utc(2025, 11, 23, 23)),
+        ("in the first week of march", WED, utc(2025, 2, 28, 23), utc(2025, 3, 7, 23)),
+        ("the second week of october", WED, utc(2025, 10, 7, 22), utc(2025, 10, 14, 22)),
+        ("the last week of february", WED, utc(2025, 2, 21, 23), utc(2025, 2, 28, 23)),
+        ("in summer", WED, utc(2025, 5, 31, 22), utc(2025, 8, 31, 22)),
+        ("last summer", WED, utc(2025, 5, 31, 22), utc(2025, 8, 31, 22)),  # the most recent one ended
+        ("last autumn", WED, utc(2024, 8, 31, 22), utc(2024, 11, 30, 23)),  # this one has not ended
+        ("winter", WED, utc(2024, 11, 30, 23), utc(2025, 2, 28, 23)),
+        ("in spring 2024", WED, utc(2024, 2, 29, 23), utc(2024, 5, 31, 22)),
+    ],
+)
+def test_weekends_weeks_of_a_month_and_seasons(
+    text: str, now: datetime, start: datetime, end: datetime
+) -> None:
+    p = parse_period(text, now=now, tz=BERLIN)
+    assert (p.start, p.end) == (start, end)
+
+
+def test_between_two_seasons_is_two_periods() -> None:
+    found = [m.value for m in extract("change between summer and winter", now=WED, tz=BERLIN)]
+    assert [type(v).__name__ for v in found] == ["Period", "Period"]
+
+
+def test_next_weekend_on_a_weekend_day_is_the_following_one() -> None:
+    p = parse_period("next weekend", now=SAT, tz=BERLIN)
+    assert (p.start, p.end) == (utc(2025, 11, 28, 23), utc(2025, 11, 30, 23))

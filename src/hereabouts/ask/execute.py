@@ -6,9 +6,9 @@ of the data in the period asked about (hours with fixes and the gaps between the
 imports (sources) the evidence came from.
 
 Supported now: where at / during, top places, visits, time spent, first / last visit, trips, stats,
-who was in an area, anchors (home / work), and comparisons of those over two periods. Together,
-routine, anomalies and prediction answer "not available yet" (their engine parts are not wired in);
-refusals and questions not understood answer with their reason or suggestions.
+who was in an area, anchors (home / work), the usual places of a routine, co-presence, unusual days
+(anomalies), predictions, and comparisons of those over two periods; refusals and questions not
+understood answer with their reason or suggestions.
 
 Confidence is the mean confidence of the evidence stays (or trips' mode confidence, or the anchor's
 own); it says how sure the detection was, while :class:`Coverage` says how much of the period had
@@ -33,10 +33,12 @@ import pyarrow.compute as pc
 from ..analysis._geo import haversine_m
 from ..model.errors import HereaboutsError
 from . import query as q
+from ._store import StoredStays, fix_summary, fix_times, last_position, names_and_aliases
 from .timeexpr import Interval, Period, Recurrence
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._db import Database
+    from .llm import LLMConfig
 
 __all__ = ["Answer", "Coverage", "ask", "entity_zone", "execute"]
 
@@ -98,6 +100,7 @@ class Answer:
     coverage: Coverage = _NO_COVERAGE
     provenance: tuple[int, ...] = ()
     available: bool = True
+    notes: tuple[str, ...] = ()  # how the question was read (e.g. the parser standing in for a model)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +113,7 @@ class Answer:
             "coverage": self.coverage.to_dict(),
             "provenance": list(self.provenance),
             "available": self.available,
+            "notes": list(self.notes),
         }
 
 
@@ -162,26 +166,38 @@ def _hours(s: float) -> str:
 class _Run:
     """State for one execution: the database, the zone answers are said in, caches."""
 
-    def __init__(self, db: Database, tz: str, places: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self, db: Database, tz: str, places: Mapping[str, Any] | None, catalog: StoredStays | None = None
+    ) -> None:
         self.db = db
         self.tz = tz
         self.named = {k.lower(): v for k, v in (places or {}).items()}
         self._stays: dict[tuple[str, datetime | None, datetime | None], pa.Table] = {}
         self._places: dict[str, pa.Table] = {}
         self._known: set[str] | None = None
+        self._stored: StoredStays | None = catalog
 
     def known(self) -> set[str]:
         if self._known is None:
-            self._known = set(self.db.entity_names())
+            self._known = set(names_and_aliases(self.db, self.stored)[0])
         return self._known
 
+    @property
+    def stored(self) -> StoredStays:
+        """The stays kept by ``Database.analyze`` (for the entities whose analysis is current)."""
+        if self._stored is None:
+            self._stored = StoredStays.of(self.db)
+        return self._stored
+
     def stays(self, entity: str, period: Period | None = None) -> pa.Table:
-        """Stays detected on the fixes of the period widened by :data:`MARGIN` on each side (a stay
-        that runs across the period's edges is found whole; callers clip it with :func:`_clip`)."""
+        """The stays overlapping the period widened by :data:`MARGIN` on each side (callers clip them
+        with :func:`_clip`): the stored ones when the entity's analysis is current, else those
+        detected on the fixes of the widened period (a stay across the period's edges found whole)."""
         start, end = _widen(period)
         key = (entity, start, end)
         if key not in self._stays:
-            self._stays[key] = self.db.stays(entity, start=start, end=end)
+            st = self.stored.stays(entity, start, end)
+            self._stays[key] = st if st is not None else self.db.stays(entity, start=start, end=end)
         return self._stays[key]
 
     def places(self, entity: str) -> pa.Table:
@@ -192,13 +208,31 @@ class _Run:
 
     def coverage(self, entity: str | None, period: Period | None) -> tuple[Coverage, tuple[int, ...]]:
         start, end = _window(period)
-        fixes = self.db.fixes(entity, start=start, end=end)
-        sources = tuple(sorted({int(s) for s in fixes.column("source_id").to_pylist() if s is not None}))
-        if fixes.num_rows == 0:
+        summary = fix_summary(self.db, start, end, int(GAP_S * 1e6), self.stored) if entity is None else None
+        if summary is not None:  # everyone's fixes: summed up in the database
+            n, first, last, inner, sources = summary
+            if n == 0:
+                hours = period.hours() if period is not None else 0.0
+                return Coverage(start, end, hours, 0.0, 0, period.intervals if period else ()), sources
+            lo = _us(start) if start is not None else first
+            hi = _us(end) if end is not None else last
+            spans = [(lo, first), *inner, (last, hi)]
+            silences = [(a, b) for a, b in spans if b - a > GAP_S * 1e6]
+            total = max(hi - lo, 0) / 3.6e9
+            missing = sum(b - a for a, b in silences) / 3.6e9
+            gaps = tuple(Interval(_dt(a), _dt(b)) for a, b in silences)
+            return Coverage(_dt(lo), _dt(hi), total, max(total - missing, 0.0), n, gaps), sources
+        fast = fix_times(self.db, entity, start, end, self.stored)
+        if fast is not None:
+            t, sources = fast
+        else:
+            fixes = self.db.fixes(entity, start=start, end=end)
+            sources = tuple(sorted({int(s) for s in fixes.column("source_id").to_pylist() if s is not None}))
+            t = np.sort(_times(fixes, "t")) if fixes.num_rows else np.empty(0, np.int64)
+        if t.shape[0] == 0:
             hours = period.hours() if period is not None else 0.0
             gaps = period.intervals if period is not None else ()
             return Coverage(start, end, hours, 0.0, 0, gaps), sources
-        t = np.sort(_times(fixes, "t"))
         lo = _us(start) if start is not None else int(t[0])
         hi = _us(end) if end is not None else int(t[-1])
         edges = np.concatenate([[lo], t, [hi]])
@@ -334,12 +368,13 @@ def execute(
     *,
     tz: str | None = None,
     places: Mapping[str, Any] | None = None,
+    _catalog: StoredStays | None = None,
 ) -> Answer:
     """Answer ``query`` from ``db``. ``tz`` is the zone answers are said in (default: the query's own
     period or moment zone, else UTC); ``places`` maps place names to ``(lat, lon[, radius_m])`` or a
     place id. Errors the engine raises on purpose (an unknown entity...) become an answer that says so."""
     zone_name = tz or _query_tz(query) or "UTC"
-    run = _Run(db, zone_name, places)
+    run = _Run(db, zone_name, places, _catalog)
     try:
         return _dispatch(run, query)
     except HereaboutsError as exc:
@@ -645,7 +680,16 @@ def _first_last(run: _Run, query: Any) -> Answer:
 def _trip_table(run: _Run, entity: str, period: Period | None) -> pa.Table:
     """Trips that start in the period (found on the fixes of the widened period)."""
     start, end = _widen(period)
-    trips = run.db.trips(entity, start=start, end=end)
+    stored = run.stored.stays(entity, start, end)
+    if stored is not None:  # the stored stays and the fixes between them: no stay detection here
+        from ..analysis.trips import build_trips
+
+        fixes = run.db.fixes(entity, start=start, end=end)
+        fixes = fixes.set_column(0, "entity", pa.array([entity] * fixes.num_rows, pa.string()))
+        places = run.places(entity)
+        trips = build_trips(fixes, stored, places=places if places.num_rows else None)
+    else:
+        trips = run.db.trips(entity, start=start, end=end)
     if period is None or trips.num_rows == 0:
         return trips
     t = _times(trips, "start")
@@ -755,30 +799,85 @@ def _stats(run: _Run, query: Any) -> Answer:
     return Answer(query, query.describe(), text, result, _mean_conf(stays), _stay_evidence(stays), cov, src)
 
 
+def _global_circles(run: _Run, ref: q.PlaceRef) -> list[tuple[float, float, float, str]] | None:
+    """The circles of a reference that means the same place for every entity (coordinates, a place
+    named with its position), else None."""
+    if isinstance(ref, q.Near):
+        inner = _global_circles(run, ref.ref)
+        return None if inner is None else run.circles(None, ref)
+    if isinstance(ref, q.Coordinates):
+        return run.circles(None, ref)
+    if isinstance(ref, q.NamedPlace):
+        v = run.named.get(ref.name.lower())
+        if isinstance(v, tuple | list) and len(v) >= 2:
+            return run.circles(None, ref)
+    return None
+
+
+def _in_area_stored(run: _Run, query: q.InArea) -> pa.Table | None:
+    """The stays of every entity at the area (clipped to the period), from the stored stays with the
+    area's box (or, for a town, the period) pushed into the SQL; None when that does not apply."""
+    start, end = _widen(query.period)
+    circles = _global_circles(run, query.area)
+    if circles:
+        parts = [run.stored.near(la, lo, r, start, end) for la, lo, r, _ in circles]
+        if any(p is None for p in parts):
+            return None
+        stays = pa.concat_tables([p for p in parts if p is not None])
+        if len(circles) > 1:  # a stay in two overlapping circles counts once
+            seen: set[tuple[str, int]] = set()
+            keep = []
+            for e, t in zip(stays.column("entity").to_pylist(), _times(stays, "start").tolist(), strict=True):
+                keep.append((e, t) not in seen)
+                seen.add((e, t))
+            stays = stays.filter(pa.array(keep))
+        stays = _clip(stays, query.period, None)
+        return stays.filter(pa.array(_inside(stays, circles)))
+    if isinstance(query.area, q.Town):
+        from ..analysis.gazetteer import gazetteer_available, lookup_towns
+
+        everyone = run.stored.everyone(start, end)
+        if everyone is None or not gazetteer_available():
+            return None
+        stays = _clip(everyone, query.period, None)
+        if stays.num_rows:
+            towns = lookup_towns(_floats(stays, "lat"), _floats(stays, "lon")).column("town").to_pylist()
+            want = query.area.name.lower()
+            stays = stays.filter(pa.array([(t or "").lower() == want for t in towns]))
+        return stays
+    return None
+
+
 def _in_area(run: _Run, query: Any) -> Answer:
     assert isinstance(query, q.InArea)
-    rows = []
-    evidence = []
-    any_circle = False
-    for name in run.db.entity_names():
-        circles = run.circles(name, query.area) if not isinstance(query.area, q.AnchorRef) else []
-        if not circles:
-            continue
-        any_circle = True
-        stays = _clip(run.stays(name, query.period), query.period, None)
-        hit = stays.filter(pa.array(_inside(stays, circles)))
-        if hit.num_rows:
-            s = _times(hit, "start")
+    hit = _in_area_stored(run, query)
+    any_circle = hit is not None
+    if hit is None:
+        parts = []
+        for name in run.db.entity_names():
+            circles = run.circles(name, query.area) if not isinstance(query.area, q.AnchorRef) else []
+            if not circles:
+                continue
+            any_circle = True
+            stays = _clip(run.stays(name, query.period), query.period, None)
+            parts.append(stays.filter(pa.array(_inside(stays, circles))))
+        hit = pa.concat_tables(parts) if parts else None
+    rows: list[dict[str, Any]] = []
+    if hit is not None and hit.num_rows:
+        agg = hit.group_by("entity").aggregate(
+            [("start", "count"), ("start", "min"), ("start", "max"), ("duration_s", "sum")]
+        )
+        for r in agg.sort_by("entity").to_pylist():
             rows.append(
                 {
-                    "entity": name,
-                    "n_stays": hit.num_rows,
-                    "first": _dt(int(s.min())),
-                    "last": _dt(int(s.max())),
-                    "total_s": float(pc.sum(hit.column("duration_s")).as_py() or 0.0),
+                    "entity": r["entity"],
+                    "n_stays": int(r["start_count"]),
+                    "first": r["start_min"],
+                    "last": r["start_max"],
+                    "total_s": float(r["duration_s_sum"] or 0.0),
                 }
             )
-            evidence.append(_stay_evidence(hit))
+    evidence = [_stay_evidence(hit)] if hit is not None and hit.num_rows else []
     if not any_circle:
         return _unknown_place(run, query, None, query.area)
     cov, src = run.coverage(None, query.period)
@@ -795,7 +894,8 @@ def _in_area(run: _Run, query: Any) -> Answer:
     ev = pa.concat_tables(evidence, promote_options="default") if evidence else pa.table({})
     text = (
         f"{len(rows)} entit{'y' if len(rows) == 1 else 'ies'} stayed at {query.area.describe()}: "
-        + ", ".join(f"{r['entity']} ({r['n_stays']} stays)" for r in rows)
+        + ", ".join(f"{r['entity']} ({r['n_stays']} stays)" for r in rows[:20])
+        + (f" and {len(rows) - 20} more" if len(rows) > 20 else "")
         + "."
         if rows
         else f"Nobody stayed at {query.area.describe()} then."
@@ -874,7 +974,202 @@ def _compare(run: _Run, query: Any) -> Answer:
     )
 
 
+def _routine(run: _Run, query: Any) -> Answer:
+    """The usual whereabouts in a recurrence (or through the week): the places the entity stayed at
+    longest then, over all the data, each with its share of the recurrence's hours that had data."""
+    assert isinstance(query, q.Routine)
+    top = _top_places(run, q.TopPlaces(query.entity, None, 5, query.recurrence))
+    if top.result.num_rows == 0:
+        return dataclasses.replace(top, query=query, said=query.describe())
+    cov = top.coverage
+    lo, hi = cov.start, cov.end
+    if lo is None or hi is None:
+        return dataclasses.replace(top, query=query, said=query.describe())
+    if query.recurrence is not None:
+        span_s = sum((iv.end - iv.start).total_seconds() for iv in query.recurrence.intervals(lo, hi))
+    else:
+        span_s = (hi - lo).total_seconds()
+    span_s *= cov.fraction if cov.fraction > 0 else 1.0  # only the hours with data can show a place
+    share = [min(1.0, d / span_s) if span_s > 0 else None for d in top.result.column("dwell_s").to_pylist()]
+    result = top.result.append_column("share", pa.array(share, pa.float64()))
+    when = query.recurrence.describe() if query.recurrence is not None else "through the week"
+    parts = [
+        f"{r['place_id']}{' (' + r['town'] + ')' if r['town'] else ''} "
+        f"{(r['share'] or 0.0):.0%} of the time ({r['n_stays']} stays)"
+        for r in result.to_pylist()
+    ]
+    text = f"{query.entity} is usually, {when}: " + "; ".join(parts) + f"; {cov.describe()}."
+    return Answer(query, query.describe(), text, result, top.confidence, top.evidence, cov, top.provenance)
+
+
+_TOGETHER_CAVEAT = (
+    "Co-presence reports times and places, never what the company means: strangers coincide at shared "
+    "offices, gyms, shops and buses, and being near someone says nothing about why."
+)
+
+
+def _together(run: _Run, query: Any) -> Answer:
+    """Co-presence of two entities (or of one with anyone): the episodes within 50 m for at least
+    10 minutes (both fixes' accuracy used, nothing claimed across a recording gap), with places, a
+    confidence, the coverage of both, and for a pair its significance against chance."""
+    assert isinstance(query, q.Together)
+    from ..analysis.copresence import pair_significance
+
+    start, end = _window(query.period)
+    a, b = query.entity_a, query.entity_b
+    table = run.db.together(a, b, start, end) if b is not None else run.db.near(a, start, end)
+    if query.period is not None and table.num_rows and len(query.period.intervals) > 1:
+        s, e = _times(table, "start"), _times(table, "end")
+        ok = np.zeros(table.num_rows, bool)
+        for iv in query.period.intervals:
+            ok |= (s < _us(iv.end)) & (e > _us(iv.start))
+        table = table.filter(pa.array(ok))
+    cov, src = run.coverage(a, query.period)
+    said = query.describe()
+    if b is not None:
+        cov_b, src_b = run.coverage(b, query.period)
+        src = tuple(sorted(set(src) | set(src_b)))
+        cover = f"{a}: {cov.describe()}; {b}: {cov_b.describe()}"
+    else:
+        cover = cov.describe()
+    cols = ["other", "start", "end", "duration_s", "lat", "lon", "distance_median_m", "confidence"]
+    ev = table.select(cols) if table.num_rows else pa.table({})
+    if ev.num_rows:
+        ev = ev.append_column("kind", pa.array(["copresence"] * ev.num_rows, pa.string()))
+    if table.num_rows == 0:
+        who = f"{a} and {b} were" if b is not None else f"Nobody was near {a}; {a} was"
+        text = (
+            f"{who} never within 50 m of {'each other' if b is not None else 'anyone'} for 10 minutes or more "
+            f"{_when_phrase(query.period)}; {cover}. Gaps in the data hide co-presence: none is claimed across them."
+        )
+        return Answer(query, said, text, table, None, pa.table({}), cov, src)
+    total_h = float(pc.sum(table.column("duration_s")).as_py() or 0.0) / 3600.0
+    rows = table.to_pylist()
+    shown = "; ".join(
+        f"{_fmt(r['start'], run.tz)} to {_fmt(r['end'], run.tz)} at {r['lat']:.5f}, {r['lon']:.5f}"
+        + ("" if b is not None else f" with {r['other']}")
+        for r in rows[:5]
+    )
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    if b is not None:
+        text = (
+            f"{a} and {b} were within 50 m of each other {len(rows)} time{'s' if len(rows) != 1 else ''} "
+            f"({_hours(total_h * 3600)} in all) {_when_phrase(query.period)}: {shown}{more}."
+        )
+        try:
+            stays = pa.concat_tables(
+                [run.stays(a, query.period), run.stays(b, query.period)], promote_options="default"
+            )
+            sig = pair_significance(table.drop_columns(["other"]), stays)
+        except HereaboutsError:  # pragma: no cover - depends on the data
+            sig = pa.table({})
+        if sig.num_rows:
+            r = sig.to_pylist()[0]
+            text += (
+                f" Away from the home and work of both: {r['n_away']} episode{'s' if r['n_away'] != 1 else ''}; "
+                f"against chance (strangers with the same places and hours) p = {r['p_value']:.3g}"
+                + (" (more than chance)." if r["is_tie"] else " (not more than chance).")
+            )
+    else:
+        others = sorted({r["other"] for r in rows})
+        text = (
+            f"{len(others)} entit{'y was' if len(others) == 1 else 'ies were'} within 50 m of {a} for 10 minutes "
+            f"or more {_when_phrase(query.period)} ({', '.join(others[:10])}{'...' if len(others) > 10 else ''}): "
+            f"{shown}{more}."
+        )
+    text += f" {_TOGETHER_CAVEAT} Coverage: {cover}."
+    return Answer(query, said, text, table, _mean_conf(table), ev, cov, src)
+
+
+def _when_phrase(period: Period | None) -> str:
+    return period.phrase if period is not None else "in all the data"
+
+
+def _anomalies(run: _Run, query: Any) -> Answer:
+    """Days of the period that break the entity's routine (:func:`hereabouts.analysis.routines.anomalies`:
+    a long visit to a place it hardly ever goes to, an absence from a place it is at every week on that
+    day, an arrival home or at work hours off its usual time), judged against all its data."""
+    from ..analysis.routines import anomalies
+    from .timeexpr import localize, zone
+
+    assert isinstance(query, q.Anomalies)
+    stays, places = run.stays(query.entity), run.places(query.entity)
+    cov, src = run.coverage(query.entity, query.period)
+    if stays.num_rows == 0 or places.num_rows == 0:
+        text = f"{query.entity} has no stays to learn a routine from; {cov.describe()}."
+        return Answer(query, query.describe(), text, pa.table({}), None, pa.table({}), cov, src)
+    table = anomalies(stays, places, tz=run.tz)
+    if query.period is not None and table.num_rows:
+        z = zone(run.tz)
+        keep = []
+        for d in table.column("day").to_pylist():
+            a = localize(datetime.combine(d, datetime.min.time()), z)
+            b = localize(datetime.combine(d + timedelta(days=1), datetime.min.time()), z)
+            keep.append(any(a < iv.end and iv.start < b for iv in query.period.intervals))
+        table = table.filter(pa.array(keep, pa.bool_()))
+    where = {
+        r["place_id"]: (r["lat"], r["lon"]) for r in places.select(["place_id", "lat", "lon"]).to_pylist()
+    }
+    pids = table.column("place_id").to_pylist()
+    table = table.append_column("lat", pa.array([where.get(p, (None, None))[0] for p in pids], pa.float64()))
+    table = table.append_column("lon", pa.array([where.get(p, (None, None))[1] for p in pids], pa.float64()))
+    when = _when_words(query.period)
+    if table.num_rows == 0:
+        text = f"Nothing unusual for {query.entity} {when}: every day kept to its routine; {cov.describe()}."
+    else:
+        days = sorted({str(d) for d in table.column("day").to_pylist()})
+        parts = [f"{r['day']} {r['kind']}: {r['detail']} ({r['routine']})" for r in table.to_pylist()[:5]]
+        text = (
+            f"{len(days)} unusual day{'s' if len(days) != 1 else ''} for {query.entity} {when}: "
+            + "; ".join(parts)
+            + ("…" if table.num_rows > 5 else "")
+            + f"; {cov.describe()}."
+        )
+    ev = table.select(["entity", "day", "kind", "place_id", "lat", "lon"])
+    ev = ev.append_column("evidence", pa.array(["anomaly"] * ev.num_rows, pa.string()))
+    return Answer(query, query.describe(), text, table, None, ev, cov, src)
+
+
+def _when_words(period: Period | None) -> str:
+    return period.describe() if period is not None else "over all the data"
+
+
+def _predict(run: _Run, query: Any) -> Answer:
+    """Where the entity is likely to be at an instant, from the stays before it
+    (:func:`hereabouts.analysis.predict.fit_predictor`: the places it is at in that hour of the week)."""
+    from ..analysis.predict import fit_predictor
+
+    assert isinstance(query, q.Predict)
+    at = query.at.at
+    stays = run.stays(query.entity)
+    if stays.num_rows:
+        stays = stays.filter(pc.less(stays.column("start"), pa.scalar(at, pa.timestamp("us", tz="UTC"))))
+    places = run.places(query.entity)
+    cov, src = run.coverage(query.entity, None)
+    if stays.num_rows == 0 or places.num_rows == 0:
+        text = f"{query.entity} has no stays before {_fmt(at, run.tz)} to predict from; {cov.describe()}."
+        return Answer(query, query.describe(), text, pa.table({}), None, pa.table({}), cov, src)
+    table = fit_predictor(stays, places, tz=run.tz, until=at).predict(query.entity, at, top=3)
+    table = table.select(["entity", "at", "place_id", "lat", "lon", "probability", "rank", "support"])
+    parts = []
+    for r in table.to_pylist():
+        where = f"{r['place_id']} ({r['lat']:.5f}, {r['lon']:.5f})" if r["place_id"] else "elsewhere"
+        parts.append(f"{where} {r['probability']:.0%}")
+    top = table.to_pylist()[0]
+    text = (
+        f"At {_fmt(at, run.tz)} ({run.tz}) {query.entity} is most likely at "
+        + "; ".join(parts)
+        + f" — from {top['support']:g} weeks of history at that hour of the week; {cov.describe()}."
+    )
+    ev = table.select(["entity", "place_id", "lat", "lon", "probability"])
+    ev = ev.append_column("kind", pa.array(["prediction"] * ev.num_rows, pa.string()))
+    return Answer(query, query.describe(), text, table, round(float(top["probability"]), 3), ev, cov, src)
+
+
 _HANDLERS: dict[type, Any] = {
+    q.Anomalies: _anomalies,
+    q.Predict: _predict,
+    q.Routine: _routine,
     q.WhereAt: _where_at,
     q.WhereDuring: _where_during,
     q.TopPlaces: _top_places,
@@ -887,26 +1182,32 @@ _HANDLERS: dict[type, Any] = {
     q.InArea: _in_area,
     q.Anchors: _anchors,
     q.Compare: _compare,
+    q.Together: _together,
 }
 
 
 # ------------------------------------------------------------------ parse + execute
 
 
-def entity_zone(db: Database, entity: str) -> str:
+def entity_zone(db: Database, entity: str, catalog: StoredStays | None = None) -> str:
     """The IANA zone at the entity's most recent fix (offline lookup), ``UTC`` when unknown."""
     from ..analysis import _localtime
 
-    ents = db.entities().to_pylist()
-    row = next((r for r in ents if r["entity"] == entity), None)
-    if row is None or row.get("last") is None:
-        return "UTC"
-    last = row["last"]
-    fixes = db.fixes(entity, start=last - timedelta(hours=1), end=last + timedelta(seconds=1))
-    if fixes.num_rows == 0:
-        return "UTC"
+    pos = last_position(db, entity, catalog)
+    if pos is not None:
+        lat, lon = np.array([pos[0]]), np.array([pos[1]])
+    else:
+        ents = db.entities().to_pylist()
+        row = next((r for r in ents if r["entity"] == entity), None)
+        if row is None or row.get("last") is None:
+            return "UTC"
+        last = row["last"]
+        fixes = db.fixes(entity, start=last - timedelta(hours=1), end=last + timedelta(seconds=1))
+        if fixes.num_rows == 0:
+            return "UTC"
+        lat, lon = _floats(fixes, "lat")[-1:], _floats(fixes, "lon")[-1:]
     try:
-        zones = _localtime.zones_at(_floats(fixes, "lat")[-1:], _floats(fixes, "lon")[-1:])
+        zones = _localtime.zones_at(lat, lon)
     except HereaboutsError:  # timezonefinder missing
         return "UTC"
     return zones[0] if zones else "UTC"
@@ -920,24 +1221,38 @@ def ask(
     tz: str | None = None,
     default_entity: str | None = None,
     places: Mapping[str, Any] | None = None,
+    llm: LLMConfig | None = None,
 ) -> Answer:
     """Parse ``question`` against the entities (and aliases) of ``db`` and answer it.
 
     Times resolve in ``tz``, or else in the zone of the entity the question is about (at its most
     recent fix), or UTC. ``places`` names places (``name -> (lat, lon[, radius_m])`` or a place id).
     Town names are those of the places in the data (looked up only when a question needs one).
+    With ``llm``, a language model translates the question instead (:mod:`hereabouts.ask.llm`);
+    a question the parser refuses is never sent, and when the model fails the parser's reading is
+    answered, with a note saying so.
     """
     from .parse import parse
 
     now = now or datetime.now(UTC)
-    ents = db.entities().to_pylist()
-    names = [str(r["entity"]) for r in ents]
-    aliases = {str(a): str(r["entity"]) for r in ents for a in (r.get("aliases") or [])}
+    catalog = StoredStays.of(db)  # one look at the store's entities and analysis for this question
+    names, aliases = names_and_aliases(db, catalog)
     towns_cache: dict[str, str] = {}
 
     def towns(name: str) -> str | None:
         if not towns_cache:
-            for e in names:
+            points = catalog.all_points()
+            if points is not None and points[0].shape[0]:  # the towns of every stored stay, one lookup
+                from ..analysis.gazetteer import gazetteer_available, lookup_towns
+
+                if gazetteer_available():
+                    for t in set(lookup_towns(*points).column("town").to_pylist()):
+                        if t:
+                            towns_cache[str(t).lower()] = str(t)
+                names_ = []
+            else:
+                names_ = names
+            for e in names_:
                 try:
                     st = db.stays(e)
                     table = db.places(e, stays=st) if st.num_rows else None
@@ -967,7 +1282,30 @@ def ask(
     if tz is None:
         who = _entities_of(query)
         if who and who[0] in names:
-            zone_name = entity_zone(db, who[0])
+            zone_name = entity_zone(db, who[0], catalog)
             if zone_name != "UTC":
                 query = run_parse(zone_name)
-    return execute(db, query, tz=zone_name, places=places)
+    notes: tuple[str, ...] = ()
+    if llm is not None and not isinstance(query, q.Refusal):
+        from .llm import LLMError, translate
+
+        try:
+            query = translate(
+                question,
+                config=llm,
+                entities=names,
+                aliases=aliases,
+                places=sorted(places or {}),
+                now=now,
+                tz=zone_name,
+                default_entity=default_entity,
+            )
+            notes = (f"translated by the language model {llm.model!r} at {llm.base_url}",)
+        except LLMError as exc:
+            notes = (
+                f"the language model gave no usable translation ({exc}); the built-in parser read the question",
+            )
+    answer = execute(db, query, tz=zone_name, places=places, _catalog=catalog)
+    if notes:
+        answer = dataclasses.replace(answer, notes=notes)
+    return answer

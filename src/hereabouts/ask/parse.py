@@ -17,6 +17,7 @@ The catalogue is documented, with examples and the query each becomes, in ``docs
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -340,6 +341,7 @@ FORMS: tuple[Form, ...] = (
         "Who was with an entity",
         rf"\bwho\b.*\b(?:with|together|meet|met|near|accompan\w*|alongside|next to)\b"
         rf"|\b(?:with|meet|met|near)\s+(?:whom|anyone|anybody|someone|somebody|others?)\b"
+        rf"|\b(?:meet|met|meeting|see|saw|seen)\s+(?:any|another|other)\b"
         rf"|\bwho\s+(?:did|does|has)\s+{E}\s+(?:meet|see|spend time with|travel with)",
         _together,
         (
@@ -351,7 +353,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "in_area",
         "Who was at a place",
-        rf"^(?:{_WHO})\b.*{P}|\b(?:anyone|anybody|someone|somebody|any (?:entity|device|vehicle|van))\b.*{P}"
+        rf"^(?:{_WHO})\b.*{P}|\b(?:anyone|anybody|someone|somebody|everyone|everybody|any (?:entity|device|vehicle|van)"
+        rf"|all (?:entities|devices|vehicles|vans))\b.*{P}"
         rf"|\bwho\b.*\b(?:visit\w*|been|was|were|came|stopped|passed)\b.*{P}",
         lambda c: InArea(c.place(), c.period),
         (
@@ -365,7 +368,9 @@ FORMS: tuple[Form, ...] = (
         "Unusual movements of an entity",
         r"\b(?:unusual\w*|anomal\w*|out of the ordinary|strange\w*|odd|weird|irregular\w*|deviat\w*|abnormal\w*"
         r"|unexpected\w*|out of character|different from usual|off routine|outlier\w*)\b"
-        r"|\b(?:break|broke|breaking|depart\w*|stray\w*) from (?:\S+ )?(?:routine|usual|normal)\b",
+        r"|\b(?:break|broke|breaking|depart\w*|stray\w*) from (?:\S+ )?(?:routine|usual|normal)\b"
+        r"|\b(?:break|breaks|broke|breaking|broken|leave|leaves|left|leaving|abandon\w*)\s+(?:\S+\s+)?"
+        r"(?:routine|(?:usual|normal|regular) (?:pattern|routine|habits?)|pattern|habits?)\b",
         lambda c: Anomalies(c.entity, c.period),
         (
             "was there anything unusual about van 7 last week?",
@@ -395,6 +400,17 @@ FORMS: tuple[Form, ...] = (
             "what is van 7's routine on weekdays?",
             "what does my typical day look like?",
             "what does van 7 usually do on Tuesday evenings?",
+        ),
+    ),
+    Form(
+        "trips_between",
+        "Trips from one place to another",
+        rf"\bfrom\s+{P}\b.*\bto\s+{P}|\bbetween\s+{P}\s+and\s+{P}",
+        _trips,
+        (
+            "show van 7's trips from the depot to Potsdam",
+            "how did I get from home to work yesterday?",
+            "trips between home and the lake last month",
         ),
     ),
     Form(
@@ -441,17 +457,6 @@ FORMS: tuple[Form, ...] = (
             "how often did van 7 visit the depot this month?",
             "how many times did I go to the lake in 2024?",
             "how many visits to Potsdam did van 7 make?",
-        ),
-    ),
-    Form(
-        "trips_between",
-        "Trips from one place to another",
-        rf"\bfrom\s+{P}\b.*\bto\s+{P}|\bbetween\s+{P}\s+and\s+{P}",
-        _trips,
-        (
-            "show van 7's trips from the depot to Potsdam",
-            "how did I get from home to work yesterday?",
-            "trips between home and the lake last month",
         ),
     ),
     Form(
@@ -582,24 +587,25 @@ FORMS: tuple[Form, ...] = (
     ),
     Form(
         "usual_when",
-        "Where an entity usually is at a time of day",
-        r"\bwhere\b.*\b(?:usually|normally|typically|generally|tend to|tends to)\b.*xtimer"
-        r"|\bxtimer\b.*\bwhere\b.*\b(?:usually|normally|typically)\b",
-        lambda c: TopPlaces(c.entity, c.period, _n(c, 3), c.rec),
+        "Where an entity usually is (at a time of day, on some days): its routine then",
+        r"\bwhere\b.*\b(?:usually|normally|typically|generally|tend to|tends to|most days)\b"
+        r"|\b(?:usually|normally|typically|generally)\b.*\bwhere\b",
+        lambda c: Routine(c.entity, c.rec),
         (
             "where is bob usually at 10am on weekdays?",
             "where am I normally on Friday evenings?",
+            "where does van 7 usually stop on Tuesdays?",
         ),
     ),
     Form(
         "top_places",
         "The places an entity stays at most",
-        r"\b(?:usually|normally|typically|regularly|most|often|frequent\w*|favou?rite\w*|top|main|hang(?:s)? out"
+        r"\b(?:usually|normally|typically|regularly|most|often|frequent\w*|favou?rite\w*|top|main|longest|hang(?:s)? out"
         r"|spends? (?:most|a lot|its|his|her|their|my)|stop(?:s|ped)?|park(?:s|ed)?)\b"
         r"|\b(?:which|what)\b(?:\s+\w+)?\s+(?:places?|locations?|spots?|stops?|\w+)\s+(?:did|does|do|has|have)\s+xent\w*\s+(?:visit|go|been|stop|stay)",
         lambda c: TopPlaces(c.entity, c.period, _n(c, 5), c.rec),
         (
-            "where does van 7 usually stop on Tuesdays?",
+            "where does van 7 stop most on Tuesdays?",
             "what are my top 3 places this month?",
             "which church did I visit last week?",
         ),
@@ -641,6 +647,21 @@ FORMS: tuple[Form, ...] = (
 )
 
 
+_RANKING = r"\b(?:most|top|favou?rite\w*|main|longest|frequent\w*|often)\b"
+
+
+def _one_day_where(c: Ctx) -> bool:
+    """ "Where did X go (stop) on <a day>": the stays of that day in order, not a ranking of places."""
+    p = c.period
+    return (
+        p is not None
+        and c.rec is None
+        and p.hours() <= 36
+        and re.search(r"\bwhere\b|\bstops\b", c.skeleton) is not None
+        and re.search(_RANKING + r"|\b(?:which|what|usually|normally|typically)\b", c.skeleton) is None
+    )
+
+
 def _classify(c: Ctx, skip: tuple[str, ...] = ()) -> Query:
     for form in FORMS:
         if form.id in skip or not form.matches(c.skeleton):
@@ -655,8 +676,13 @@ def _classify(c: Ctx, skip: tuple[str, ...] = ()) -> Query:
             continue
         if form.id in ("where_at",) and not c.moments:
             continue
-        if form.id == "usual_when" and (c.rec is None or not c.rec.windows):
+        if form.id == "usual_when" and re.search(_RANKING, c.skeleton):
             continue
+        if form.id in ("top_places", "places_list"):
+            if c.moments:  # one instant has no top places: "where did van 7 park at 3pm"
+                continue
+            if _one_day_where(c):
+                return WhereDuring(c.entity, c.period)  # type: ignore[arg-type]
         if form.id == "anchors_work" and re.search(r"\b(?:after|before|from|to) (?:work|xplc\w)", c.skeleton):
             continue
         if form.id == "anchors_nights" and not (
@@ -750,25 +776,36 @@ def _tok(prefix: str, i: int) -> str:
     return f" {prefix}{chr(ord('a') + min(i, 25))} "
 
 
-def _sub_entities(
-    s: str, entities: Sequence[str], aliases: Mapping[str, str], default_entity: str | None
-) -> tuple[str, list[str]]:
+@functools.lru_cache(maxsize=16)
+def _name_table(
+    entities: tuple[str, ...], aliases: tuple[tuple[str, str], ...]
+) -> tuple[dict[str, str], re.Pattern[str] | None]:
+    """``lower-cased name or alias -> entity`` and one pattern for all of them (longest first, so the
+    longest name wins where several start at the same place), built once per set of names."""
     names: dict[str, str] = {}
     for e in entities:
         names[e.lower()] = e
-    for a, e in aliases.items():
+    for a, e in aliases:
         names[a.lower()] = e
+    ordered = sorted((n for n in names if n.strip()), key=lambda n: (-len(n), n))
+    if not ordered:
+        return names, None
+    alts = "|".join(re.escape(n) for n in ordered)
+    return names, re.compile(rf"(?<!{_NAME_CHARS})(?P<name>{alts})(?:'s|')?(?!\w)")
+
+
+def _sub_entities(
+    s: str, entities: Sequence[str], aliases: Mapping[str, str], default_entity: str | None
+) -> tuple[str, list[str]]:
+    names, rx = _name_table(tuple(entities), tuple(aliases.items()))
     found: list[tuple[int, str]] = []
-    for name in sorted(names, key=len, reverse=True):
-        if not name.strip():
-            continue
-        rx = re.compile(rf"(?<!{_NAME_CHARS}){re.escape(name)}(?:'s|')?(?!\w)")
-        while True:
-            m = rx.search(s)
-            if m is None:
-                break
-            found.append((m.start(), names[name]))
-            s = s[: m.start()] + "\x00" * (m.end() - m.start()) + s[m.end() :]
+    if rx is not None:
+
+        def mask(m: re.Match[str]) -> str:
+            found.append((m.start(), names[m["name"]]))
+            return "\x00" * (m.end() - m.start())
+
+        s = rx.sub(mask, s)
     if default_entity is not None:
         for m in re.finditer(_PRONOUNS, s):
             found.append((m.start(), default_entity))
@@ -800,7 +837,12 @@ def _sub_entities(
 
 
 _FUTURE = r"\b(?:will|going to|gonna|tomorrow|next|likely|expect\w*|predict\w*|forecast\w*|probably)\b"
-_NUMBER_RX = r"\b(?:top|best|first)\s+(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\b|\b(\d+|three|five|ten)\s+(?:most|top|main)\b"
+_NUMWORD = r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty"
+_NUMBER_RX = (
+    rf"\b(?:top|best|first)\s+({_NUMWORD})\b|\b({_NUMWORD})\s+(?:most|top|main)\b"
+    rf"|\b(?:which|what|the|my|xent[a-z](?:'s)?|its|his|her|their)\s+({_NUMWORD})\s+"
+    rf"(?:(?:\w+\s+)?places|locations|spots|stops)\b"
+)
 _UNIT_M = {
     "m": 1.0,
     "meter": 1.0,
@@ -870,6 +912,9 @@ def _parse(
         prep = before[-1] if before else ""
         if prep == "the" and len(before) > 1:
             prep = before[-2]
+            before = before[:-1]
+        if prep == "of" and len(before) > 1 and before[-2] == "out":  # "out of Amersfoort": an origin
+            prep = "from"
         plc.append((m.start(), prep, ref))
         return text[: m.start()] + " xplcq " + text[m.end() :]
 
@@ -910,9 +955,17 @@ def _parse(
     number: int | None = None
     mn = re.search(_NUMBER_RX, s)
     if mn:
-        w = mn[1] or mn[2]
+        w = mn[1] or mn[2] or mn[3]
         number = int(w) if w.isdigit() else te._NUMWORDS.get(w, 5)
-        s = s[: mn.start()] + (" top " if mn[1] else " most ") + s[mn.end() :]
+        if mn[3]:  # "which 7 places": the number alone becomes "top"
+            s = s[: mn.start(3)] + " top " + s[mn.end(3) :]
+        else:
+            s = s[: mn.start()] + (" top " if mn[1] else " most ") + s[mn.end() :]
+
+    # "how far on a typical Saturday": on Saturdays; "a typical Monday for bob": the routine on Mondays
+    typical = r"(?:typical|usual|normal|average|ordinary|regular)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekday)s?\b"
+    s = re.sub(rf"\bon\s+(?:an?\s+)?{typical}", r"on \1s", s)
+    s = re.sub(rf"\b(?:an?\s+)?{typical}", r"typical day on \1s", s)
 
     prefer: te.Prefer = "future" if re.search(_FUTURE, s) else "past"
     try:
@@ -951,7 +1004,12 @@ def _parse(
 
     # home / work ("where is my home" / "where does X work" ask for the anchor itself: no reference)
     asks_anchor = (
-        re.match(r"^(?:where|what(?:'s| is| are| was)|which is|show|list|find|tell me)\b", s) is not None
+        re.match(
+            r"^(?:where|what(?:'s| is| are| was)|which is|show|list|find|tell me|(?:home|work)\b"
+            r"|(?:which|what) (?:place|location|address|one) (?:is|was|are)\b)",
+            s,
+        )
+        is not None
     )
     for anchor_rx, anchor in (
         (r"\b(?:home|my place|my house|(?:his|her|their|its) house)\b", "home"),
@@ -961,7 +1019,10 @@ def _parse(
         while (m := re.compile(anchor_rx).search(s, pos)) is not None:
             prefix = s[: m.start()].rstrip()
             if asks_anchor and not re.search(
-                r"\b(?:to|from|at|near|around|leave|left|leaving|arriv\w*|reach\w*|between)$", prefix
+                r"\b(?:to|from|at|near|around|leave|left|leaving|arriv\w*|reach\w*|between|trips?|journeys?"
+                r"|drives?|drove|rides?|way|commute|walk(?:ed)?|head(?:ed|ing)?|went|go(?:es|ing)?|come|came"
+                r"|back|return(?:ed)?)$",
+                prefix,
             ):
                 pos = m.end()
                 continue
@@ -970,7 +1031,8 @@ def _parse(
     # towns of the gazetteer: after a preposition, up to three words
     if towns is not None:
         rx_town = re.compile(
-            r"\b(?:to|from|in|at|near|around|visit(?:ed|ing)?|through|of|reach(?:ed)?)\s+([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2})"
+            r"\b(?:to|from|in|at|near|around|visit(?:ed|ing)?|through|of|reach(?:ed)?|between)\s+"
+            r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2})"
         )
         pos = 0
         while True:
@@ -1046,7 +1108,7 @@ def _parse(
     if (
         not ents
         and default_entity is None
-        and not re.search(r"\b(?:who|which|anyone|anybody|someone|somebody)\b", s)
+        and not re.search(r"\b(?:who|which|anyone|anybody|someone|somebody|everyone|everybody)\b", s)
     ):
         nu = _classify(c)
         if isinstance(nu, InArea):

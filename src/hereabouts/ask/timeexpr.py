@@ -312,9 +312,10 @@ _NUMWORDS = {
     "ten": 10,
     "twelve": 12,
     "fourteen": 14,
+    "twenty": 20,
     "thirty": 30,
 }
-_NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|thirty)"
+_NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|twenty|thirty)"
 
 # a single calendar day
 _DAY = (
@@ -716,6 +717,60 @@ def _r_time_range(m: re.Match[str], c: _Ctx) -> Period:
     return _period(m, c, Interval(s, localize(datetime.combine(e_day, time(h2, m2)), c.z)))
 
 
+def _r_weekend_period(m: re.Match[str], c: _Ctx) -> Period:
+    """this / last / next weekend: Saturday 00:00 to Monday 00:00 local. On a weekend day "this
+    weekend" is the current one and "next weekend" the following one; on a weekday "next weekend" is
+    the coming one, and "this weekend" in a question about the past the one just gone."""
+    k = {"this": 0, "current": 0, "coming": 1, "last": -1, "previous": -1, "past": -1, "next": 1}[m["which"]]
+    t = c.today
+    if m["which"] == "this" and c.prefer == "past" and t.weekday() < 5:  # "where was I this weekend"
+        k = -1
+    if m["which"] in ("next", "coming") and t.weekday() < 5:  # on a weekday: the coming one
+        k = 0
+    sat = t - timedelta(days=t.weekday()) + timedelta(days=5 + 7 * k)
+    return _period(m, c, Interval(_midnight(sat, c.z), _midnight(sat + timedelta(days=2), c.z)))
+
+
+_WEEK_ORD = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3}
+
+
+def _r_week_of_month(m: re.Match[str], c: _Ctx) -> Period:
+    """The first (second, third, fourth) week of a month: its days 1-7 (8-14, ...); the last week:
+    its last seven days."""
+    month = _resolve_month(re.sub(r"\s+", " ", m["mon"]), c.today, c.prefer, c.z)
+    first = month.start.astimezone(c.z).date()
+    if m["ord"] == "last":
+        end = month.end.astimezone(c.z).date()
+        return _period(m, c, Interval(_midnight(end - timedelta(days=7), c.z), _midnight(end, c.z)))
+    a = first + timedelta(days=7 * _WEEK_ORD[m["ord"]])
+    return _period(m, c, Interval(_midnight(a, c.z), _midnight(a + timedelta(days=7), c.z)))
+
+
+_SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
+
+
+def _r_season(m: re.Match[str], c: _Ctx) -> Period:
+    """A meteorological season (spring March-May, summer June-August, autumn September-November,
+    winter December-February): the one of the year given, else the most recent one that has
+    begun ("last": the most recent one that has ended; "next": the coming one)."""
+    first = _SEASONS[m["season"]]
+    if m["y"]:
+        y = int(m["y"])
+    else:
+        t = c.today
+        y = t.year if (t.year, t.month) >= (t.year, first) else t.year - 1
+        if first == 12 and t.month < 3:
+            y = t.year - 1
+        which = m["which"] or ""
+        ended = _midnight(date(*_shift_month(y, first, 3), 1), c.z) <= c.now
+        if which in ("last", "previous", "past") and not ended:
+            y -= 1
+        elif which == "next" or (which == "" and c.prefer == "future" and (t.year, t.month) != (y, first)):
+            y += 1
+    ey, em = _shift_month(y, first, 3)
+    return _period(m, c, Interval(_midnight(date(y, first, 1), c.z), _midnight(date(ey, em, 1), c.z)))
+
+
 _RULES: list[tuple[str, Resolver]] = [
     (
         rf"(?:(?P<day2>{_DAY})\s+)?(?:between|from)\s+(?P<t1>{_TIME})\s+(?:and|to|until|till|-)\s+(?P<t2>{_TIME})"
@@ -755,6 +810,20 @@ _RULES: list[tuple[str, Resolver]] = [
     ),
     (rf"(?:(?:on|during|at)\s+(?:the\s+)?)?{_DAYLIST}", _r_recurrence),
     (r"(?:during|in)\s+the\s+(?P<days>week)(?=\s+(?:or|vs|versus|and|compared))", _r_weekdays),
+    (
+        r"(?:(?:on|over|during|at)\s+)?(?P<which>this|last|next|previous|current|coming|past)\s+weekend",
+        _r_weekend_period,
+    ),
+    (
+        rf"(?:(?:in|during|over|for)\s+)?the\s+(?P<ord>first|second|third|fourth|last|1st|2nd|3rd|4th)\s+week"
+        rf"\s+of\s+(?P<mon>{_MONTH})",
+        _r_week_of_month,
+    ),
+    (
+        r"(?:(?:in|during|over|for)\s+)?(?:the\s+)?(?:(?P<which>this|last|next|previous|past)\s+)?"
+        r"(?P<season>spring|summer|autumn|fall|winter)(?:\s+(?:of\s+)?(?P<y>\d{4}))?",
+        _r_season,
+    ),
     (r"(?:at|on)\s+the\s+(?P<days>weekend)", _r_weekend),
     (
         r"(?:(?:in|during)\s+the\s+|at\s+|on\s+|every\s+|)(?P<part>mornings|afternoons|evenings|nights)"
