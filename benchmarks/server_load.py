@@ -199,6 +199,75 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
     }
 
 
+def parse_cpu(batch: int, repeats: int = 5) -> dict[str, float]:
+    """Process CPU (µs) per request to parse and validate a payload, in process and without HTTP or
+    the store (less sensitive to machine load than throughput): the request paths against the general
+    paths they replace, interleaved in one run (median of ``repeats``). General: the vectorised sink
+    (``SCALAR_ROWS = 0``) for one OwnTracks fix, the streaming GeoJSON reader for an Overland batch."""
+    import datetime as dt
+    import io
+    import statistics
+
+    from hereabouts.io import REGISTRY, ReadOptions, _base
+    from hereabouts.server import _protocols as proto
+
+    opts = ReadOptions(device="bench/phone", default_device="x")
+    singles = [
+        json.dumps({"_type": "location", "tst": 1_700_000_000 + i, "lat": 52 + i * 1e-5, "lon": 5.1, "acc": 8})
+        .encode()
+        for i in range(1000)
+    ]  # fmt: skip
+    batches = []
+    for k in range(10):
+        feats = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [5.12, 52.0 + i * 1e-5]},
+                "properties": {
+                    "timestamp": dt.datetime.fromtimestamp(1_700_000_000 + k * batch + i, dt.UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                    "horizontal_accuracy": 8,
+                },
+            }
+            for i in range(batch)
+        ]
+        batches.append(json.dumps({"locations": feats}).encode())
+    read = REGISTRY["geojson"].read
+
+    def single(general: bool) -> float:
+        saved = _base.SCALAR_ROWS
+        _base.SCALAR_ROWS = 0 if general else saved
+        try:
+            t = time.process_time()
+            for body in singles:
+                proto.parse_owntracks(body, device="bench/phone", options=opts, key=None)
+            return (time.process_time() - t) / len(singles) * 1e6
+        finally:
+            _base.SCALAR_ROWS = saved
+
+    def overland(general: bool) -> float:
+        t = time.process_time()
+        for body in batches:
+            if general:
+                json.loads(body)
+                proto.collect("overland", opts, lambda _s, ctx, b=body: read(io.BytesIO(b), ctx))
+            else:
+                proto.parse_overland(body, options=opts)
+        return (time.process_time() - t) / len(batches) * 1e6
+
+    single(False), overland(False)  # warm up
+    runs: dict[str, list[float]] = {
+        k: [] for k in ("single_general", "single", "overland_general", "overland")
+    }
+    for _ in range(repeats):
+        runs["single_general"].append(single(True))
+        runs["single"].append(single(False))
+        runs["overland_general"].append(overland(True))
+        runs["overland"].append(overland(False))
+    return {k: statistics.median(v) for k, v in runs.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=10, help="seconds per run (bounded)")
@@ -207,7 +276,18 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500, help="fixes per Overland request")
     ap.add_argument("--stores", default="duckdb,postgres")
     ap.add_argument("--modes", default="single,overland")
+    ap.add_argument(
+        "--parse-cpu", action="store_true", help="only measure in-process CPU per request of parsing"
+    )
     args = ap.parse_args()
+    if args.parse_cpu:
+        cpu = parse_cpu(args.batch)
+        print(f"parse+validate CPU per request (µs, median of 5): one OwnTracks fix {cpu['single']:.0f} "
+              f"(general path {cpu['single_general']:.0f}, {cpu['single_general'] / cpu['single']:.1f}x); "
+              f"Overland {args.batch}-fix batch {cpu['overland']:.0f} (general path "
+              f"{cpu['overland_general']:.0f}, {cpu['overland_general'] / cpu['overland']:.1f}x)")  # fmt: skip
+        print(json.dumps(cpu))
+        return
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     stores = [s for s in args.stores.split(",") if s != "postgres" or _pg_up()]

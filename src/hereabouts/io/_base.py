@@ -3,8 +3,9 @@
 A reader is a function ``read(stream, ctx)`` that parses a binary stream and pushes what it finds into
 ``ctx.sink``: fixes, Wi-Fi/cell scans, reported stays and trips, events, and rejects. Readers never
 validate coordinates or times themselves beyond parsing: the sink validates every record in one place
-(vectorised, per batch) and turns bad ones into rejects that name the file, the position, the field and
-what was expected. Each call to the sink counts as one record read, so for every import
+(vectorised, per batch; batches of at most :data:`SCALAR_ROWS` fixes record by record with the same
+checks, which is cheaper for the one-fix requests of the live server) and turns bad ones into rejects
+that name the file, the position, the field and what was expected. Each call to the sink counts as one record read, so for every import
 ``records read == imported + duplicates + rejected``.
 """
 
@@ -87,6 +88,43 @@ class MemoryWriter:
 
 _FIX_FIELDS = ("tz_offset_s", "accuracy_m", "altitude_m", "speed_mps", "course_deg", "provider")
 _NUMBER = (int, float)
+#: Batches of at most this many fixes are validated record by record in plain Python (the same checks,
+#: order and reject reasons as the vectorised path, which costs more than that for a few records).
+SCALAR_ROWS = 32
+#: The columns of a validated fix batch (the store adds ``source_id``).
+FIX_COLUMNS = ("device", "t", "tz_offset_s", "lat", "lon", "accuracy_m", "altitude_m", "speed_mps",
+               "course_deg", "provider")  # fmt: skip
+_FIX_BATCH_SCHEMA = pa.schema(
+    [pa.field(f.name, f.type) for f in schemas.FIX if f.name != "source_id"], metadata=None
+)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_EXACT_FLOAT = 2**53
+
+
+class Rows:
+    """Validated fixes as plain Python columns (``FIX_COLUMNS``; ``t`` in µs), for writers that gather
+    the rows of many small batches into one Arrow table (:meth:`concat`) rather than one table each."""
+
+    __slots__ = ("columns", "num_rows")
+
+    def __init__(self, columns: dict[str, list[Any]], num_rows: int) -> None:
+        self.columns = columns
+        self.num_rows = num_rows
+
+    def to_table(self) -> pa.Table:
+        """The same table the vectorised path writes for these rows."""
+        return pa.Table.from_pydict(self.columns, schema=_FIX_BATCH_SCHEMA)
+
+    @staticmethod
+    def concat(parts: Iterable[Rows]) -> Rows:
+        cols: dict[str, list[Any]] = {k: [] for k in FIX_COLUMNS}
+        n = 0
+        for part in parts:
+            for k in FIX_COLUMNS:
+                cols[k].extend(part.columns[k])
+            n += part.num_rows
+        return Rows(cols, n)
 
 
 def _num(v: Any) -> float | None:
@@ -181,6 +219,50 @@ class Sink:
         f["provider"].append(provider)
         if len(f["t"]) >= self.batch_rows:
             self._flush_fixes()
+
+    def fixes(
+        self,
+        pos: list[int | None],
+        t_us: list[int],
+        lat: list[float],
+        lon: list[float],
+        *,
+        device: list[str | None],
+        tz_offset_s: list[int | None],
+        accuracy_m: list[float | None],
+        altitude_m: list[float | None],
+        speed_mps: list[float | None],
+        course_deg: list[float | None],
+    ) -> None:
+        """Many position observations at once (equal-length lists, no provider): the same as calling
+        :meth:`fix` for each in order, without the per-call cost."""
+        n = len(t_us)
+        start = 0
+        while start < n:
+            f = self._fix
+            room = self.batch_rows - len(f["t"])
+            end = min(n, start + max(room, 1))
+            forced = self.options.device
+            if forced:
+                devices: list[Any] = [forced] * (end - start)
+            else:
+                default = self.options.default_device
+                devices = [default if d is None or d == "" else str(d) for d in device[start:end]]
+            self.counts.read += end - start
+            f["pos"].extend(pos[start:end])
+            f["device"].extend(devices)
+            f["t"].extend(t_us[start:end])
+            f["lat"].extend(lat[start:end])
+            f["lon"].extend(lon[start:end])
+            f["tz_offset_s"].extend(tz_offset_s[start:end])
+            f["accuracy_m"].extend(accuracy_m[start:end])
+            f["altitude_m"].extend(altitude_m[start:end])
+            f["speed_mps"].extend(speed_mps[start:end])
+            f["course_deg"].extend(course_deg[start:end])
+            f["provider"].extend([None] * (end - start))
+            if len(f["t"]) >= self.batch_rows:
+                self._flush_fixes()
+            start = end
 
     def reject(self, pos: int | None, field: str | None, reason: str, raw: object = None) -> None:
         """A record that cannot be used: ``field`` is the offending field (or None), ``reason`` says
@@ -448,6 +530,11 @@ class Sink:
         n = len(f["t"])
         if n == 0:
             return
+        if n <= SCALAR_ROWS and _plain_fixes(f):
+            self._validate_and_write_scalar(f, n)
+            for k in f:
+                f[k] = []
+            return
         cols: dict[str, Any] = {}
         cols["pos"] = pa.array(f["pos"], pa.int64())
         cols["device"] = pa.array(f["device"], pa.string())
@@ -519,6 +606,87 @@ class Sink:
             new = self.writer.write("fix", table)
             self.counts.fixes += new
             self.counts.duplicates += table.num_rows - new
+
+    def _validate_and_write_scalar(self, f: dict[str, list[Any]], n: int) -> None:
+        """The vectorised checks of :meth:`_validate_and_write_fixes`, record by record, for a small
+        batch of plain values (see :func:`_plain_fixes`): same accepted rows, same rejects."""
+        min_t = float(MIN_T_US)
+        max_t = float(self._now_us + FUTURE_SLACK_US)
+        cols: dict[str, list[Any]] = {k: [] for k in FIX_COLUMNS}
+        kept = 0
+        for i in range(n):
+            t = float(f["t"][i])
+            lat = float(f["lat"][i])
+            lon = float(f["lon"][i])
+            code = 0
+            if t < min_t:
+                code = 2
+            elif t > max_t:
+                code = 3
+            elif not (math.isfinite(lat) and abs(lat) <= 90.0):
+                code = 4
+            elif not (math.isfinite(lon) and abs(lon) <= 180.0):
+                code = 5
+            elif lat == 0.0 and lon == 0.0:
+                code = 6
+            if code:
+                fld, reason = _FIX_REASONS[code]
+                raw = f"t={_fmt_num(t)} lat={_fmt_num(lat)} lon={_fmt_num(lon)}"
+                self.counts.read -= 1  # reject() counts it as read again
+                self.reject(f["pos"][i], fld, reason, raw)
+                continue
+            kept += 1
+            cols["device"].append(f["device"][i])
+            cols["t"].append(f["t"][i])
+            cols["tz_offset_s"].append(f["tz_offset_s"][i])
+            cols["lat"].append(lat)
+            cols["lon"].append(lon)
+            for name in ("accuracy_m", "speed_mps", "course_deg"):
+                v = f[name][i]
+                cols[name].append(None if v is None or not (v >= 0 and math.isfinite(v)) else float(v))
+            alt = f["altitude_m"][i]
+            cols["altitude_m"].append(None if alt is None or not math.isfinite(alt) else float(alt))
+            cols["provider"].append(f["provider"][i])
+        if not kept:
+            return
+        rows = Rows(cols, kept)
+        write_rows = getattr(self.writer, "write_rows", None)
+        new = write_rows("fix", rows) if write_rows is not None else self.writer.write("fix", rows.to_table())
+        self.counts.fixes += new
+        self.counts.duplicates += kept - new
+
+
+def _plain_fixes(f: dict[str, list[Any]]) -> bool:
+    """Whether every buffered value is of the plain kind the scalar path handles exactly like the
+    vectorised one: ``t`` an int in int64, coordinates and optional numbers ints (within ±2**53) or
+    floats, ``tz_offset_s`` an int in int32, ``pos`` an int, ``device``/``provider`` strings (None
+    where optional). Anything else (bools, strings, huge ints...) takes the vectorised path."""
+    for v in f["t"]:
+        if type(v) is not int or not _INT64_MIN <= v <= _INT64_MAX:
+            return False
+    for name in ("lat", "lon"):
+        for v in f[name]:
+            if type(v) is not float and (type(v) is not int or not -_EXACT_FLOAT <= v <= _EXACT_FLOAT):
+                return False
+    for name in ("accuracy_m", "altitude_m", "speed_mps", "course_deg"):
+        for v in f[name]:
+            if (
+                v is not None
+                and type(v) is not float
+                and (type(v) is not int or not -_EXACT_FLOAT <= v <= _EXACT_FLOAT)
+            ):
+                return False
+    for v in f["tz_offset_s"]:
+        if v is not None and (type(v) is not int or not _INT32_MIN <= v <= _INT32_MAX):
+            return False
+    for v in f["pos"]:
+        if v is not None and (type(v) is not int or not _INT64_MIN <= v <= _INT64_MAX):
+            return False
+    for name in ("device", "provider"):
+        for v in f[name]:
+            if v is not None and type(v) is not str:
+                return False
+    return True
 
 
 _FIX_REASONS = {

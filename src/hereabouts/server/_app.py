@@ -58,7 +58,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from .._db import Database
 from ..accounts import Accounts
@@ -83,6 +83,8 @@ log = logging.getLogger("hereabouts.server")
 _TOKEN_PARAMS = ("token", "access_token")
 #: Largest request body accepted (an Overland batch of a few thousand points fits).
 MAX_BODY_BYTES = 8 << 20
+#: Bodies up to this size are parsed on the event loop (a worker thread hop costs more than they do).
+_INLINE_BODY_BYTES = 4096
 
 
 class IngestConfig:
@@ -163,7 +165,7 @@ def create_app(
                 hub.close()
             await asyncio.to_thread(writer.close)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/ingest/owntracks", _owntracks, methods=["POST"]),
         Route("/ingest/osmand", _osmand, methods=["GET", "POST"]),
         Route("/ingest/gpslogger", _gpslogger, methods=["GET", "POST"]),
@@ -178,6 +180,9 @@ def create_app(
         writer.on_commit.append(_geofence_listener(hub, writer))
         api = Api(db, accounts, hub)
         routes += api.routes()
+        from ._ui import ui_routes
+
+        routes += ui_routes()  # the web UI at "/"
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -381,7 +386,10 @@ async def _owntracks(request: Request) -> Response:
     device = forced or header_device
     key = cfg.owntracks_keys.get(device) if device else None
     options = ReadOptions(device=forced, default_device="owntracks")
-    parsed = await asyncio.to_thread(parse_owntracks, body, device=device, options=options, key=key)
+    if len(body) <= _INLINE_BODY_BYTES:  # a message or two: parsing costs less than a thread hop
+        parsed = parse_owntracks(body, device=device, options=options, key=key)
+    else:
+        parsed = await asyncio.to_thread(parse_owntracks, body, device=device, options=options, key=key)
     headers = await _store(cfg, parsed)
     return JSONResponse([], headers=headers)
 
@@ -425,7 +433,10 @@ async def _overland(request: Request) -> Response:
     forced = _token_device(request, cfg)
     body = await _body(request, cfg.max_body_bytes)
     options = ReadOptions(device=forced, default_device="overland")
-    parsed = await asyncio.to_thread(parse_overland, body, options=options)
+    if len(body) <= _INLINE_BODY_BYTES:
+        parsed = parse_overland(body, options=options)
+    else:
+        parsed = await asyncio.to_thread(parse_overland, body, options=options)
     headers = await _store(cfg, parsed)
     reply: dict[str, Any] = {"result": "ok", "saved": parsed.accepted}
     if parsed.counts.rejected:

@@ -26,7 +26,7 @@ import queue
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -37,6 +37,7 @@ from ..model import schemas
 log = logging.getLogger("hereabouts.server.live")
 
 _EARTH_M = 6_371_008.8
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -118,11 +119,32 @@ class LiveHub:
             for tier, table in tables:
                 if tier != "fix" or table.num_rows == 0:
                     continue
-                cols = {c: table.column(c).to_pylist() for c in ("device", "t", "lat", "lon", "accuracy_m")}
-                order = sorted(range(table.num_rows), key=lambda i: (cols["device"][i], cols["t"][i]))
-                for i in order:
-                    events += self._fix(cols["device"][i], cols["t"][i], cols["lat"][i], cols["lon"][i],
-                                        cols["accuracy_m"][i])  # fmt: skip
+                if hasattr(table, "to_table"):  # rows the writer has not made a table of
+                    table = table.to_table()
+                # integers, not datetimes: building a datetime per fix cost more than the rest
+                t_us = table.column("t").cast(pa.int64()).to_numpy()
+                dev = table.column("device").to_pylist()
+                fenced = {g.workspace for g in self.geofences()}
+                # only the newest fix of a device matters, unless its workspace has geofences
+                last: dict[str, int] = {}
+                for i, d in enumerate(dev):
+                    j = last.get(d)
+                    if j is None or t_us[i] >= t_us[j]:
+                        last[d] = i
+                rows: list[int] = []
+                for d, j in last.items():
+                    ws = self._workspace(d, d)
+                    if ws is not None and ws in fenced:
+                        rows += [i for i in range(len(dev)) if dev[i] == d]
+                    else:
+                        rows.append(j)
+                rows.sort(key=lambda i: (dev[i], t_us[i]))
+                lat = table.column("lat").to_numpy()
+                lon = table.column("lon").to_numpy()
+                acc = table.column("accuracy_m").to_pylist()
+                for i in rows:
+                    t = _EPOCH + timedelta(microseconds=int(t_us[i]))
+                    events += self._fix(dev[i], t, float(lat[i]), float(lon[i]), acc[i])
         for ws, event in events:
             self._publish(ws, event)
 
@@ -184,6 +206,8 @@ class LiveHub:
                 self._subs.remove(sub)
 
     def _publish(self, workspace: str, event: dict[str, Any]) -> None:
+        if not self._subs:
+            return
         with self._lock:
             subs = [s for s in self._subs if s.workspace == workspace]
         for s in subs:

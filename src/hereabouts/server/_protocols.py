@@ -1,8 +1,9 @@
 """Parsing of what tracking apps send, into a :class:`~hereabouts.io.Sink`.
 
 Each protocol turns one request into sink calls, reusing the file readers' parsers (OwnTracks messages
-through :mod:`hereabouts.io.owntracks`, Overland batches through the GeoJSON reader) so that HTTP and file
-imports read a payload the same way. The sink validates every record (time, latitude, longitude, the
+through :mod:`hereabouts.io.owntracks`, Overland batches through the GeoJSON reader's per-feature rules,
+with the common Overland point read in bulk by the same rules) so that HTTP and file imports read a
+payload the same way. The sink validates every record (time, latitude, longitude, the
 ``0,0`` placeholder...) exactly as for file imports; its output is collected in memory (:class:`Parsed`)
 and handed to the single writer.
 """
@@ -20,10 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..io import REGISTRY, ReadContext, ReadOptions, Sink
+from ..io import geojson as _geojson
 from ..io import owntracks as _owntracks
-from ..io._base import Counts
+from ..io._base import Counts, Rows
 from ..io._time import parse_time
 from ..io.csv_ import KNOT_MPS, provider_name
 from ..io.geojson import HDOP_METRES
@@ -34,14 +37,20 @@ KMH_MPS = 1 / 3.6
 
 
 class _Collect:
-    """A :class:`~hereabouts.io._base.Writer` that keeps the sink's validated tables for the writer."""
+    """A :class:`~hereabouts.io._base.Writer` that keeps the sink's validated tables for the writer
+    (small fix batches as plain :class:`~hereabouts.io._base.Rows`, which the writer gathers into one
+    table per commit group)."""
 
     def __init__(self) -> None:
-        self.tables: list[tuple[str, pa.Table]] = []
+        self.tables: list[tuple[str, pa.Table | Rows]] = []
 
     def write(self, tier: str, table: pa.Table) -> int:
         self.tables.append((tier, table))
         return table.num_rows
+
+    def write_rows(self, tier: str, rows: Rows) -> int:
+        self.tables.append((tier, rows))
+        return rows.num_rows
 
 
 @dataclass
@@ -50,7 +59,7 @@ class Parsed:
     and the first rejects (member, position, field, reason)."""
 
     protocol: str
-    tables: list[tuple[str, pa.Table]]
+    tables: list[tuple[str, pa.Table | Rows]]
     counts: Counts
     rejects: list[dict[str, Any]] = field(default_factory=list)
 
@@ -418,14 +427,32 @@ def parse_gpslogger(params: Mapping[str, list[str]], *, options: ReadOptions) ->
 
 # -------------------------------------------------------------------- Overland
 def parse_overland(body: bytes, *, options: ReadOptions) -> Parsed:
-    """An Overland batch ``{"locations": [GeoJSON Point features]}``, read by the GeoJSON reader."""
-    obj = _loads(body, 'an Overland batch {"locations": [...]}')
+    """An Overland batch ``{"locations": [GeoJSON Point features]}``, read by the GeoJSON reader's rules
+    (in memory with :func:`overland_features` when the body allows, else streamed by the reader)."""
+    constants: list[str] = []
+
+    def constant(name: str) -> float:
+        constants.append(name)
+        return math.nan
+
+    try:
+        obj = json.loads(body, parse_constant=constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(
+            "invalid_json",
+            f"the body is not valid JSON ({str(exc)[:120]}); expected an Overland batch "
+            '{"locations": [...]}',
+            field="body",
+        ) from exc
     if not isinstance(obj, dict) or not isinstance(obj.get("locations"), list):
         raise ApiError(
             "bad_request",
             "expected an Overland batch: a JSON object with a 'locations' array",
             field="locations",
         )
+    items = None if constants else _overland_items(body, obj, options)
+    if items is not None:
+        return collect("overland", options, lambda sink, ctx: overland_features(items, ctx))
     read = REGISTRY["geojson"].read
 
     def fill(sink: Sink, ctx: ReadContext) -> None:
@@ -435,6 +462,181 @@ def parse_overland(body: bytes, *, options: ReadOptions) -> Parsed:
             raise ApiError("bad_request", str(exc), field="locations") from exc
 
     return collect("overland", options, fill)
+
+
+def _overland_items(body: bytes, obj: dict[str, Any], options: ReadOptions) -> list[Any] | None:
+    """The features of an Overland batch already parsed by :func:`json.loads` (``obj``, which held no
+    NaN/Infinity, not JSON to the streaming reader), when they are what the streaming GeoJSON reader
+    would read: one top-level ``locations`` array (no ``features``, which that reader would prefer,
+    and no second ``locations`` key, whose items it would also read) starting in the first 32 KiB, in
+    a body no larger than one record may be (so no feature can exceed the size limit). None
+    otherwise."""
+    if len(body) > options.max_record_bytes or body.count(b'"locations"') != 1:
+        return None
+    if body.find(b'"locations"') > _geojson.HEAD_BYTES // 2 or "features" in obj:
+        return None
+    items = obj.get("locations")
+    return items if isinstance(items, list) else None
+
+
+#: Properties Overland sends that the GeoJSON reader maps to a field (all in their unit already).
+_OVERLAND_MAPPED: dict[str, str] = {
+    k: _geojson._KEYS[k][0]
+    for k in ("timestamp", "altitude", "speed", "horizontal_accuracy", "device_id", "course")
+    if k in _geojson._KEYS and _geojson._KEYS[k][2] == 1.0
+}
+#: Properties Overland sends that the GeoJSON reader ignores.
+_OVERLAND_IGNORED = frozenset(
+    k
+    for k in (
+        "vertical_accuracy", "speed_accuracy", "course_accuracy", "motion", "battery_state",
+        "battery_level", "wifi", "unique_id", "pauses", "activity", "desired_accuracy", "deferred",
+        "significant_change", "locations_in_payload", "floor",
+    )
+    if k not in _geojson._KEYS and k.lower() not in _geojson._KEYS
+)  # fmt: skip
+
+
+_ZULU_SECONDS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+
+
+def overland_features(items: list[Any], ctx: ReadContext) -> None:
+    """Overland's features (already parsed) with the GeoJSON reader's per-feature rules; positions
+    count the features from 1, as for a file.
+
+    The common shape (a Point feature with float coordinates and only Overland's own properties, one
+    per field, with a readable time) is read in bulk with the same rules: its times in one vectorised
+    parse when all are ``YYYY-MM-DDThh:mm:ssZ`` (else one by one), its fixes handed to the sink in
+    runs (:meth:`~hereabouts.io.Sink.fixes`). Every other feature, and any feature that would be
+    rejected, goes through the reader itself, in order."""
+    reader = _geojson._Reader(ctx, _geojson._Counter(io.BytesIO(b"")))
+    sink = ctx.sink
+    tz = reader.tz
+    mapped = _OVERLAND_MAPPED
+    ignored = _OVERLAND_IGNORED
+    number = _geojson._number
+    common: list[tuple[Any, ...] | None] = [
+        _overland_point(item, mapped, ignored, number) if type(item) is dict else None for item in items
+    ]
+    times = _overland_times([c[0] for c in common if c is not None], tz)
+    cols: tuple[list[Any], ...] = tuple([] for _ in range(10))
+    k = 0
+    for pos, (item, rec) in enumerate(zip(items, common, strict=True), 1):
+        parsed_t = None
+        if rec is not None:
+            parsed_t = times[k]
+            k += 1
+        if parsed_t is None:
+            if cols[0]:
+                _push(sink, cols)
+                cols = tuple([] for _ in range(10))
+            reader.pos = pos
+            reader.feature(item, pos)
+            continue
+        assert rec is not None
+        cols[0].append(pos)
+        cols[1].append(parsed_t[0])
+        cols[2].append(parsed_t[1])
+        for j in range(1, 8):
+            cols[j + 2].append(rec[j])
+    if cols[0]:
+        _push(sink, cols)
+    reader.pos = len(items)
+
+
+def _push(sink: Sink, cols: tuple[list[Any], ...]) -> None:
+    pos, t_us, off, lat, lon, device, acc, alt, speed, course = cols
+    sink.fixes(
+        pos,
+        t_us,
+        lat,
+        lon,
+        device=device,
+        tz_offset_s=off,
+        accuracy_m=acc,
+        altitude_m=alt,
+        speed_mps=speed,
+        course_deg=course,
+    )
+
+
+def _overland_times(raw: list[Any], tz: Any) -> list[tuple[int, int | None] | None]:
+    """``(t_us, tz_offset_s)`` of each time as :func:`~hereabouts.io._time.parse_time` reads it (None
+    where it cannot). Times all written ``YYYY-MM-DDThh:mm:ssZ`` (what Overland sends) are parsed in
+    one vectorised cast; anything else, or any failure of the cast, is parsed one by one."""
+    if not raw:
+        return []
+    if all(type(v) is str for v in raw):
+        arr = pa.array(raw, pa.string())
+        if pc.all(pc.match_substring_regex(arr, _ZULU_SECONDS)).as_py():
+            try:
+                us = arr.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+            else:
+                return [(t, None) for t in us]  # a time in UTC says nothing of the local offset
+    out: list[tuple[int, int | None] | None] = []
+    for v in raw:
+        try:
+            out.append(parse_time(v, tz))
+        except (ValueError, OverflowError):
+            out.append(None)
+    return out
+
+
+def _overland_point(
+    item: dict[str, Any],
+    mapped: dict[str, str],
+    ignored: frozenset[str],
+    number: Callable[[Any], float | None],
+) -> tuple[Any, float, float, str | None, Any, Any, Any, Any] | None:
+    """``(raw time, lat, lon, device, accuracy_m, altitude_m, speed_mps, course_deg)`` of a feature of
+    the common shape that the GeoJSON reader reads as one fix (given a readable time); None for
+    anything else."""
+    if item.get("type") != "Feature":
+        return None
+    geom = item.get("geometry")
+    props = item.get("properties")
+    if type(geom) is not dict or type(props) is not dict or geom.get("type") != "Point":
+        return None
+    coords = geom.get("coordinates")
+    if type(coords) is not list or len(coords) < 2:
+        return None
+    lon = coords[0]
+    lat = coords[1]
+    if type(lon) is not float or type(lat) is not float:
+        return None
+    t_raw = acc = alt = speed = course = device = None
+    for k, v in props.items():
+        if k in ignored:
+            continue
+        fld = mapped.get(k)
+        if fld is None:
+            return None
+        if v is None or v == "":
+            continue
+        if fld == "time":
+            t_raw = v
+        elif fld == "device":
+            if not isinstance(v, bool) and isinstance(v, str | int):
+                device = str(v)
+        else:
+            num = v if type(v) is float else number(v)
+            if num is None:
+                continue
+            if fld == "accuracy":
+                acc = num
+            elif fld == "altitude":
+                alt = num
+            elif fld == "speed":
+                speed = num
+            else:
+                course = num
+    if t_raw is None:
+        return None
+    if alt is None and len(coords) > 2:
+        alt = number(coords[2])
+    return (t_raw, lat, lon, device, acc if acc is not None and acc >= 0 else None, alt, speed, course)
 
 
 def lower_keys(params: Mapping[str, list[str]]) -> dict[str, list[str]]:

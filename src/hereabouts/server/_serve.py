@@ -30,4 +30,25 @@ def serve(
             "serving needs uvicorn", hint="pip install 'hereabouts[server]'"
         ) from exc
     app = create_app(db, tokens=tokens, owntracks_keys=owntracks_keys, **app_options)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **server_options())
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn settings for ingest: uvloop and the httptools parser when installed (the fastest
+    event loop and HTTP/1.1 parser uvicorn offers), a deep accept backlog for bursts of phones
+    reconnecting, and **no access log**: its lines would carry the ``token=`` query parameters some
+    apps must use (OsmAnd, GPSLogger, Overland), and credentials are never logged."""
+    opts: dict[str, Any] = {"access_log": False, "backlog": 4096, "timeout_keep_alive": 30}
+    try:
+        import uvloop  # noqa: F401
+
+        opts["loop"] = "uvloop"
+    except ImportError:  # pragma: no cover - depends on the installation
+        pass
+    try:
+        import httptools  # noqa: F401
+
+        opts["http"] = "httptools"
+    except ImportError:  # pragma: no cover - depends on the installation
+        pass
+    return opts

@@ -2,10 +2,11 @@
 
 DuckDB allows one writing connection, and a commit (which syncs the write-ahead log) costs far more than
 the rows of one request. Request handlers parse and validate their payload, then hand the validated
-tables to :class:`GroupWriter` and wait. The writer thread takes every request waiting in its queue (up to
-``max_group``), writes them in **one** transaction (one insert per tier for the whole group, de-duplicated
-against the store) and commits; only then is each request's future resolved, so an HTTP 2xx always
-follows the commit that made its records durable. When a group's transaction fails, each of its requests
+tables to :class:`GroupWriter` and wait (small fix batches as plain rows: the writer turns the rows of
+the whole group into one Arrow table, cheaper than one table per request). The writer thread takes every
+request waiting in its queue (up to ``max_group``), writes them in **one** transaction (one insert per
+tier for the whole group, de-duplicated against the store) and commits; only then is each request's
+future resolved, so an HTTP 2xx always follows the commit that made its records durable. When a group's transaction fails, each of its requests
 is tried again alone, so one bad request cannot fail the others.
 
 Each committed group is one import source (``sources`` row, origin ``http:ingest``) whose kind names the
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from .._db import Database
-from ..io._base import Counts
+from ..io._base import Counts, Rows
 
 log = logging.getLogger("hereabouts.server")
 
@@ -40,10 +41,11 @@ _TIER_COUNT = {
 
 @dataclass
 class Job:
-    """The validated tables of one request (what its Sink wrote) and its counts before de-duplication."""
+    """The validated tables of one request (what its Sink wrote: Arrow tables, or plain rows of small
+    fix batches, gathered into one table per group) and its counts before de-duplication."""
 
     protocol: str
-    tables: list[tuple[str, pa.Table]]
+    tables: list[tuple[str, pa.Table | Rows]]
     counts: Counts
     future: concurrent.futures.Future[Counts] = field(default_factory=concurrent.futures.Future)
 
@@ -128,7 +130,7 @@ class GroupWriter:
 
     def _write_group(self, group: list[Job]) -> None:
         try:
-            counts = self._commit(group)
+            counts, stored = self._commit(group)
         except Exception as exc:
             if len(group) == 1:
                 log.exception("ingest write failed")
@@ -138,36 +140,44 @@ class GroupWriter:
             self.stats.retried_alone += len(group)
             for job in group:
                 try:
-                    alone = self._commit([job])
+                    alone, alone_stored = self._commit([job])
                 except Exception as one_exc:
                     log.exception("ingest write failed")
                     _fail(job, one_exc)
                 else:
                     _done(job, alone[0])
-                    self._notify([job])
+                    self._notify(alone_stored)
             return
         for job, c in zip(group, counts, strict=True):
             _done(job, c)
-        self._notify(group)
+        self._notify(stored)
 
-    def _notify(self, group: Sequence[Job]) -> None:
+    def _notify(self, tables: list[tuple[str, pa.Table]]) -> None:
         if not self.on_commit:
             return
-        tables = [pair for job in group for pair in job.tables]
         for listener in self.on_commit:
             try:
                 listener(tables)
             except Exception:  # a listener's failure never fails ingest
                 log.exception("a commit listener failed")
 
-    def _commit(self, group: Sequence[Job]) -> list[Counts]:
+    def _commit(self, group: Sequence[Job]) -> tuple[list[Counts], list[tuple[str, pa.Table]]]:
         """Write ``group`` in one transaction; per-job counts (new rows cannot be told apart between the
-        jobs of a group, so each job gets its own validated counts and the group's are in ``sources``)."""
+        jobs of a group, so each job gets its own validated counts and the group's are in ``sources``)
+        and the (tier, table) pairs written. The plain rows of all jobs become one table per tier."""
         protocols = sorted({j.protocol for j in group})
         by_tier: dict[str, list[pa.Table]] = {}
+        rows: dict[str, list[Rows]] = {}
         for job in group:
             for tier, table in job.tables:
-                by_tier.setdefault(tier, []).append(table)
+                if isinstance(table, Rows):
+                    rows.setdefault(tier, []).append(table)
+                else:
+                    by_tier.setdefault(tier, []).append(table)
+        for tier, parts in rows.items():
+            merged = parts[0] if len(parts) == 1 else Rows.concat(parts)
+            by_tier.setdefault(tier, []).append(merged.to_table())
+        stored: list[tuple[str, pa.Table]] = []
         total = Counts()
         for job in group:
             total.read += job.counts.read
@@ -179,6 +189,7 @@ class GroupWriter:
             for tier in sorted(by_tier, key=lambda t: (t == "reject", t)):
                 tables = by_tier[tier]
                 table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+                stored.append((tier, table))
                 new = txn.write(tier, table)
                 if tier in _TIER_COUNT:
                     attr = _TIER_COUNT[tier]
@@ -190,8 +201,8 @@ class GroupWriter:
         self.stats.groups += 1
         self.stats.requests += len(group)
         if len(group) == 1:
-            return [total]
-        return [j.counts for j in group]
+            return [total], stored
+        return [j.counts for j in group], stored
 
 
 def _done(job: Job, counts: Counts) -> None:
