@@ -58,7 +58,11 @@ def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
     port = _free_port()
     app = create_app(db, accounts=acc)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    srv = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+        )
+    )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -69,6 +73,7 @@ def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "db": db, "url": f"http://127.0.0.1:{port}", "ingest": ingest, "bob_ingest": bob_ingest, "api": api,
         "bob_api": bob_api, "hook_url": f"http://127.0.0.1:{hooks.server_address[1]}/hook", "app": app,
     }  # fmt: skip
+    app.state.live.close()  # ends the open event streams, so the server can stop at once
     srv.should_exit = True
     thread.join(30)
     hooks.shutdown()

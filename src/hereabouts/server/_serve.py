@@ -37,8 +37,15 @@ def server_options() -> dict[str, Any]:
     """uvicorn settings for ingest: uvloop and the httptools parser when installed (the fastest
     event loop and HTTP/1.1 parser uvicorn offers), a deep accept backlog for bursts of phones
     reconnecting, and **no access log**: its lines would carry the ``token=`` query parameters some
-    apps must use (OsmAnd, GPSLogger, Overland), and credentials are never logged."""
-    opts: dict[str, Any] = {"access_log": False, "backlog": 4096, "timeout_keep_alive": 30}
+    apps must use (OsmAnd, GPSLogger, Overland), and credentials are never logged. On shutdown, open
+    requests (event streams of the web UI never end by themselves) get 5 s before they are closed; the
+    writer then commits what is queued."""
+    opts: dict[str, Any] = {
+        "access_log": False,
+        "backlog": 4096,
+        "timeout_keep_alive": 30,
+        "timeout_graceful_shutdown": 5,
+    }
     try:
         import uvloop  # noqa: F401
 
