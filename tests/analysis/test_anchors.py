@@ -343,6 +343,23 @@ def test_workplace_split_by_noise_is_merged() -> None:
     assert "work" in infer_anchors(wide, places, tz="UTC").column("label").to_pylist()
 
 
+@pytest.mark.parametrize("merge_m", [None, 0.0, 250.0])
+def test_skipping_hopeless_candidates_changes_nothing(
+    case: Case, merge_m: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The work and regular-place steps skip candidates that cannot qualify and group with one sort;
+    the anchors are those of the reference steps that weigh every candidate, row for row."""
+    from hereabouts.analysis import anchors
+    from hereabouts.kernels.reference import anchors_regular_reference, anchors_work_reference
+
+    fast = infer_anchors(case.stays, case.places, merge_m=merge_m)
+    assert fast.num_rows > 0 and "work" in fast.column("label").to_pylist()
+    monkeypatch.setattr(anchors, "_work", anchors_work_reference)
+    monkeypatch.setattr(anchors, "_regular", anchors_regular_reference)
+    ref = infer_anchors(case.stays, case.places, merge_m=merge_m)
+    assert fast.equals(ref)
+
+
 # ------------------------------------------------------------------------------ coarse (cell) positions
 
 

@@ -241,8 +241,8 @@ def test_regularity_of_all_entities_equals_one_entity_at_a_time(
 def test_packed_group_sum_equals_group_sum(rows: list[tuple[int, int, int, float]], huge: bool) -> None:
     """The one-sort group sum of the routines gives the keys, order and sums of the reference
     (one sort per key), bit for bit; keys too wide to pack take the reference path."""
-    from hereabouts.analysis.anchors import group_sum
     from hereabouts.analysis.routines import _group_sum
+    from hereabouts.kernels.reference import group_sum_reference as group_sum
 
     a = np.array([r[0] for r in rows], np.int64)
     b = np.array([r[1] for r in rows], np.int64) * (2**61 if huge else 1)

@@ -398,11 +398,19 @@ def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
     ent_col = fixes.column(entity)
     if not (pa.types.is_string(ent_col.type) or pa.types.is_large_string(ent_col.type)):
         raise SchemaError(f"column {entity!r} of the fix table has type {ent_col.type}, expected string")
-    enc = _single(ent_col, entity).dictionary_encode()
+    ent_arr = _single(ent_col, entity)
+    # entities come in runs (one device's track after another): encode the runs, not the rows
+    if len(ent_arr):
+        ree = pc.run_end_encode(ent_arr, run_end_type=pa.int64())
+        run_ends = np.asarray(ree.run_ends.to_numpy(zero_copy_only=False), np.int64)
+        enc = ree.values.dictionary_encode()
+    else:
+        run_ends = np.zeros(0, np.int64)
+        enc = ent_arr.dictionary_encode()
     names = enc.dictionary
     rank = np.empty(len(names), np.int64)
     rank[np.asarray(pc.array_sort_indices(names).to_numpy(), dtype=np.int64)] = np.arange(len(names))
-    codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+    run_codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
     entities = names.take(pa.array(np.argsort(rank, kind="stable")))
 
     for name, arr in (("lat", lat), ("lon", lon)):
@@ -414,12 +422,22 @@ def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
             "column 't' of the fix table spans more than 146 000 years; times are microseconds since 1970",
             hint="check the times for a wrong unit or a placeholder value",
         )
-    from ..kernels.stays import group_by_code, is_sorted, segment_bounds, sort_segments
+    from ..kernels.stays import group_by_code, sort_segments
+    from ..kernels.trips import count_pieces, run_order
 
-    if is_sorted(codes, t_us):
-        bounds = _readonly(segment_bounds(codes))
-        return _Columns(fixes, entities, bounds, None, t_us, lat, lon, threads)
-    # a counting sort by entity, then each entity's rows sorted by time, groups of entities in threads
+    if len(run_ends) == 0:
+        return _Columns(fixes, entities, _readonly(np.zeros(1, np.int64)), None, t_us, lat, lon, threads)
+    if count_pieces(run_ends, t_us) * 16 <= t_us.shape[0]:
+        # long time-sorted pieces (the usual case): merge each entity's pieces; nothing to do when
+        # the rows are already in (entity, t) order. The same stable order as the sort below.
+        in_order, order, t_sorted, bounds = run_order(run_ends, run_codes, t_us, len(names))
+        bounds = _readonly(bounds)
+        if in_order:
+            return _Columns(fixes, entities, bounds, None, t_us, lat, lon, threads)
+        return _Columns(fixes, entities, bounds, order, t_sorted, lat, lon, threads)
+    # rows in no useful order: a counting sort by entity, then each entity's rows sorted by time,
+    # groups of entities in threads
+    codes = np.repeat(run_codes, np.diff(run_ends, prepend=0))
     order, bounds = group_by_code(codes, len(names))
     bounds = _readonly(bounds)
     t_sorted = np.empty_like(t_us)

@@ -12,6 +12,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -374,3 +375,190 @@ def lz_match_total_reference(seq: Sequence[int]) -> int:
             k += 1
         total += k if i + k <= n else n - i + 1
     return total
+
+
+# --------------------------------------------------------------------------------------------------
+# grouping and ordering (the definitions of the one-sort versions in the analysis stages)
+
+
+def group_sum_reference(values: NDArray[np.float64], *keys: NDArray[np.int64]) -> tuple[list[Any], Any]:
+    """Sum ``values`` over the distinct combinations of ``keys`` by one lexicographic sort (first key
+    most significant, ties in input order); returns the keys of each group and its sum. The
+    definition of :func:`hereabouts.analysis.anchors.group_sum`."""
+    if values.shape[0] == 0:
+        return [np.zeros(0, np.int64) for _ in keys], np.zeros(0)
+    order = np.lexsort(tuple(reversed(keys)))
+    ks = [k[order] for k in keys]
+    change = np.zeros(order.shape[0], np.bool_)
+    change[0] = True
+    for k in ks:
+        change[1:] |= k[1:] != k[:-1]
+    starts = np.flatnonzero(change)
+    sums = np.add.reduceat(values[order], starts)
+    return [k[starts] for k in ks], np.asarray(sums, np.float64)
+
+
+def group_min_reference(values: NDArray[np.int64], *keys: NDArray[np.int64]) -> Any:
+    """Minimum of ``values`` over the distinct combinations of ``keys``, in the order of
+    :func:`group_sum_reference`. The definition of :func:`hereabouts.analysis.anchors.group_min`."""
+    if values.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    order = np.lexsort(tuple(reversed(keys)))
+    change = np.zeros(order.shape[0], np.bool_)
+    change[0] = True
+    for k in keys:
+        ks = k[order]
+        change[1:] |= ks[1:] != ks[:-1]
+    return np.asarray(np.minimum.reduceat(values[order], np.flatnonzero(change)), np.int64)
+
+
+def entity_time_order_reference(entities: Sequence[str], t_us: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The rows sorted by (entity name, time), ties in input order, and the first sorted row of each
+    distinct entity plus the row count at the end: what
+    :func:`hereabouts.analysis.stays.detect_stays` runs its kernels over."""
+    order = sorted(range(len(t_us)), key=lambda i: (entities[i], t_us[i], i))
+    bounds = [k for k in range(len(order)) if k == 0 or entities[order[k]] != entities[order[k - 1]]]
+    return order, [*bounds, len(order)]
+
+
+# --------------------------------------------------------------------------------------------------
+# anchors: the per-entity work and regular-place steps as first written (one pass over every
+# candidate place); :mod:`hereabouts.analysis.anchors` skips candidates that cannot qualify
+
+
+def anchors_work_reference(
+    e: int,
+    p: Any,
+    rows: Any,
+    homes: list[int],
+    abstain_below: float,
+    near_m: float,
+    weekday: tuple[Any, Any, Any],
+    weekdays_observed: Any,
+    nights: tuple[Any, Any, Any],
+    nights_observed: Any,
+) -> None:
+    """The definition of ``hereabouts.analysis.anchors._work`` (same arguments, same rows added)."""
+    from ..analysis._geo import haversine_m
+    from ..analysis._localtime import week_of
+    from ..analysis.anchors import WORK_MIN_S, _last_home_row, _zone_note
+
+    wd, wp, wsec = weekday
+    n_wd = int(weekdays_observed.shape[0])
+    obs_weeks_wd = int(np.unique(week_of(weekdays_observed)).shape[0])
+    best: tuple[float, float, int, str, float, float] | None = None
+    home_day = np.isin(wp, homes)
+    remote_days = int(np.unique(wd[home_day & (wsec >= WORK_MIN_S)]).shape[0])
+    if n_wd:
+        others = ~home_day
+        cand = np.unique(wp[others])
+        if near_m > 0 and cand.shape[0] > 1:
+            dist = haversine_m(
+                p.plat[cand][:, None], p.plon[cand][:, None], p.plat[cand][None, :], p.plon[cand][None, :]
+            )
+            near = dist <= near_m
+        else:
+            near = np.eye(cand.shape[0], dtype=np.bool_)
+        for i, q in enumerate(cand.tolist()):
+            group = cand[near[i]]
+            s = others & np.isin(wp, group)
+            (days,), per_day = group_sum_reference(wsec[s], wd[s])
+            present = per_day >= WORK_MIN_S
+            dset = days[present]
+            k = int(dset.shape[0])
+            weeks = int(np.unique(week_of(dset)).shape[0])
+            share = k / n_wd
+            need_weeks = min(2, obs_weeks_wd)
+            if k < 3 or share < 0.4 or weeks < need_weeks:
+                continue
+            conf = math.sqrt(share) * (1.0 - math.exp(-k / 3.0)) * (1.0 - math.exp(-weeks))
+            hours = float(np.median(per_day[present])) / 3600
+            own = float(wsec[others & (wp == q)].sum())
+            (gp,), gsec = group_sum_reference(wsec[s], wp[s])
+            lat = float(np.average(p.plat[gp], weights=gsec))
+            lon = float(np.average(p.plon[gp], weights=gsec))
+            merged = "" if gp.shape[0] == 1 else f", {gp.shape[0]} places within {near_m:.0f} m"
+            ev = (
+                f"{k} of {n_wd} observed weekdays over {weeks} weeks, 07:00-19:00 local "
+                f"({_zone_note(p, q)}), median {hours:.1f} h a day{merged}"
+            )
+            if best is None or (conf, own) > (best[0], best[1]):
+                best = (conf, own, q, ev, lat, lon)
+    nd, npl, nw = nights
+    n_n = int(nights_observed.shape[0])
+    obs_weeks_n = int(np.unique(week_of(nights_observed)).shape[0])
+    for q in np.unique(npl[nw]).tolist():
+        s = nw & (npl == q)
+        k = int(s.sum())
+        weeks = int(np.unique(week_of(nd[s])).shape[0])
+        share = k / max(n_n, 1)
+        if k < 3 or share < 0.3 or weeks < min(2, obs_weeks_n) or q in homes:
+            continue
+        conf = math.sqrt(share) * (1.0 - math.exp(-k / 3.0)) * (1.0 - math.exp(-weeks))
+        ev = (
+            f"night shifts: {k} of {n_n} observed nights over {weeks} weeks, 00:00-06:00 local "
+            f"({_zone_note(p, q)}), followed by sleep at home"
+        )
+        if best is None or conf > best[0]:
+            best = (conf, 0.0, q, ev, float(p.plat[q]), float(p.plon[q]))
+    if best is None:
+        if remote_days >= max(3, 0.4 * max(n_wd, 1)):
+            i = _last_home_row(rows, p.entities[e])
+            rows.cols["evidence"][i] = (
+                f"{rows.cols['evidence'][i]}; also the weekday daytime place on {remote_days} of {n_wd} "
+                "weekdays (works from home?)"
+            )
+        return
+    conf, _, q, ev, lat, lon = best
+    if conf < abstain_below:
+        rows.abstain(e, "work", f"weak evidence ({ev})", conf)
+    else:
+        rows.add(e, "work", q, conf, ev, position=(lat, lon))
+
+
+def anchors_regular_reference(
+    e: int,
+    p: Any,
+    rows: Any,
+    v_place: Any,
+    v_day: Any,
+    v_local: Any,
+    obs_weeks: int,
+    min_weeks: int,
+    min_visits: int,
+    abstain_below: float,
+) -> None:
+    """The definition of ``hereabouts.analysis.anchors._regular`` (same arguments, same rows added)."""
+    from ..analysis._localtime import day_of_week, seconds_of_day, week_of
+    from ..analysis.anchors import _DOW, _zone_note, hhmm
+
+    taken = {
+        pid
+        for pid, ent, ab in zip(
+            rows.cols["place_id"], rows.cols["entity"], rows.cols["abstained"], strict=True
+        )
+        if ent == p.entities[e] and not ab
+    }
+    found: list[tuple[float, int, str]] = []
+    for q in np.unique(v_place).tolist():
+        if p.place_ids[q] in taken:
+            continue
+        s = v_place == q
+        visits = int(s.sum())
+        weeks = int(np.unique(week_of(v_day[s])).shape[0])
+        if visits < max(min_visits, 1) or weeks < max(min_weeks, 1):
+            continue
+        conf = min(1.0, weeks / obs_weeks) * (1.0 - math.exp(-visits / 3.0))
+        if conf < abstain_below:
+            continue
+        dows, dcounts = np.unique(day_of_week(v_day[s]), return_counts=True)
+        top = [_DOW[int(d)] + "s" for d in dows[np.argsort(-dcounts, kind="stable")][:2]]
+        when = hhmm(float(np.median(seconds_of_day(v_local[s]))))
+        ev = (
+            f"{visits} visits in {weeks} of {obs_weeks} weeks, mostly {' and '.join(top)}, "
+            f"arriving around {when} local ({_zone_note(p, q)})"
+        )
+        found.append((conf, q, ev))
+    found.sort(key=lambda t: (-t[0], p.place_ids[t[1]]))
+    for conf, q, ev in found:
+        rows.add(e, "regular", q, conf, ev)
