@@ -274,6 +274,7 @@ def test_owner_makes_opens_and_revokes_a_share_link(server: dict[str, Any], brow
     link = page.wait_for_selector("#share-new a")
     url = link.get_attribute("href") or ""
     assert url.startswith(base + "/share/hbs_") or url.startswith(base + "/share/"), url
+    page.wait_for_selector("#shares tbody tr[data-share]")  # the list refreshes after the link shows
     row = page.locator("#shares tbody tr[data-share]")
     assert row.count() == 1
     assert "<b>family</b>" in (row.locator("td").first.text_content() or "")  # shown as text, not markup
