@@ -399,13 +399,17 @@ def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
     if not (pa.types.is_string(ent_col.type) or pa.types.is_large_string(ent_col.type)):
         raise SchemaError(f"column {entity!r} of the fix table has type {ent_col.type}, expected string")
     ent_arr = _single(ent_col, entity)
-    # entities come in runs (one device's track after another): encode the runs, not the rows
-    if len(ent_arr):
+    # entities usually come in runs (one device's track after another): then encode the runs, not the
+    # rows; rows in no order (a shuffled table) are encoded row by row, which is cheaper for them
+    head = ent_arr.slice(0, min(len(ent_arr), 65_536))
+    changes = pc.sum(pc.not_equal(head.slice(1), head.slice(0, max(len(head) - 1, 0)))).as_py() or 0
+    run_ends: NDArray[np.int64] | None
+    if len(ent_arr) and changes * 16 <= len(head):
         ree = pc.run_end_encode(ent_arr, run_end_type=pa.int64())
         run_ends = np.asarray(ree.run_ends.to_numpy(zero_copy_only=False), np.int64)
         enc = ree.values.dictionary_encode()
     else:
-        run_ends = np.zeros(0, np.int64)
+        run_ends = None if len(ent_arr) else np.zeros(0, np.int64)
         enc = ent_arr.dictionary_encode()
     names = enc.dictionary
     rank = np.empty(len(names), np.int64)
@@ -425,9 +429,9 @@ def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
     from ..kernels.stays import group_by_code, sort_segments
     from ..kernels.trips import count_pieces, run_order
 
-    if len(run_ends) == 0:
+    if run_ends is not None and len(run_ends) == 0:
         return _Columns(fixes, entities, _readonly(np.zeros(1, np.int64)), None, t_us, lat, lon, threads)
-    if count_pieces(run_ends, t_us) * 16 <= t_us.shape[0]:
+    if run_ends is not None and count_pieces(run_ends, t_us) * 16 <= t_us.shape[0]:
         # long time-sorted pieces (the usual case): merge each entity's pieces; nothing to do when
         # the rows are already in (entity, t) order. The same stable order as the sort below.
         in_order, order, t_sorted, bounds = run_order(run_ends, run_codes, t_us, len(names))
@@ -437,7 +441,7 @@ def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
         return _Columns(fixes, entities, bounds, order, t_sorted, lat, lon, threads)
     # rows in no useful order: a counting sort by entity, then each entity's rows sorted by time,
     # groups of entities in threads
-    codes = np.repeat(run_codes, np.diff(run_ends, prepend=0))
+    codes = run_codes if run_ends is None else np.repeat(run_codes, np.diff(run_ends, prepend=0))
     order, bounds = group_by_code(codes, len(names))
     bounds = _readonly(bounds)
     t_sorted = np.empty_like(t_us)
