@@ -494,7 +494,9 @@ def _analyze_entity(
     result.fixes_read += fixes.num_rows
 
 
-def is_current(store: DuckDBStore | PostgresStore, entity: str, method: str = "default", **params: Any) -> bool:
+def is_current(
+    store: DuckDBStore | PostgresStore, entity: str, method: str = "default", **params: Any
+) -> bool:
     """Whether the stored stays of ``entity`` for this method and parameters reflect all its fixes."""
     key = method_key(method, **params)
     eid, devices = store.entity_ref(entity)
