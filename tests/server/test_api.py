@@ -180,8 +180,9 @@ def test_authorization_matrix(
     if "{e}" in path or (body and "{e}" in json.dumps(body)):
         url = "/api/v1/workspaces/alice" + path.replace("{e}", "bob/phone")
         r = c.req(method, url, tokens["alice"], json=_fill(body, "bob/phone"))
-        if path == "/ask":  # answered without any of bob's data
+        if path == "/ask":  # bob's entity is as unknown as one that does not exist: nothing of it leaks
             assert r.status_code == 200 and r.json()["available"] is False, r.text
+            assert r.json()["query"]["kind"] == "not_understood", r.text
             assert (
                 not _bobs_position(r.text)
                 and r.json()["evidence"] == []
