@@ -340,6 +340,8 @@ class _Columns:
         lat: NDArray[np.float64],
         lon: NDArray[np.float64],
         threads: int | None,
+        *,
+        gathered: bool = False,
     ) -> None:
         self.table = table
         self.entities = entities  # sorted distinct names; entity e has rows bounds[e]:bounds[e + 1]
@@ -347,8 +349,9 @@ class _Columns:
         self.order = order  # input row of each sorted row, or None when the input was sorted
         self.threads = threads
         self.t_us = _readonly(t_us)
-        self.lat = self._sorted(lat)
-        self.lon = self._sorted(lon)
+        # ``gathered``: lat and lon are already in the sorted order
+        self.lat = _readonly(lat) if gathered else self._sorted(lat)
+        self.lon = _readonly(lon) if gathered else self._sorted(lon)
 
     def _sorted(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         if self.order is None:
@@ -445,8 +448,18 @@ def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
     order, bounds = group_by_code(codes, len(names))
     bounds = _readonly(bounds)
     t_sorted = np.empty_like(t_us)
-    _in_groups(lambda b: sort_segments(order, t_us, b, t_sorted), bounds, threads)
-    return _Columns(fixes, entities, bounds, order, t_sorted, lat, lon, threads)
+    lat_sorted = np.empty_like(lat)
+    lon_sorted = np.empty_like(lon)
+    from ..kernels.stays import gather_segments
+
+    def sort_group(b: NDArray[np.int64]) -> None:
+        # each group's rows sorted and its positions gathered in one pass of the threads
+        sort_segments(order, t_us, b, t_sorted)
+        gather_segments(lat, order, b, lat_sorted)
+        gather_segments(lon, order, b, lon_sorted)
+
+    _in_groups(sort_group, bounds, threads)
+    return _Columns(fixes, entities, bounds, order, t_sorted, lat_sorted, lon_sorted, threads, gathered=True)
 
 
 def _single(col: pa.ChunkedArray, name: str) -> pa.Array:
