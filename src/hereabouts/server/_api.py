@@ -17,7 +17,7 @@ import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -29,7 +29,7 @@ from .._db import Database
 from ..accounts import Accounts, Principal
 from ..model.errors import HereaboutsError
 from ._errors import ApiError
-from ._live import LiveHub
+from ._live import LiveHub, json_default
 
 SESSION_COOKIE = "hb_session"
 SESSION_HOURS = 12
@@ -39,22 +39,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 # ------------------------------------------------------------------ helpers
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
-
-
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -69,7 +53,7 @@ class ApiJSON(JSONResponse):
     """JSON with ISO 8601 UTC times and NaN written as null."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(_clean(content), default=_json_default, ensure_ascii=False).encode("utf-8")
+        return json.dumps(_clean(content), default=json_default, ensure_ascii=False).encode("utf-8")
 
 
 def _rows(table: pa.Table, limit: int = _MAX_ROWS) -> list[dict[str, Any]]:
@@ -346,9 +330,7 @@ class Api:
                 }
                 for r in _rows(table, limit=table.num_rows)
             ]
-            return json.dumps(
-                {"type": "FeatureCollection", "features": feats}, default=_json_default
-            ).encode()
+            return json.dumps({"type": "FeatureCollection", "features": feats}, default=json_default).encode()
 
         body = await asyncio.to_thread(run)
         return Response(body, media_type="application/geo+json")

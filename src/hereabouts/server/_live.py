@@ -21,30 +21,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import queue
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from ..accounts import Accounts
+from ..analysis._geo import haversine_m
 from ..model import schemas
 
 log = logging.getLogger("hereabouts.server.live")
 
-_EARTH_M = 6_371_008.8
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 @dataclass(frozen=True)
@@ -58,7 +50,7 @@ class Geofence:
     webhook: str | None = None
 
     def contains(self, lat: float, lon: float) -> bool:
-        return _distance_m(self.lat, self.lon, lat, lon) <= self.radius_m
+        return float(haversine_m(self.lat, self.lon, lat, lon)) <= self.radius_m
 
 
 class _Subscriber:
@@ -252,7 +244,7 @@ class LiveHub:
                 if item is None:
                     return
                 url, event = item
-                body = json.dumps(event, default=_json_default)
+                body = json.dumps(event, default=json_default)
                 for attempt in range(3):
                     try:
                         r = http.post(url, content=body, headers={"Content-Type": "application/json"})
@@ -266,9 +258,21 @@ class LiveHub:
                     log.error("webhook %s failed three times for a geofence event", url)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """JSON for what ``json`` cannot write itself: times as ISO 8601 UTC ('Z'), NumPy scalars as
+    numbers, sets and tuples as lists (the server's one rule, for the API and the event streams)."""
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "item"):
+        return value.item()
     return str(value)
 
 
@@ -289,4 +293,4 @@ def _event_row(event: dict[str, Any]) -> pa.Table:
 
 def sse(event: str, data: dict[str, Any]) -> str:
     """One Server-Sent Events message."""
-    return f"event: {event}\ndata: {json.dumps(data, default=_json_default)}\n\n"
+    return f"event: {event}\ndata: {json.dumps(data, default=json_default)}\n\n"
