@@ -907,6 +907,32 @@ def _presence(
     return table, xyz, dwell, np.stack([code, cells], axis=1), zname
 
 
+def _episode_presence(
+    a_code: I64, b_code: I64, st: I64, en: I64, xyz: F64, zname: str, cell_m: float
+) -> tuple[pa.Table, I64]:
+    """Presence rows (as :func:`_presence`) of both entities of each episode at its place for the
+    local hours it spans, and its (entity, cell) keys (the ``a`` rows, then the ``b`` rows)."""
+    from ._localtime import utc_offsets_s
+
+    off = utc_offsets_s(st, zname) * US if st.size else np.zeros(0, np.int64)
+    h0 = (st + off) // (3600 * US)
+    h1 = np.maximum((en + off - 1) // (3600 * US), h0)
+    cnt = h1 - h0 + 1
+    cells = _pack(np.floor(xyz / cell_m).astype(np.int64))
+    idx = np.repeat(np.arange(st.shape[0]), cnt)
+    hour = np.repeat(h0, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    table = pa.table(
+        {
+            "entity": np.concatenate([a_code[idx], b_code[idx]]),
+            "cell": np.concatenate([cells[idx], cells[idx]]),
+            "day": np.concatenate([hour // 24, hour // 24]),
+            "hod": np.concatenate([hour % 24, hour % 24]),
+        }
+    )
+    keys = np.concatenate([np.stack([a_code, cells], axis=1), np.stack([b_code, cells], axis=1)])
+    return table, keys
+
+
 def _anchor_points(
     anchors: pa.Table | None, presence: pa.Table, keyed: I64, xyz: F64, dwell: F64, names: list[str]
 ) -> dict[int, list[tuple[float, float, float]]]:
@@ -976,6 +1002,7 @@ def pair_significance(
     away_m: float = 150.0,
     alpha: float = DEFAULT_ALPHA,
     min_away: int = 3,
+    test: str = "count",
 ) -> pa.Table:
     """Per pair of entities with co-presence: how much of it was away from both entities' home and
     work, and whether that is more than strangers with the same places and hours would show.
@@ -1001,12 +1028,19 @@ def pair_significance(
         A pair is a tie when its p-value is at most this and it has ``min_away`` away episodes.
     min_away
         Fewest episodes away from home and work for a tie.
+    test
+        How the places are combined: ``"count"`` (default), the upper tail of the number of days
+        together over all of them (a sum of independent hypergeometric counts, computed exactly);
+        ``"fisher"``, Fisher's combination of per-place p-values (the method before 0.x: places
+        both used on different days each add a p-value of 1, which dilutes a few meetings).
 
     The null model (see the module documentation): per (cell, kind of day) both entities used away
     from home and work, days are shuffled: the overlap is hypergeometric. Cells both visit on the
     same weekday in two or more weeks are routine and carry no evidence (p = 1). Overlaps are
-    counted on days (both there in a common local hour), which makes the test conservative.
-    Per-cell p-values are combined with Fisher's method.
+    counted on days (both there in a common local hour), which makes the test conservative. A place
+    is away when the centre of both entities' stays in it is farther than ``away_m`` from their
+    homes and work, the rule the episodes follow. The p-value is the probability that strangers
+    with the same places would be together on at least as many days (``test``).
 
     Returns
     -------
@@ -1017,6 +1051,8 @@ def pair_significance(
 
     if not (0.0 < alpha < 1.0):
         raise InputError(f"alpha must be between 0 and 1, not {alpha!r}")
+    if test not in ("count", "fisher"):
+        raise InputError(f"test must be 'count' or 'fisher', not {test!r}")
     for n, v in (("cell_m", cell_m), ("away_m", away_m)):
         if not (math.isfinite(v) and v > 0):
             raise InputError(f"{n} must be a positive number of metres, not {v!r}")
@@ -1031,7 +1067,7 @@ def pair_significance(
     code_of = {n: i for i, n in enumerate(names)}
     a_code = np.array([code_of[x] for x in ea], np.int64)
     b_code = np.array([code_of[x] for x in eb], np.int64)
-    presence, sxyz, dwell, keyed, _ = _presence(stays, names, tz, cell_m)
+    presence, sxyz, dwell, keyed, zname = _presence(stays, names, tz, cell_m)
     anchor_pts = _anchor_points(anchors, presence, keyed, sxyz, dwell, names)
 
     # which episodes are away from both entities' home and work
@@ -1070,25 +1106,37 @@ def pair_significance(
     observed = np.zeros(npairs)
     expected = np.zeros(npairs)
     pval = np.ones(npairs)
-    test = np.flatnonzero(n_away > 0)
-    if test.size and presence.num_rows:
+    tested = np.flatnonzero(n_away > 0)
+    if test == "count" and away.any():
+        # an away episode shows both entities at its place on its day, whether or not their stays
+        # (noisier, and cut at other points) fell in the same cell at the same hour
+        sel = np.flatnonzero(away & (dur <= 4 * 3600.0))
+        pres_e, key_e = _episode_presence(a_code[sel], b_code[sel], st[sel], en[sel], exyz[sel], zname, cell_m)
+        presence = pa.concat_tables([presence, pres_e.cast(presence.schema)])
+        keyed = np.concatenate([keyed, key_e])
+        sxyz = np.concatenate([sxyz, exyz[sel], exyz[sel]])
+        dwell = np.concatenate([dwell, dur[sel], dur[sel]])
+    if tested.size and presence.num_rows:
         observed, expected, pval = _null_test(
-            upair[test] // n_ent,
-            upair[test] % n_ent,
+            upair[tested] // n_ent,
+            upair[tested] % n_ent,
             presence,
             anchor_pts,
             cell_m,
             away_m,
             npairs,
-            test,
+            tested,
             hypergeom,
             chi2,
+            centres=_cell_centres(keyed, sxyz, dwell),
+            combine=test,
         )
     score = -np.log10(np.maximum(pval, 1e-300))
     is_tie = (pval <= alpha) & (n_away >= min_away)
     names_arr = np.array(names, dtype=object)
     method = (
-        f"copresence.significance(cell_m={cell_m:g}, away_m={away_m:g}, alpha={alpha:g}, min_away={min_away})"
+        f"copresence.significance(cell_m={cell_m:g}, away_m={away_m:g}, alpha={alpha:g}, min_away={min_away}"
+        f", test={test})"
     )
     out = pa.table(
         {
@@ -1125,8 +1173,15 @@ def _null_test(
     rows: I64,
     hypergeom: Any,
     chi2: Any,
+    *,
+    centres: tuple[I64, F64] | None = None,
+    combine: str = "fisher",
 ) -> tuple[F64, F64, F64]:
-    """Observed and expected shared days and the combined p-value of each tested pair."""
+    """Observed and expected shared days and the combined p-value of each tested pair. ``centres``
+    (from :func:`_cell_centres`): a place is near a home or work when the mean of both entities'
+    stay centres in it is within ``away_m`` of one; without them, when its cell's centre is within
+    ``away_m`` plus half a cell's diagonal. ``combine``: ``"count"`` or ``"fisher"`` (see
+    :func:`pair_significance`)."""
     import duckdb
 
     con = duckdb.connect()
@@ -1196,8 +1251,12 @@ def _null_test(
     d = np.maximum(units.column("d").to_numpy().astype(np.int64), np.maximum(na, nb))
     routine = units.column("routine").to_numpy(zero_copy_only=False).astype(np.bool_)
     # cells near a home or work of either entity are not "away"
-    centre = (_unpack(cell) + 0.5) * cell_m
-    reach = away_m + cell_m * math.sqrt(3) / 2
+    if centres is not None:
+        centre = 0.5 * (_centre_of(centres, ua, cell) + _centre_of(centres, ub, cell))
+        reach = away_m
+    else:
+        centre = (_unpack(cell) + 0.5) * cell_m
+        reach = away_m + cell_m * math.sqrt(3) / 2
     near = np.zeros(pid.shape[0], np.bool_)
     for i in range(pid.shape[0]):
         for e in (int(ua[i]), int(ub[i])):
@@ -1208,9 +1267,17 @@ def _null_test(
             if near[i]:
                 break
     use = ~near
+    mu = na * nb / np.maximum(d, 1)
+    if combine == "count":
+        # routine places carry no evidence either way: left out of the count and of its null
+        use &= ~routine
+        np.add.at(observed, pid[use], x[use].astype(np.float64))
+        np.add.at(expected, pid[use], mu[use])
+        tested = np.flatnonzero(observed > 0)
+        pval[tested] = _count_tail(pid[use], x[use], na[use], nb[use], d[use], observed, tested, hypergeom)
+        return observed, expected, pval
     p_unit = np.where(routine, 1.0, hypergeom.sf(x - 1, d, na, nb))
     p_unit = np.clip(np.where(x > 0, p_unit, 1.0), 1e-300, 1.0)
-    mu = na * nb / np.maximum(d, 1)
     np.add.at(observed, pid[use], x[use].astype(np.float64))
     np.add.at(expected, pid[use], mu[use])
     stat = np.zeros(npairs)
@@ -1220,6 +1287,54 @@ def _null_test(
     has = k > 0
     pval[has] = chi2.sf(stat[has], 2.0 * k[has])
     return observed, expected, pval
+
+
+def _count_tail(pid: I64, x: I64, na: I64, nb: I64, d: I64, observed: F64, tested: I64, hypergeom: Any) -> F64:
+    """P(X >= observed) for each ``tested`` pair, X the sum over its places (rows with that ``pid``)
+    of independent hypergeometric counts (``d`` days, ``na`` and ``nb`` of them at the place):
+    the exact convolution of their probabilities below the observed count."""
+    out = np.ones(tested.shape[0])
+    order = np.argsort(pid, kind="stable")
+    pid, na, nb, d = pid[order], na[order], nb[order], d[order]
+    lo = np.searchsorted(pid, tested, side="left")
+    hi = np.searchsorted(pid, tested, side="right")
+    for i in range(tested.shape[0]):
+        k = int(observed[tested[i]])
+        if k <= 0:
+            continue
+        grid = np.arange(k)
+        dist = np.zeros(k)
+        dist[0] = 1.0
+        for r in range(int(lo[i]), int(hi[i])):
+            pmf = hypergeom.pmf(grid[: min(k, int(min(na[r], nb[r])) + 1)], d[r], na[r], nb[r])
+            dist = np.convolve(dist, pmf)[:k]
+        out[i] = max(1.0 - float(dist.sum()), 0.0)
+    return np.clip(out, 1e-300, 1.0)
+
+
+def _cell_centres(keyed: I64, xyz: F64, dwell: F64) -> tuple[I64, F64]:
+    """Dwell-weighted centre (xyz) of each entity's stays in each cell: sorted (entity, cell) keys
+    (rows of ``keyed``) and their centres."""
+    if keyed.shape[0] == 0:
+        return np.zeros((0, 2), np.int64), np.zeros((0, 3))
+    uniq, inv = np.unique(keyed, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    w = np.bincount(inv, dwell, uniq.shape[0]) + 1e-9
+    centre = np.stack([np.bincount(inv, dwell * xyz[:, c], uniq.shape[0]) / w for c in range(3)], axis=1)
+    return uniq, centre
+
+
+def _centre_of(centres: tuple[I64, F64], entity: I64, cell: I64) -> F64:
+    """The centres of ``(entity, cell)`` (every pair present in ``centres``)."""
+    keys, centre = centres  # rows sorted by (entity, cell), as np.unique(axis=0) leaves them
+    ke, kc = keys[:, 0], keys[:, 1]
+    lo = np.searchsorted(ke, entity, side="left")
+    hi = np.searchsorted(ke, entity, side="right")
+    j = np.array(
+        [int(lo[i]) + int(np.searchsorted(kc[lo[i] : hi[i]], cell[i])) for i in range(entity.shape[0])],
+        np.int64,
+    )
+    return np.asarray(centre[j], np.float64)
 
 
 def _unpack(key: I64) -> F64:
