@@ -1111,7 +1111,9 @@ def pair_significance(
         # an away episode shows both entities at its place on its day, whether or not their stays
         # (noisier, and cut at other points) fell in the same cell at the same hour
         sel = np.flatnonzero(away & (dur <= 4 * 3600.0))
-        pres_e, key_e = _episode_presence(a_code[sel], b_code[sel], st[sel], en[sel], exyz[sel], zname, cell_m)
+        pres_e, key_e = _episode_presence(
+            a_code[sel], b_code[sel], st[sel], en[sel], exyz[sel], zname, cell_m
+        )
         presence = pa.concat_tables([presence, pres_e.cast(presence.schema)])
         keyed = np.concatenate([keyed, key_e])
         sxyz = np.concatenate([sxyz, exyz[sel], exyz[sel]])
@@ -1289,7 +1291,9 @@ def _null_test(
     return observed, expected, pval
 
 
-def _count_tail(pid: I64, x: I64, na: I64, nb: I64, d: I64, observed: F64, tested: I64, hypergeom: Any) -> F64:
+def _count_tail(
+    pid: I64, x: I64, na: I64, nb: I64, d: I64, observed: F64, tested: I64, hypergeom: Any
+) -> F64:
     """P(X >= observed) for each ``tested`` pair, X the sum over its places (rows with that ``pid``)
     of independent hypergeometric counts (``d`` days, ``na`` and ``nb`` of them at the place):
     the exact convolution of their probabilities below the observed count."""
