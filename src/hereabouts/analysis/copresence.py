@@ -104,7 +104,7 @@ DEFAULT_MAX_GAP_S = 1200.0
 #: Default p-value threshold of a tie (with at least ``min_away`` episodes away from home and work):
 #: chosen on simulator seed 2 (150 agents x 28 days) as the largest grid value (0.01, 0.05, 0.1,
 #: 0.2, 0.3, 0.5) with no false tie and a margin; measured on seeds 1 and 3 (docs/accuracy.md).
-DEFAULT_ALPHA = 0.3
+DEFAULT_ALPHA = 0.1
 
 #: One co-presence episode of two entities (``entity_a < entity_b``).
 EPISODE = pa.schema(
@@ -132,6 +132,7 @@ PAIR = pa.schema(
         pa.field("total_s", pa.float64()),
         pa.field("n_away", pa.int64()),  # episodes away from both entities' home and work
         pa.field("away_s", pa.float64()),
+        pa.field("days_away", pa.int64()),  # days together away from home and work (episodes, stays)
         pa.field("observed", pa.float64()),  # shared (day, hour, cell) slots away from home and work
         pa.field("expected", pa.float64()),  # the same under the day-shuffling null
         pa.field("p_value", pa.float64()),
@@ -1003,6 +1004,8 @@ def pair_significance(
     alpha: float = DEFAULT_ALPHA,
     min_away: int = 3,
     test: str = "count",
+    stay_pairs: bool = True,
+    stay_radius_m: float = 50.0,
 ) -> pa.Table:
     """Per pair of entities with co-presence: how much of it was away from both entities' home and
     work, and whether that is more than strangers with the same places and hours would show.
@@ -1118,6 +1121,52 @@ def pair_significance(
         keyed = np.concatenate([keyed, key_e])
         sxyz = np.concatenate([sxyz, exyz[sel], exyz[sel]])
         dwell = np.concatenate([dwell, dur[sel], dur[sel]])
+    centres = _cell_centres(keyed, sxyz, dwell)
+    from ._localtime import utc_offsets_s
+
+    def local_day(t: I64) -> I64:
+        return np.asarray((t + utc_offsets_s(t, zname) * US) // (24 * 3600 * US), np.int64) if t.size else t
+
+    # days together away from home and work: of the away episodes, and with stay_pairs of stays at
+    # one place at one time (positions too coarse for an episode, such as Wi-Fi at about 75 m,
+    # average to a place over a stay)
+    day_keys = [np.stack([pair[away], local_day(st[away])], axis=1)]
+    if stay_pairs and stays.num_rows:
+        sa, sb, ss, se, sxyz_e = _stay_copresence(stays, code_of, stay_radius_m)
+        s_away = ~(near_anchor(sa, sxyz_e) | near_anchor(sb, sxyz_e))
+        sa, sb, ss, se, sxyz_e = sa[s_away], sb[s_away], ss[s_away], se[s_away], sxyz_e[s_away]
+        pres_s, key_s = _episode_presence(sa, sb, ss, se, sxyz_e, zname, cell_m)
+        presence = pa.concat_tables([presence, pres_s.cast(presence.schema)])
+        centres = _cell_centres(
+            np.concatenate([keyed, key_s]),
+            np.concatenate([sxyz, sxyz_e, sxyz_e]),
+            np.concatenate([dwell, (se - ss) / US, (se - ss) / US]),
+        )
+        day_keys.append(np.stack([sa * n_ent + sb, local_day(ss)], axis=1))
+    key3 = np.unique(np.concatenate(day_keys), axis=0)
+    cand, cnt = np.unique(key3[:, 0], return_counts=True)
+    # pairs with enough days together are tested, with or without an away episode
+    enough = cand[cnt >= min_away]
+    tested = np.union1d(tested, np.flatnonzero(np.isin(upair, enough)))
+    new = np.setdiff1d(enough, upair)
+    if new.size:
+        k = new.shape[0]
+        upair = np.concatenate([upair, new])
+        n_ep = np.concatenate([n_ep, np.zeros(k, n_ep.dtype)])
+        tot = np.concatenate([tot, np.zeros(k)])
+        n_away = np.concatenate([n_away, np.zeros(k, n_away.dtype)])
+        away_s = np.concatenate([away_s, np.zeros(k)])
+        first = np.concatenate([first, np.full(k, np.iinfo(np.int64).max)])
+        last = np.concatenate([last, np.full(k, np.iinfo(np.int64).min)])
+        away_rows += [[] for _ in range(k)]
+        tested = np.concatenate([tested, np.arange(npairs, npairs + k)])
+        npairs += k
+        observed, expected, pval = np.zeros(npairs), np.zeros(npairs), np.ones(npairs)
+    days_away = np.zeros(npairs, np.int64)
+    if cand.size:
+        where = np.searchsorted(cand, upair).clip(0, cand.shape[0] - 1)
+        hit = cand[where] == upair
+        days_away[hit] = cnt[where[hit]]
     if tested.size and presence.num_rows:
         observed, expected, pval = _null_test(
             upair[tested] // n_ent,
@@ -1130,11 +1179,11 @@ def pair_significance(
             tested,
             hypergeom,
             chi2,
-            centres=_cell_centres(keyed, sxyz, dwell),
+            centres=centres,
             combine=test,
         )
     score = -np.log10(np.maximum(pval, 1e-300))
-    is_tie = (pval <= alpha) & (n_away >= min_away)
+    is_tie = (pval <= alpha) & (np.maximum(n_away, days_away) >= min_away)
     names_arr = np.array(names, dtype=object)
     method = (
         f"copresence.significance(cell_m={cell_m:g}, away_m={away_m:g}, alpha={alpha:g}, min_away={min_away}"
@@ -1148,13 +1197,14 @@ def pair_significance(
             "total_s": pa.array(tot),
             "n_away": pa.array(n_away),
             "away_s": pa.array(away_s),
+            "days_away": pa.array(days_away),
             "observed": pa.array(observed),
             "expected": pa.array(np.round(expected, 6)),
             "p_value": pa.array(pval),
             "tie_score": pa.array(np.round(score, 4)),
             "is_tie": pa.array(is_tie),
-            "first": pa.array(first, pa.int64()).cast(UTC_US),
-            "last": pa.array(last, pa.int64()).cast(UTC_US),
+            "first": pa.array(first, pa.int64(), mask=n_ep == 0).cast(UTC_US),
+            "last": pa.array(last, pa.int64(), mask=n_ep == 0).cast(UTC_US),
             "away_episodes": pa.array(away_rows, pa.list_(pa.int64())),
             "method": pa.array([method] * npairs, pa.string()),
         },
@@ -1289,6 +1339,65 @@ def _null_test(
     has = k > 0
     pval[has] = chi2.sf(stat[has], 2.0 * k[has])
     return observed, expected, pval
+
+
+def _stay_copresence(
+    stays: pa.Table, code_of: dict[str, int], radius_m: float
+) -> tuple[I64, I64, I64, I64, F64]:
+    """Co-presence of stays: two entities' stays that overlap for at least 10 minutes with centres
+    within ``radius_m``, each centre as accurate as its fixes' spread allows (90 % radius over the
+    square root of the number of fixes, at least 10 m). Entity codes ``a < b``, start, end (µs) and
+    position (xyz) of each."""
+    n = stays.num_rows
+    z = np.zeros(0, np.int64)
+    if n == 0:
+        return z, z, z, z, np.zeros((0, 3))
+    ent = np.array([code_of.get(e, -1) for e in stays.column("entity").cast(pa.string()).to_pylist()])
+    rad = (
+        _floats(stays.column("radius_m"), "radius_m", fill=50.0)
+        if "radius_m" in stays.column_names
+        else np.full(n, 50.0)
+    )
+    nfix = (
+        _floats(stays.column("n_fixes"), "n_fixes", fill=1.0)
+        if "n_fixes" in stays.column_names
+        else np.ones(n)
+    )
+    acc = np.maximum(0.82 * rad / np.sqrt(np.maximum(nfix, 1.0)), 10.0)
+    s = _times_us(stays.column("start"), "start")
+    e = _times_us(stays.column("end"), "end")
+    ok = (ent >= 0) & (e > s)
+    rows = np.flatnonzero(ok)
+    # one pseudo-entity per stay, a fix at each end: each stay is one static run
+    names = np.array([f"{i:012d}" for i in rows.tolist()], dtype=object)
+    pseudo = pa.table(
+        {
+            "entity": pa.array(np.repeat(names, 2).tolist(), pa.string()),
+            "t": pa.array(np.stack([s[rows], e[rows]], axis=1).ravel(), pa.int64()).cast(UTC_US),
+            "lat": np.repeat(_floats(stays.column("lat"), "lat")[rows], 2),
+            "lon": np.repeat(_floats(stays.column("lon"), "lon")[rows], 2),
+            "accuracy_m": np.repeat(acc[rows], 2),
+        }
+    )
+    longest = float((e[rows] - s[rows]).max()) / US + 120.0
+    ep = copresence_episodes(
+        pseudo, radius_m=radius_m, min_duration_s=600.0, max_gap_s=longest, max_hole_s=0.0
+    )
+    if ep.num_rows == 0:
+        return z, z, z, z, np.zeros((0, 3))
+    ia = np.array([int(x) for x in ep.column("entity_a").to_pylist()], np.int64)
+    ib = np.array([int(x) for x in ep.column("entity_b").to_pylist()], np.int64)
+    a, b = ent[ia], ent[ib]
+    keep = a != b
+    lo, hi = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    xyz = to_xyz_m(_floats(ep.column("lat"), "lat")[keep], _floats(ep.column("lon"), "lon")[keep])
+    return (
+        lo,
+        hi,
+        _times_us(ep.column("start"), "start")[keep],
+        _times_us(ep.column("end"), "end")[keep],
+        xyz,
+    )
 
 
 def _count_tail(
