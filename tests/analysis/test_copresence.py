@@ -321,6 +321,100 @@ def test_meetings_at_rarely_visited_places_are_a_tie_and_a_shared_gym_is_not() -
     assert ab["away_episodes"] == [0, 1, 2, 3]
 
 
+def _people(
+    who: dict[str, tuple[tuple[float, float], tuple[float, float] | None]], days: int = 28
+) -> list[tuple[str, datetime, datetime, float, float]]:
+    """Stays of people with a home and, on weekdays, work (``None``: no work), for ``days`` days."""
+    day0 = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
+    rows = []
+    for d in range(days):
+        day = day0 + timedelta(days=d)
+        for name, (home, work) in who.items():
+            rows.append((name, day - timedelta(hours=2), day + timedelta(hours=6), *home))
+            if work is not None and d % 7 < 5:
+                rows.append((name, day + timedelta(hours=7), day + timedelta(hours=15), *work))
+            rows.append((name, day + timedelta(hours=19), day + timedelta(hours=22), *home))
+    return rows
+
+
+def test_three_meetings_at_cafes_are_a_tie_and_office_colleagues_are_not() -> None:
+    day0 = datetime(2025, 3, 3, tzinfo=UTC)
+    rows = _people(
+        {
+            "ann": ((-3000, 0), (-3000, 1500)),
+            "bob": ((3000, 0), (3000, 1500)),
+            "eve": ((0, 3000), (0, -1000)),  # eve and fay work in one office
+            "fay": ((0, -3000), (0, -1000)),
+        }
+    )
+    eps = []
+    for d, east in ((2, -800), (10, 0), (22, 800)):  # three evenings at three cafés
+        start = day0 + timedelta(days=d, hours=16)
+        rows += [(w, start, start + timedelta(hours=1.5), east, -1500) for w in ("ann", "bob")]
+        eps.append(_episode("ann", "bob", start, 1.5, east, -1500))
+    for d in range(28):
+        if d % 7 < 5:
+            eps.append(_episode("eve", "fay", day0 + timedelta(days=d, hours=7), 8, 0, -1000))
+    eps.sort(key=lambda e: (e["entity_a"], e["entity_b"], e["start"]))
+    sig = cp.pair_significance(pa.Table.from_pylist(eps, schema=cp.EPISODE), _stays(rows), tz="UTC")
+    got = {(r["entity_a"], r["entity_b"]): r for r in sig.to_pylist()}
+    ab, ef = got[("ann", "bob")], got[("eve", "fay")]
+    assert ab["is_tie"] and ab["n_away"] == 3 and ab["days_away"] == 3 and ab["p_value"] < 0.001
+    assert not ef["is_tie"] and ef["n_away"] == 0 and ef["n_episodes"] == 20
+    assert cp.DEFAULT_ALPHA == 0.1
+
+
+def test_a_few_meetings_are_not_diluted_by_places_both_used_on_other_days() -> None:
+    """Three meetings at cafés, and four shops both use, on different days: the count of days
+    together is still far above chance; Fisher's combination, which adds a p-value of 1 per shop,
+    is not."""
+    day0 = datetime(2025, 3, 3, tzinfo=UTC)
+    rows = _people({"ann": ((-3000, 0), (-3000, 1500)), "bob": ((3000, 0), (3000, 1500))})
+    eps = []
+    for d, east in ((2, -800), (10, 0), (22, 800)):
+        start = day0 + timedelta(days=d, hours=16)
+        rows += [(w, start, start + timedelta(hours=1.5), east, -1500) for w in ("ann", "bob")]
+        eps.append(_episode("ann", "bob", start, 1.5, east, -1500))
+    for i, (da, db) in enumerate(((1, 3), (4, 8), (9, 11), (15, 17))):  # shops, on different days
+        for who, d in (("ann", da), ("bob", db)):
+            start = day0 + timedelta(days=d, hours=17)
+            rows.append((who, start, start + timedelta(minutes=40), -1500 + 500 * i, 2500))
+    ep_t = pa.Table.from_pylist(eps, schema=cp.EPISODE)
+    count = cp.pair_significance(ep_t, _stays(rows), tz="UTC").to_pylist()[0]
+    fisher = cp.pair_significance(ep_t, _stays(rows), tz="UTC", test="fisher").to_pylist()[0]
+    assert count["is_tie"] and count["p_value"] < 0.01
+    assert fisher["p_value"] > 10 * count["p_value"]
+    assert count["observed"] == 3 and count["expected"] < 1
+    with pytest.raises(InputError, match="test"):
+        cp.pair_significance(ep_t, _stays(rows), test="stouffer")
+
+
+def _wifi_stays(rows: list[tuple[str, datetime, datetime, float, float]]) -> pa.Table:
+    t = _stays(rows)
+    return t.append_column("radius_m", pa.array([130.0] * t.num_rows)).append_column(
+        "n_fixes", pa.array([20] * t.num_rows, pa.int64())
+    )
+
+
+def test_phones_too_coarse_for_episodes_are_linked_by_their_stays() -> None:
+    """Wi-Fi positions (about 75 m) never show two people within 50 m, so there are no episodes;
+    their stays, averaged over 20 fixes, still put both at one café three times."""
+    day0 = datetime(2025, 3, 3, tzinfo=UTC)
+    rows = _people({"ann": ((-3000, 0), (-3000, 1500)), "bob": ((3000, 0), (3000, 1500))})
+    for d, east in ((2, -800), (10, 0), (22, 800)):
+        start = day0 + timedelta(days=d, hours=16)
+        rows += [("ann", start, start + timedelta(hours=1.5), east, -1500)]
+        rows += [("bob", start + timedelta(minutes=10), start + timedelta(hours=2), east + 15, -1490)]
+    none = cp.EPISODE.empty_table()
+    r = cp.pair_significance(none, _wifi_stays(rows), tz="UTC").to_pylist()
+    assert len(r) == 1 and r[0]["is_tie"] and r[0]["n_episodes"] == 0 and r[0]["days_away"] == 3
+    assert r[0]["first"] is None and r[0]["p_value"] < 0.001
+    assert cp.pair_significance(none, _wifi_stays(rows), tz="UTC", stay_pairs=False).num_rows == 0
+    # stays 600 m apart (cell-tower positions) are not together
+    far = [(w, s, e, x + (600 if w == "bob" and x > -2000 and y < 0 else 0), y) for w, s, e, x, y in rows]
+    assert cp.pair_significance(none, _wifi_stays(far), tz="UTC").num_rows == 0
+
+
 def test_two_meetings_are_not_enough_for_a_tie() -> None:
     eps, stays = _town([(1, 15, -800), (9, 15, 0)], gym_mates=False)
     r = cp.pair_significance(eps, stays, tz="UTC").to_pylist()[0]

@@ -62,6 +62,8 @@ def test_scores_on_a_small_town(scores: dict[str, float]) -> None:
         "copresence.false_ties_per_stranger_pair_month",
         "copresence.tie_precision",
         "copresence.tie_recall",
+        "copresence.tie_recall_no_cell",
+        "copresence.tie_recall_gps",
     ):
         assert k in scores
     assert scores["copresence.n_true"] > 50

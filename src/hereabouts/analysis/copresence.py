@@ -1061,7 +1061,7 @@ def pair_significance(
             raise InputError(f"{n} must be a positive number of metres, not {v!r}")
     for c in ("entity_a", "entity_b", "start", "end", "lat", "lon", "duration_s"):
         _column(episodes, c, what="the episode table")
-    if episodes.num_rows == 0:
+    if episodes.num_rows == 0 and not (stay_pairs and stays.num_rows):
         return PAIR.empty_table()
     ea = episodes.column("entity_a").cast(pa.string()).to_pylist()
     eb = episodes.column("entity_b").cast(pa.string()).to_pylist()

@@ -15,7 +15,11 @@ Co-presence while travelling (the same bus) has no true stays and is not counted
   ``copresence.tie_recall`` is the share of eligible true ties called ties;
   ``copresence.tie_precision`` the share of called ties that are true ties;
   ``copresence.tie_recall_ceiling`` the share of eligible true ties with at least ``min_away``
-  *detected* episodes away from home and work (no threshold can call the others);
+  *detected* days together away from home and work (episodes, or stays at one place at one time:
+  no threshold can call the others); ``copresence.tie_recall_no_cell`` the recall over eligible
+  true ties of which neither agent carries only a cell-positioned phone (about 600 m: no method can
+  place such a phone at a café), and ``copresence.tie_recall_gps`` over those of which both agents
+  carry a GPS device;
   ``copresence.false_ties_per_stranger_pair_month`` the number of stranger pairs called ties per
   stranger pair (all pairs of agents that are not ties) per 30 days.
 """
@@ -31,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..analysis._geo import haversine_m
+from ..analysis.copresence import DEFAULT_ALPHA
 
 __all__ = ["load_folder", "score_copresence", "tie_truth", "true_copresence"]
 
@@ -155,7 +160,7 @@ def score_copresence(
     *,
     radius_m: float = 50.0,
     min_duration_s: float = 600.0,
-    alpha: float = 0.3,
+    alpha: float = DEFAULT_ALPHA,
     min_away: int = 3,
     away_m: float = 150.0,
     details: dict[str, Any] | None = None,
@@ -217,9 +222,9 @@ def score_copresence(
     # ---- ties
     stays = detect_stays(fixes)
     pairs = pair_significance(episodes, stays, alpha=alpha, min_away=min_away, away_m=away_m)
-    prow = pairs.select(["entity_a", "entity_b", "is_tie", "n_away"]).to_pylist()
+    prow = pairs.select(["entity_a", "entity_b", "is_tie", "n_away", "days_away"]).to_pylist()
     called = {(r["entity_a"], r["entity_b"]) for r in prow if r["is_tie"]}
-    seen_away = {(r["entity_a"], r["entity_b"]) for r in prow if r["n_away"] >= min_away}
+    seen_away = {(r["entity_a"], r["entity_b"]) for r in prow if max(r["n_away"], r["days_away"]) >= min_away}
     ties, eligible = tie_truth(sim, truth, min_away=min_away, away_m=away_m)
     agents = sorted(set(sim.true_agents.column("agent").to_pylist()))
     n_pairs = len(agents) * (len(agents) - 1) // 2
@@ -228,6 +233,12 @@ def score_copresence(
     true_called = called & ties
     false_called = called - ties
     elig_ties = eligible & ties
+    providers: dict[str, set[str]] = defaultdict(set)
+    for r in sim.devices.to_pylist():
+        if r["agent"]:
+            providers[r["agent"]].add(r["provider"])
+    no_cell = {k for k in elig_ties if all(providers[x] - {"cell"} for x in k)}
+    gps = {k for k in elig_ties if all("gps" in providers[x] for x in k)}
     nan = float("nan")
     return {
         "copresence.episode_precision": ok / n_det if n_det else nan,
@@ -241,6 +252,10 @@ def score_copresence(
             len(false_called) / n_strangers / (days / 30.0) if n_strangers else nan
         ),
         "copresence.tie_recall_ceiling": len(elig_ties & seen_away) / len(elig_ties) if elig_ties else nan,
+        "copresence.tie_recall_no_cell": len(no_cell & called) / len(no_cell) if no_cell else nan,
+        "copresence.tie_recall_gps": len(gps & called) / len(gps) if gps else nan,
+        "copresence.n_eligible_ties_no_cell": float(len(no_cell)),
+        "copresence.n_eligible_ties_gps": float(len(gps)),
         "copresence.n_called_ties": float(len(called)),
         "copresence.n_eligible_ties": float(len(elig_ties)),
         "copresence.n_eligible_strangers": float(len(eligible - ties)),
