@@ -87,7 +87,7 @@ def test_a_simulated_folder_scores_like_the_simulation(tmp_path: Path) -> None:
     b = score_copresence(load_folder(tmp_path / "town"))
     details: dict[str, float] = {}
     c = score_copresence(tmp_path / "town", details=details)
-    assert c.keys() == b.keys() and details["radius_m"] == 50.0 and details["alpha"] == 0.3
+    assert c.keys() == b.keys() and details["radius_m"] == 50.0 and details["alpha"] == 0.1
     assert all(c[k] == b[k] or (math.isnan(c[k]) and math.isnan(b[k])) for k in b)
     assert a["copresence.n_true"] == b["copresence.n_true"] > 0
     assert a["copresence.n_detected"] == b["copresence.n_detected"]
