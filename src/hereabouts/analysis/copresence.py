@@ -40,14 +40,23 @@ weekend) it was at each grid cell (``cell_m``). The null model shuffles days: tw
 are at a cell on ``n_a`` and ``n_b`` of ``D`` days share ``X ~ Hypergeometric(D, n_a, n_b)`` of
 them (the observed ``x`` counts days both were there in a common local hour, so the test is
 conservative), so co-presence at a place both frequent is expected, and a few meetings at places
-one of them rarely visits are not. The upper-tail probabilities of the observed overlaps are
-combined with Fisher's method over every
-(cell, kind of day) both used; the pair is called a tie when the combined p-value is at most
-``alpha`` (:data:`DEFAULT_ALPHA`, 0.3) and it had at least ``min_away`` (3) episodes away from home
-and work. Cells both visit on the same weekday in two or more weeks are routine (a gym at fixed
-hours) and carry no evidence. The p-value is a score, not a calibrated error rate: the threshold was
-chosen on one simulated town and the false-tie rate, tie precision and recall are measured on others
-(``docs/accuracy.md``).
+one of them rarely visits are not. The p-value is the probability that strangers would be together
+on at least as many days over all (cell, kind of day) both used away from home and work: the exact
+upper tail of the sum of those hypergeometric counts (``test="count"``; Fisher's combination of
+per-place p-values, ``test="fisher"``, was used before and is kept for comparison: each place both
+used on different days adds a p-value of 1 and drowns a few meetings). Cells both visit on the same
+weekday in two or more weeks are routine (a gym at fixed hours) and carry no evidence.
+
+Days together away from home and work come from the episodes and, with ``stay_pairs`` (default),
+from *stays* of two entities that overlap for at least 10 minutes with centres within
+``stay_radius_m``, each centre as accurate as its fixes' spread over their number allows: a phone
+positioned by Wi-Fi (about 75 m per fix) never shows an episode within 50 m, but its stay at a café
+averages 20 fixes to a place. Both count as presence at their place for the test. The pair is
+called a tie when the p-value is at most ``alpha`` (:data:`DEFAULT_ALPHA`, 0.1) and it had at least
+``min_away`` (3) days (or episodes) together away from home and work. The p-value is a score, not
+a calibrated error rate: the threshold was chosen on two simulated towns and the false-tie rate, tie
+precision and recall are measured on others (``docs/accuracy.md``). Cell-tower positions (about
+600 m) place nobody at a café: pairs with such a phone cannot be linked.
 
 What it cannot tell
 -------------------
@@ -101,9 +110,10 @@ US = 1_000_000
 #: so that devices sampling every 15 minutes (with jitter) are not cut into pieces at every fix.
 DEFAULT_MAX_GAP_S = 1200.0
 
-#: Default p-value threshold of a tie (with at least ``min_away`` episodes away from home and work):
-#: chosen on simulator seed 2 (150 agents x 28 days) as the largest grid value (0.01, 0.05, 0.1,
-#: 0.2, 0.3, 0.5) with no false tie and a margin; measured on seeds 1 and 3 (docs/accuracy.md).
+#: Default p-value threshold of a tie (with at least ``min_away`` days together away from home and
+#: work): chosen on simulator seeds 11 and 12 (150 agents x 28 days) as the largest value of the grid
+#: 0.001-0.5 at which tie precision over both was at least 0.95; measured on seeds 1 and 3
+#: (docs/accuracy.md).
 DEFAULT_ALPHA = 0.1
 
 #: One co-presence episode of two entities (``entity_a < entity_b``).
@@ -1028,14 +1038,21 @@ def pair_significance(
     away_m
         An episode (or a cell) this close to a home or work of either entity is not "away".
     alpha
-        A pair is a tie when its p-value is at most this and it has ``min_away`` away episodes.
+        A pair is a tie when its p-value is at most this and it has ``min_away`` days (or
+        episodes) together away from home and work.
     min_away
-        Fewest episodes away from home and work for a tie.
+        Fewest days (or episodes) together away from home and work for a tie.
     test
         How the places are combined: ``"count"`` (default), the upper tail of the number of days
         together over all of them (a sum of independent hypergeometric counts, computed exactly);
-        ``"fisher"``, Fisher's combination of per-place p-values (the method before 0.x: places
-        both used on different days each add a p-value of 1, which dilutes a few meetings).
+        ``"fisher"``, Fisher's combination of per-place p-values (the earlier method: places both
+        used on different days each add a p-value of 1, which dilutes a few meetings).
+    stay_pairs
+        Also count days on which the two entities' stays overlapped at one place (see the module
+        documentation), and test pairs that have enough of them but no episode (their rows have
+        ``n_episodes`` 0 and no ``first``/``last``).
+    stay_radius_m
+        How close two stays' centres must be (given their accuracy) to be at one place.
 
     The null model (see the module documentation): per (cell, kind of day) both entities used away
     from home and work, days are shuffled: the overlap is hypergeometric. Cells both visit on the
