@@ -387,6 +387,8 @@ def test_a_few_meetings_are_not_diluted_by_places_both_used_on_other_days() -> N
     assert count["observed"] == 3 and count["expected"] < 1
     with pytest.raises(InputError, match="test"):
         cp.pair_significance(ep_t, _stays(rows), test="stouffer")
+    with pytest.raises(InputError, match="stay_radius_m"):
+        cp.pair_significance(ep_t, _stays(rows), stay_radius_m=0.0)
 
 
 def _wifi_stays(rows: list[tuple[str, datetime, datetime, float, float]]) -> pa.Table:

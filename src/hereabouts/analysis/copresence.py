@@ -1073,7 +1073,7 @@ def pair_significance(
         raise InputError(f"alpha must be between 0 and 1, not {alpha!r}")
     if test not in ("count", "fisher"):
         raise InputError(f"test must be 'count' or 'fisher', not {test!r}")
-    for n, v in (("cell_m", cell_m), ("away_m", away_m)):
+    for n, v in (("cell_m", cell_m), ("away_m", away_m), ("stay_radius_m", stay_radius_m)):
         if not (math.isfinite(v) and v > 0):
             raise InputError(f"{n} must be a positive number of metres, not {v!r}")
     for c in ("entity_a", "entity_b", "start", "end", "lat", "lon", "duration_s"):
