@@ -1093,13 +1093,18 @@ def pair_significance(
     # which episodes are away from both entities' home and work
     exyz = to_xyz_m(_floats(episodes.column("lat"), "lat"), _floats(episodes.column("lon"), "lon"))
 
+    # anchors as an (entity, k, xyz) array, NaN where an entity has fewer than k
+    n_anchor = max((len(v) for v in anchor_pts.values()), default=0)
+    anchor_xyz = np.full((len(names), max(n_anchor, 1), 3), np.nan)
+    for e_, pts_ in anchor_pts.items():
+        anchor_xyz[e_, : len(pts_)] = np.asarray(pts_, np.float64)
+
     def near_anchor(codes: I64, pts: F64) -> NDArray[np.bool_]:
         hit = np.zeros(codes.shape[0], np.bool_)
-        for i in range(codes.shape[0]):
-            for p in anchor_pts.get(int(codes[i]), ()):
-                if float(np.sum((pts[i] - np.asarray(p)) ** 2)) <= away_m * away_m:
-                    hit[i] = True
-                    break
+        for lo in range(0, codes.shape[0], 1 << 20):
+            sl = slice(lo, lo + (1 << 20))
+            d2 = ((anchor_xyz[codes[sl]] - pts[sl, None, :]) ** 2).sum(axis=2)
+            hit[sl] = (d2 <= away_m * away_m).any(axis=1)  # NaN compares False
         return hit
 
     away = ~(near_anchor(a_code, exyz) | near_anchor(b_code, exyz))
