@@ -1433,16 +1433,24 @@ def _count_tail(
     pid, na, nb, d = pid[order], na[order], nb[order], d[order]
     lo = np.searchsorted(pid, tested, side="left")
     hi = np.searchsorted(pid, tested, side="right")
+    # the probabilities of 0 .. (observed count of the pair, or the most possible) - 1 days of
+    # every place, in one call: row r holds cnt[r] of them from start[r]
+    want = np.zeros(pid.shape[0], np.int64)
+    for i in range(tested.shape[0]):
+        want[lo[i] : hi[i]] = int(observed[tested[i]])
+    cnt = np.minimum(want, np.minimum(na, nb) + 1)
+    start = np.cumsum(cnt) - cnt
+    rep = np.repeat(np.arange(pid.shape[0]), cnt)
+    grid = np.arange(int(cnt.sum())) - np.repeat(start, cnt)
+    pmf = np.asarray(hypergeom.pmf(grid, d[rep], na[rep], nb[rep]), np.float64) if rep.size else np.zeros(0)
     for i in range(tested.shape[0]):
         k = int(observed[tested[i]])
         if k <= 0:
             continue
-        grid = np.arange(k)
         dist = np.zeros(k)
         dist[0] = 1.0
         for r in range(int(lo[i]), int(hi[i])):
-            pmf = hypergeom.pmf(grid[: min(k, int(min(na[r], nb[r])) + 1)], d[r], na[r], nb[r])
-            dist = np.convolve(dist, pmf)[:k]
+            dist = np.convolve(dist, pmf[start[r] : start[r] + cnt[r]])[:k]
         out[i] = max(1.0 - float(dist.sum()), 0.0)
     return np.clip(out, 1e-300, 1.0)
 
@@ -1462,13 +1470,9 @@ def _cell_centres(keyed: I64, xyz: F64, dwell: F64) -> tuple[I64, F64]:
 def _centre_of(centres: tuple[I64, F64], entity: I64, cell: I64) -> F64:
     """The centres of ``(entity, cell)`` (every pair present in ``centres``)."""
     keys, centre = centres  # rows sorted by (entity, cell), as np.unique(axis=0) leaves them
-    ke, kc = keys[:, 0], keys[:, 1]
-    lo = np.searchsorted(ke, entity, side="left")
-    hi = np.searchsorted(ke, entity, side="right")
-    j = np.array(
-        [int(lo[i]) + int(np.searchsorted(kc[lo[i] : hi[i]], cell[i])) for i in range(entity.shape[0])],
-        np.int64,
-    )
+    cells = np.unique(keys[:, 1])
+    flat = keys[:, 0] * cells.shape[0] + np.searchsorted(cells, keys[:, 1])  # increasing
+    j = np.searchsorted(flat, entity * cells.shape[0] + np.searchsorted(cells, cell))
     return np.asarray(centre[j], np.float64)
 
 
