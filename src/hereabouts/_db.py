@@ -585,7 +585,7 @@ class Database:
         end: datetime | None = None,
         *,
         workspace: str | None = None,
-        alpha: float = 0.3,
+        alpha: float = 0.1,  # hereabouts.analysis.copresence.DEFAULT_ALPHA
         min_away: int = 3,
         **params: Any,
     ) -> tuple[pa.Table, pa.Table]:
