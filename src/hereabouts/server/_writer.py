@@ -183,7 +183,10 @@ class GroupWriter:
             total.read += job.counts.read
             total.rejected += job.counts.rejected
         with self.db.store.begin_import(
-            origin="http:ingest", checksum=None, options={"via": "http", "protocols": protocols}
+            origin="http:ingest",
+            checksum=None,
+            options={"via": "http", "protocols": protocols},
+            bulk=False,
         ) as txn:
             # rejects last: their rows do not depend on the others, fixes first keep the table clustered
             for tier in sorted(by_tier, key=lambda t: (t == "reject", t)):

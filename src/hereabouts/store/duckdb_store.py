@@ -10,6 +10,7 @@ The schema is versioned (``meta.schema_version``) and upgraded by the migrations
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -243,17 +244,25 @@ class _Import:
         self.source_id = source_id
         self.entity = entity
         self._device_ids: dict[str, int] = {}
+        #: owners of the devices found by name (cached by the store once the transaction commits)
+        self._owners: dict[str, str] = {}
 
     def _device_id(self, name: str) -> int:
         did = self._device_ids.get(name)
         if did is not None:
             return did
-        rows = self.con.execute(
-            "SELECT d.device_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?",
-            [name],
-        ).fetchall()
+        known = self.store._known_devices.get(name)  # (id, owner) committed before: no lookup
+        rows = (
+            [known]
+            if known is not None
+            else self.con.execute(
+                "SELECT d.device_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?",
+                [name],
+            ).fetchall()
+        )
         if rows:
             did, owner = int(rows[0][0]), rows[0][1]
+            self._owners[name] = owner
             if self.entity is not None and owner != self.entity:
                 raise InputError(
                     f"device {name!r} already belongs to entity {owner!r}, not {self.entity!r}",
@@ -373,6 +382,10 @@ class DuckDBStore:
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._root.execute("SET TimeZone = 'UTC'")
+        self._next_source_id: int | None = None
+        self._memory_before: str | None = None
+        #: device name -> (device id, owning entity's name), for devices seen by committed imports
+        self._known_devices: dict[str, tuple[int, str]] = {}
         if not read_only:
             self._migrate()
         else:
@@ -455,14 +468,21 @@ class DuckDBStore:
         checksum: str | None,
         options: Mapping[str, Any],
         entity: str | None = None,
+        bulk: bool = True,
     ) -> Iterator[_Import]:
-        with self._lock, self._import_memory():
+        """One import transaction. ``bulk`` (a file) runs under ``import_memory_limit``; a small
+        transaction (a group of live requests) does without the two settings statements."""
+        with self._lock, self._import_memory() if bulk else contextlib.nullcontext():
             self.con.execute("BEGIN TRANSACTION")
             try:
-                # source ids come from max()+1 inside the transaction so a rolled-back import leaves no gap
-                sid = int(
-                    self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()[0][0]
-                )
+                # source ids are max()+1, taken inside the transaction so a rolled-back import leaves no
+                # gap; the next one is remembered after a commit (this process holds the only writer), and
+                # forgotten after any failure, so a stale guess costs one failed import, never a wrong row
+                sid = self._next_source_id
+                if sid is None:
+                    sid = int(
+                        self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()[0][0]
+                    )
                 self.con.execute(
                     "INSERT INTO sources (source_id, kind, origin, imported_at, checksum, options) "
                     "VALUES (?, 'unknown', ?, current_timestamp, ?, ?)",
@@ -472,15 +492,24 @@ class DuckDBStore:
                 yield txn
                 self.con.execute("COMMIT")
             except BaseException:
+                self._next_source_id = None
                 self.con.execute("ROLLBACK")
                 raise
+            self._next_source_id = sid + 1
+            for name, did in txn._device_ids.items():
+                owner = txn._owners.get(name, entity or name)
+                self._known_devices[name] = (did, owner)
 
     @contextmanager
     def _import_memory(self) -> Iterator[None]:
         if not self.import_memory_limit:
             yield
             return
-        before = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        before = self._memory_before
+        if before is None:
+            before = self._memory_before = self.con.execute(
+                "SELECT current_setting('memory_limit')"
+            ).fetchall()[0][0]
         self.con.execute(f"SET memory_limit = '{self.import_memory_limit}'")
         try:
             yield
@@ -491,6 +520,7 @@ class DuckDBStore:
         """Move ``device`` to ``entity`` (created if missing). The entity that was made for the device
         when it first appeared (same name, no other devices, no aliases) is removed once empty."""
         with self._lock:
+            self._known_devices.clear()  # owners change (and an entity may go)
             old = self.con.execute(
                 "SELECT e.entity_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?",
                 [device],
