@@ -480,9 +480,8 @@ class DuckDBStore:
                 # forgotten after any failure, so a stale guess costs one failed import, never a wrong row
                 sid = self._next_source_id
                 if sid is None:
-                    sid = int(
-                        self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()[0][0]
-                    )
+                    got = self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()
+                    sid = int(got[0][0])
                 self.con.execute(
                     "INSERT INTO sources (source_id, kind, origin, imported_at, checksum, options) "
                     "VALUES (?, 'unknown', ?, current_timestamp, ?, ?)",
