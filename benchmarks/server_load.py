@@ -119,6 +119,20 @@ def _pg_up() -> bool:
         return False
 
 
+def _tree_cpu(proc: Any) -> float:
+    """CPU seconds (user + system) of a psutil process and its children, so far."""
+    import psutil
+
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if store == "duckdb":
         target = str(work / f"load-{mode}.db")
@@ -135,7 +149,18 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
     port = _free_port()
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hereabouts", "-q", *db_args, "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "hereabouts",
+            "-q",
+            *db_args,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -152,13 +177,34 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
             per_request = args.batch
         script = work / f"{store}-{mode}.lua"
         script.write_text(lua)
-        out = subprocess.run(
-            ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
-             "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}"],
-            capture_output=True, text=True, timeout=args.duration + 120, check=True,
-        )  # fmt: skip
-        line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
+        import psutil
+
+        server = psutil.Process(proc.pid)
+        time.sleep(args.workers * 1.0)  # the workers start after the main process listens
+        load = os.getloadavg()[0]
+        cpu0 = _tree_cpu(server)
+        out_path = work / f"{store}-{mode}.out"
+        with out_path.open("w") as out_file:
+            wrk = subprocess.Popen(
+                ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+                 "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}"],
+                stdout=out_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            cpu_end = cpu0
+            wrk_cpu = 0.0
+            wrk_ps = psutil.Process(wrk.pid)
+            while wrk.poll() is None:  # the server's CPU up to the end of the load (not its shutdown)
+                cpu_end = _tree_cpu(server)
+                wrk_cpu = _tree_cpu(wrk_ps) or wrk_cpu
+                time.sleep(0.2)
+        text = out_path.read_text()
+        line = next((ln for ln in text.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            raise RuntimeError(f"wrk failed: {text[-500:]}")
         res = json.loads(line[7:])
+        res["server_cpu_s"] = cpu_end - cpu0
+        res["load"] = load
+        res["wrk_cpu_s"] = wrk_cpu
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -190,6 +236,10 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
         + res["write_errors"],
         "requests_per_s": ok / seconds,
         "fixes_per_s": ok * per_request / seconds,
+        "server_cpu_us_per_request": res["server_cpu_s"] / max(1, res["requests"]) * 1e6,
+        "load_avg_1min": res["load"],
+        "wrk_cpu_us_per_request": res["wrk_cpu_s"] / max(1, res["requests"]) * 1e6,
+        "workers": args.workers,
         "p50_ms": res["p50_us"] / 1000,
         "p99_ms": res["p99_us"] / 1000,
         "max_ms": res["max_us"] / 1000,
@@ -274,6 +324,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
     ap.add_argument("--batch", type=int, default=500, help="fixes per Overland request")
+    ap.add_argument("--workers", type=int, default=0, help="serve --workers (0: one process)")
     ap.add_argument("--stores", default="duckdb,postgres")
     ap.add_argument("--modes", default="single,overland")
     ap.add_argument(
@@ -293,14 +344,22 @@ def main() -> None:
     stores = [s for s in args.stores.split(",") if s != "postgres" or _pg_up()]
     with tempfile.TemporaryDirectory() as tmp:
         results = [run_one(s, m, args, Path(tmp)) for s in stores for m in args.modes.split(",")]
-    print(f"machine: {os.cpu_count()} cores; {args.connections} connections, {args.duration} s per run, "
-          f"wrk threads {args.threads}, server and load generator on the same machine")  # fmt: skip
+    import platform
+
+    print(f"machine: {os.cpu_count()} cores {platform.machine()}; serve --workers {args.workers}; "
+          f"{args.connections} connections, {args.duration} s per run, wrk threads {args.threads}, "
+          f"server and load generator on the same machine; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
     print(f"{'store':9} {'mode':9} {'req/s':>9} {'fixes/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'acked':>9} "
-          f"{'stored':>9} {'lost':>5} {'failed':>6}")  # fmt: skip
+          f"{'stored':>9} {'lost':>5} {'failed':>6} {'cpu us/req':>10} {'load':>5}")  # fmt: skip
     for r in results:
         print(f"{r['store']:9} {r['mode']:9} {r['requests_per_s']:9.0f} {r['fixes_per_s']:10.0f} "
               f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['acknowledged'] * r['fixes_per_request']:9d} "
-              f"{r['stored_fixes']:9d} {r['acknowledged_lost']:5d} {r['refused_or_failed']:6d}")  # fmt: skip
+              f"{r['stored_fixes']:9d} {r['acknowledged_lost']:5d} {r['refused_or_failed']:6d} "
+              f"{r['server_cpu_us_per_request']:10.0f} {r['load_avg_1min']:5.1f}")  # fmt: skip
+    print(
+        "(cpu us/req: CPU time of the server's processes per request during the run; load: the "
+        "1-minute load average when the run started)"
+    )
     single = [r for r in results if r["mode"] == "single"]
     batch = [r for r in results if r["mode"] == "overland"]
     for r in single:
