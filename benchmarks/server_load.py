@@ -30,6 +30,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 import hereabouts as hb
 from hereabouts.accounts import Accounts
 
@@ -46,7 +49,7 @@ function init(args)
 end
 request = function()
   counter = counter + 1
-  local tst = 1700000000 + tid * 100000000 + counter
+  local tst = BASE + tid * 100000000 + counter
   local lat = 52.0 + (counter % 10000) * 0.00001
   local body = string.format('{"_type":"location","tst":%d,"lat":%.5f,"lon":5.12,"acc":8,"tid":"ph"}', tst, lat)
   return wrk.format("POST", "/ingest/owntracks", {["Content-Type"]="application/json",
@@ -75,7 +78,7 @@ request = function()
   counter = counter + 1
   local parts = {}
   for i = 1, BATCH do
-    local s = 1700000000 + tid * 100000000 + counter * BATCH + i
+    local s = BASE + tid * 100000000 + counter * BATCH + i
     parts[i] = string.format('{"type":"Feature","geometry":{"type":"Point","coordinates":[5.12,%.5f]},' ..
       '"properties":{"timestamp":"%s","horizontal_accuracy":8}}', 52.0 + (i % 1000) * 0.00001,
       os.date("!%Y-%m-%dT%H:%M:%SZ", s))
@@ -90,6 +93,11 @@ done = function(summary, latency, requests)
     summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99), latency.max))
 end
 """
+
+
+#: First fix time (epoch s) of the measured run's requests, and of the warm-up's (stored, not counted)
+MEASURED_BASE = 1_700_000_000
+WARMUP_BASE = 1_500_000_000
 
 
 def _free_port() -> int:
@@ -175,8 +183,16 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
         else:
             lua = LUA_OVERLAND.replace("TOKEN", json.dumps(token)).replace("BATCH", str(args.batch))
             per_request = args.batch
+        if args.warmup > 0:  # first requests load modules and fill caches; their fixes are older
+            warm = work / f"{store}-{mode}-warmup.lua"
+            warm.write_text(lua.replace("BASE", str(WARMUP_BASE)))
+            subprocess.run(
+                ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.warmup}s",
+                 "--timeout", "30s", "-s", str(warm), f"http://127.0.0.1:{port}"],
+                capture_output=True, timeout=args.warmup + 120, check=True,
+            )  # fmt: skip
         script = work / f"{store}-{mode}.lua"
-        script.write_text(lua)
+        script.write_text(lua.replace("BASE", str(MEASURED_BASE)))
         import psutil
 
         server = psutil.Process(proc.pid)
@@ -213,7 +229,8 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
             proc.kill()
     db = hb.open(target)
     try:
-        stored = db.fixes(device=device).num_rows
+        t = db.fixes(device=device).column("t").cast(pa.int64())
+        stored = int(pc.sum(pc.greater_equal(t, MEASURED_BASE * 1_000_000)).as_py() or 0)
         sources = db.sources().num_rows
     finally:
         if store == "postgres":
@@ -325,6 +342,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
     ap.add_argument("--batch", type=int, default=500, help="fixes per Overland request")
     ap.add_argument("--workers", type=int, default=0, help="serve --workers (0: one process)")
+    ap.add_argument("--warmup", type=int, default=3, help="seconds of load before the measured run")
     ap.add_argument("--stores", default="duckdb,postgres")
     ap.add_argument("--modes", default="single,overland")
     ap.add_argument(
