@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -170,7 +171,7 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
             str(args.workers),
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(work / f"{store}-{mode}.log").open("w"),
         env=env,
     )
     try:
@@ -227,6 +228,9 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             proc.kill()
+    groups = re.findall(
+        r"committed (\d+) requests in (\d+) groups", (work / f"{store}-{mode}.log").read_text()
+    )
     db = hb.open(target)
     try:
         t = db.fixes(device=device).column("t").cast(pa.int64())
@@ -253,6 +257,7 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
         + res["write_errors"],
         "requests_per_s": ok / seconds,
         "fixes_per_s": ok * per_request / seconds,
+        "requests_per_commit": int(groups[0][0]) / max(1, int(groups[0][1])) if groups else None,
         "server_cpu_us_per_request": res["server_cpu_s"] / max(1, res["requests"]) * 1e6,
         "load_avg_1min": res["load"],
         "wrk_cpu_us_per_request": res["wrk_cpu_s"] / max(1, res["requests"]) * 1e6,
@@ -368,12 +373,13 @@ def main() -> None:
           f"{args.connections} connections, {args.duration} s per run, wrk threads {args.threads}, "
           f"server and load generator on the same machine; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
     print(f"{'store':9} {'mode':9} {'req/s':>9} {'fixes/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'acked':>9} "
-          f"{'stored':>9} {'lost':>5} {'failed':>6} {'cpu us/req':>10} {'load':>5}")  # fmt: skip
+          f"{'stored':>9} {'lost':>5} {'failed':>6} {'cpu us/req':>10} {'req/commit':>10} {'load':>5}")  # fmt: skip
     for r in results:
         print(f"{r['store']:9} {r['mode']:9} {r['requests_per_s']:9.0f} {r['fixes_per_s']:10.0f} "
               f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['acknowledged'] * r['fixes_per_request']:9d} "
               f"{r['stored_fixes']:9d} {r['acknowledged_lost']:5d} {r['refused_or_failed']:6d} "
-              f"{r['server_cpu_us_per_request']:10.0f} {r['load_avg_1min']:5.1f}")  # fmt: skip
+              f"{r['server_cpu_us_per_request']:10.0f} {r['requests_per_commit'] or 0:10.1f} "
+              f"{r['load_avg_1min']:5.1f}")  # fmt: skip
     print(
         "(cpu us/req: CPU time of the server's processes per request during the run; load: the "
         "1-minute load average when the run started)"

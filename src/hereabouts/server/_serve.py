@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,7 @@ def serve(
         raise MissingDependencyError(
             "serving needs uvicorn", hint="pip install 'hereabouts[server]'"
         ) from exc
+    _log_to_stderr(log_level)
     app = create_app(db, tokens=tokens, owntracks_keys=owntracks_keys, **app_options)
     if workers > 0:
         from ._workers import serve_workers
@@ -49,6 +51,18 @@ def serve(
         )
         return
     uvicorn.run(app, host=host, port=port, log_level=log_level, **server_options())
+
+
+def _log_to_stderr(log_level: str) -> None:
+    """The server's own messages (``hereabouts.server``) on stderr at ``log_level``, as uvicorn's are,
+    unless logging is configured already."""
+    logger = logging.getLogger("hereabouts.server")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(log_level.upper())
 
 
 def server_options() -> dict[str, Any]:

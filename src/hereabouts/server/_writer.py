@@ -111,6 +111,13 @@ class GroupWriter:
             self._queue.put(None)  # blocks while the queue is full: what is queued is written first
             self._thread.join(timeout)
             self._thread = None
+            st = self.stats
+            log.info(
+                "the ingest writer committed %d requests in %d groups (%.1f per group)",
+                st.requests,
+                st.groups,
+                st.requests / max(1, st.groups),
+            )
 
     # ------------------------------------------------------------ the thread
     def _run(self) -> None:
