@@ -239,6 +239,10 @@ def serve_workers(
 
     if port == 0:
         raise InputError("serving with workers needs a port number (they all listen on it)")
+    if not hasattr(socket, "SO_REUSEPORT") or not hasattr(socket, "AF_UNIX"):
+        raise InputError(
+            "worker processes need SO_REUSEPORT and unix sockets (Linux, BSD)", hint="serve without --workers"
+        )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:  # a port taken by another server: say so now
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
