@@ -11,7 +11,12 @@ No peer server can be installed on this machine (Traccar and OwnTracks Recorder 
 package registries reachable here), so the numbers are given against the goals: 5,000 single-fix
 requests/s and 100,000 fixes/s in Overland batches.
 
-    python benchmarks/server_load.py --duration 10 --connections 64
+Each run is preceded by a short warm-up (older fixes, not counted). Besides rates and latencies it
+prints the CPU time of the server's processes per request (steadier than rates on a shared machine),
+the requests per commit (from the server's log) and the 1-minute load average at the start.
+``--workers N`` runs ``serve --workers N`` (N worker processes reading requests, one writer).
+
+    python benchmarks/server_load.py --duration 10 --connections 64 --workers 2
 """
 
 from __future__ import annotations
