@@ -11,7 +11,12 @@ No peer server can be installed on this machine (Traccar and OwnTracks Recorder 
 package registries reachable here), so the numbers are given against the goals: 5,000 single-fix
 requests/s and 100,000 fixes/s in Overland batches.
 
-    python benchmarks/server_load.py --duration 10 --connections 64
+Each run is preceded by a short warm-up (older fixes, not counted). Besides rates and latencies it
+prints the CPU time of the server's processes per request (steadier than rates on a shared machine),
+the requests per commit (from the server's log) and the 1-minute load average at the start.
+``--workers N`` runs ``serve --workers N`` (N worker processes reading requests, one writer).
+
+    python benchmarks/server_load.py --duration 10 --connections 64 --workers 2
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -29,6 +35,9 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 import hereabouts as hb
 from hereabouts.accounts import Accounts
@@ -46,7 +55,7 @@ function init(args)
 end
 request = function()
   counter = counter + 1
-  local tst = 1700000000 + tid * 100000000 + counter
+  local tst = BASE + tid * 100000000 + counter
   local lat = 52.0 + (counter % 10000) * 0.00001
   local body = string.format('{"_type":"location","tst":%d,"lat":%.5f,"lon":5.12,"acc":8,"tid":"ph"}', tst, lat)
   return wrk.format("POST", "/ingest/owntracks", {["Content-Type"]="application/json",
@@ -75,7 +84,7 @@ request = function()
   counter = counter + 1
   local parts = {}
   for i = 1, BATCH do
-    local s = 1700000000 + tid * 100000000 + counter * BATCH + i
+    local s = BASE + tid * 100000000 + counter * BATCH + i
     parts[i] = string.format('{"type":"Feature","geometry":{"type":"Point","coordinates":[5.12,%.5f]},' ..
       '"properties":{"timestamp":"%s","horizontal_accuracy":8}}', 52.0 + (i % 1000) * 0.00001,
       os.date("!%Y-%m-%dT%H:%M:%SZ", s))
@@ -90,6 +99,11 @@ done = function(summary, latency, requests)
     summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99), latency.max))
 end
 """
+
+
+#: First fix time (epoch s) of the measured run's requests, and of the warm-up's (stored, not counted)
+MEASURED_BASE = 1_700_000_000
+WARMUP_BASE = 1_500_000_000
 
 
 def _free_port() -> int:
@@ -119,6 +133,20 @@ def _pg_up() -> bool:
         return False
 
 
+def _tree_cpu(proc: Any) -> float:
+    """CPU seconds (user + system) of a psutil process and its children, so far."""
+    import psutil
+
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if store == "duckdb":
         target = str(work / f"load-{mode}.db")
@@ -135,9 +163,20 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
     port = _free_port()
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hereabouts", "-q", *db_args, "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "hereabouts",
+            "-q",
+            *db_args,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(work / f"{store}-{mode}.log").open("w"),
         env=env,
     )
     try:
@@ -150,24 +189,57 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
         else:
             lua = LUA_OVERLAND.replace("TOKEN", json.dumps(token)).replace("BATCH", str(args.batch))
             per_request = args.batch
+        if args.warmup > 0:  # first requests load modules and fill caches; their fixes are older
+            warm = work / f"{store}-{mode}-warmup.lua"
+            warm.write_text(lua.replace("BASE", str(WARMUP_BASE)))
+            subprocess.run(
+                ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.warmup}s",
+                 "--timeout", "30s", "-s", str(warm), f"http://127.0.0.1:{port}"],
+                capture_output=True, timeout=args.warmup + 120, check=True,
+            )  # fmt: skip
         script = work / f"{store}-{mode}.lua"
-        script.write_text(lua)
-        out = subprocess.run(
-            ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
-             "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}"],
-            capture_output=True, text=True, timeout=args.duration + 120, check=True,
-        )  # fmt: skip
-        line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
+        script.write_text(lua.replace("BASE", str(MEASURED_BASE)))
+        import psutil
+
+        server = psutil.Process(proc.pid)
+        time.sleep(args.workers * 1.0)  # the workers start after the main process listens
+        load = os.getloadavg()[0]
+        cpu0 = _tree_cpu(server)
+        out_path = work / f"{store}-{mode}.out"
+        with out_path.open("w") as out_file:
+            wrk = subprocess.Popen(
+                ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+                 "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}"],
+                stdout=out_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            cpu_end = cpu0
+            wrk_cpu = 0.0
+            wrk_ps = psutil.Process(wrk.pid)
+            while wrk.poll() is None:  # the server's CPU up to the end of the load (not its shutdown)
+                cpu_end = _tree_cpu(server)
+                wrk_cpu = _tree_cpu(wrk_ps) or wrk_cpu
+                time.sleep(0.2)
+        text = out_path.read_text()
+        line = next((ln for ln in text.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            raise RuntimeError(f"wrk failed: {text[-500:]}")
         res = json.loads(line[7:])
+        res["server_cpu_s"] = cpu_end - cpu0
+        res["load"] = load
+        res["wrk_cpu_s"] = wrk_cpu
     finally:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             proc.kill()
+    groups = re.findall(
+        r"committed (\d+) requests in (\d+) groups", (work / f"{store}-{mode}.log").read_text()
+    )
     db = hb.open(target)
     try:
-        stored = db.fixes(device=device).num_rows
+        t = db.fixes(device=device).column("t").cast(pa.int64())
+        stored = int(pc.sum(pc.greater_equal(t, MEASURED_BASE * 1_000_000)).as_py() or 0)
         sources = db.sources().num_rows
     finally:
         if store == "postgres":
@@ -190,6 +262,11 @@ def run_one(store: str, mode: str, args: argparse.Namespace, work: Path) -> dict
         + res["write_errors"],
         "requests_per_s": ok / seconds,
         "fixes_per_s": ok * per_request / seconds,
+        "requests_per_commit": int(groups[0][0]) / max(1, int(groups[0][1])) if groups else None,
+        "server_cpu_us_per_request": res["server_cpu_s"] / max(1, res["requests"]) * 1e6,
+        "load_avg_1min": res["load"],
+        "wrk_cpu_us_per_request": res["wrk_cpu_s"] / max(1, res["requests"]) * 1e6,
+        "workers": args.workers,
         "p50_ms": res["p50_us"] / 1000,
         "p99_ms": res["p99_us"] / 1000,
         "max_ms": res["max_us"] / 1000,
@@ -274,6 +351,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
     ap.add_argument("--batch", type=int, default=500, help="fixes per Overland request")
+    ap.add_argument("--workers", type=int, default=0, help="serve --workers (0: one process)")
+    ap.add_argument("--warmup", type=int, default=3, help="seconds of load before the measured run")
     ap.add_argument("--stores", default="duckdb,postgres")
     ap.add_argument("--modes", default="single,overland")
     ap.add_argument(
@@ -293,14 +372,23 @@ def main() -> None:
     stores = [s for s in args.stores.split(",") if s != "postgres" or _pg_up()]
     with tempfile.TemporaryDirectory() as tmp:
         results = [run_one(s, m, args, Path(tmp)) for s in stores for m in args.modes.split(",")]
-    print(f"machine: {os.cpu_count()} cores; {args.connections} connections, {args.duration} s per run, "
-          f"wrk threads {args.threads}, server and load generator on the same machine")  # fmt: skip
+    import platform
+
+    print(f"machine: {os.cpu_count()} cores {platform.machine()}; serve --workers {args.workers}; "
+          f"{args.connections} connections, {args.duration} s per run, wrk threads {args.threads}, "
+          f"server and load generator on the same machine; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
     print(f"{'store':9} {'mode':9} {'req/s':>9} {'fixes/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'acked':>9} "
-          f"{'stored':>9} {'lost':>5} {'failed':>6}")  # fmt: skip
+          f"{'stored':>9} {'lost':>5} {'failed':>6} {'cpu us/req':>10} {'req/commit':>10} {'load':>5}")  # fmt: skip
     for r in results:
         print(f"{r['store']:9} {r['mode']:9} {r['requests_per_s']:9.0f} {r['fixes_per_s']:10.0f} "
               f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['acknowledged'] * r['fixes_per_request']:9d} "
-              f"{r['stored_fixes']:9d} {r['acknowledged_lost']:5d} {r['refused_or_failed']:6d}")  # fmt: skip
+              f"{r['stored_fixes']:9d} {r['acknowledged_lost']:5d} {r['refused_or_failed']:6d} "
+              f"{r['server_cpu_us_per_request']:10.0f} {r['requests_per_commit'] or 0:10.1f} "
+              f"{r['load_avg_1min']:5.1f}")  # fmt: skip
+    print(
+        "(cpu us/req: CPU time of the server's processes per request during the run; load: the "
+        "1-minute load average when the run started)"
+    )
     single = [r for r in results if r["mode"] == "single"]
     batch = [r for r in results if r["mode"] == "overland"]
     for r in single:

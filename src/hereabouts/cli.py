@@ -935,6 +935,15 @@ def serve(
             help="Also take OwnTracks MQTT messages from this broker: mqtt://[user:pw@]host[:port][/base-topic].",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Read ingest requests in this many worker processes sharing the port (this process keeps "
+            "the store's single writer); 0: one process.",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the ingest endpoints (OwnTracks, OsmAnd/Traccar Client, GPSLogger, Overland) on the
     embedded store, or on PostgreSQL with --database: /ingest/owntracks, /ingest/osmand,
@@ -979,7 +988,14 @@ def serve(
                 "no users yet: the REST API and web UI need one (`hereabouts user add NAME`)", highlight=False
             )
         run_server(
-            db, host=host, port=port, tokens=tokens, owntracks_keys=keys, accounts=use_accounts, mqtt=mqtt
+            db,
+            host=host,
+            port=port,
+            tokens=tokens,
+            owntracks_keys=keys,
+            accounts=use_accounts,
+            mqtt=mqtt,
+            workers=workers,
         )
 
 

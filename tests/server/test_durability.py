@@ -1,4 +1,7 @@
-"""Durability: the server is killed (SIGKILL) during sustained ingest; every acknowledged fix survives."""
+"""Durability: the server is killed (SIGKILL) during sustained ingest; every acknowledged fix survives.
+
+With ``--workers`` the main process (the store's single writer) is the one killed: its worker processes
+die with it, and every fix a worker acknowledged was committed by the main process first."""
 
 from __future__ import annotations
 
@@ -26,10 +29,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(db_path: Path, port: int, tokens: Path) -> subprocess.Popen[bytes]:
+def _start(db_path: Path, port: int, tokens: Path, workers: int = 0) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hereabouts", "-q", "--db", str(db_path), "serve", "--port", str(port),
-         "--tokens", str(tokens)],
+         "--tokens", str(tokens), "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -44,13 +47,14 @@ def _start(db_path: Path, port: int, tokens: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
 
 
-def test_every_acknowledged_fix_survives_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_every_acknowledged_fix_survives_kill_9(tmp_path: Path, workers: int) -> None:
     db_path = tmp_path / "live.db"
     tokens = tmp_path / "tokens.json"
     devices = [f"dev{i}" for i in range(4)]
     tokens.write_text(json.dumps({f"tok-{d}": f"user/{d}" for d in devices}))
     port = _free_port()
-    proc = _start(db_path, port, tokens)
+    proc = _start(db_path, port, tokens, workers)
 
     acked: dict[str, list[int]] = {d: [] for d in devices}
     sent = {d: 0 for d in devices}
@@ -94,9 +98,19 @@ def test_every_acknowledged_fix_survives_kill_9(tmp_path: Path) -> None:
             proc.kill()
     n_acked = sum(map(len, acked.values()))
     assert n_acked >= 100, f"only {n_acked} fixes were acknowledged before the kill"
+    if workers:  # the workers died with the main process: nothing answers on the port any more
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            except OSError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("a worker outlived the main process")
 
     # after a restart (recovery from the write-ahead log) every acknowledged fix is there
-    restarted = _start(db_path, port, tokens)
+    restarted = _start(db_path, port, tokens, workers)
     restarted.send_signal(signal.SIGINT)
     restarted.wait(timeout=60)
     db = hb.open(db_path, read_only=True)

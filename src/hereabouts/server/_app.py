@@ -48,7 +48,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
@@ -59,6 +59,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._db import Database
 from ..accounts import Accounts
@@ -165,12 +166,7 @@ def create_app(
                 hub.close()
             await asyncio.to_thread(writer.close)
 
-    routes: list[BaseRoute] = [
-        Route("/ingest/owntracks", _owntracks, methods=["POST"]),
-        Route("/ingest/osmand", _osmand, methods=["GET", "POST"]),
-        Route("/ingest/gpslogger", _gpslogger, methods=["GET", "POST"]),
-        Route("/ingest/overland", _overland, methods=["POST"]),
-    ]
+    routes: list[BaseRoute] = _ingest_routes()
     hub = None
     if accounts is not None:
         from ._api import Api
@@ -183,7 +179,7 @@ def create_app(
         from ._ui import ui_routes
 
         routes += ui_routes()  # the web UI at "/"
-    app = Starlette(
+    app = IngestApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -196,6 +192,59 @@ def create_app(
     app.state.mqtt = subscriber
     app.state.live = hub
     return app
+
+
+def _ingest_routes() -> list[BaseRoute]:
+    return [
+        Route("/ingest/owntracks", _owntracks, methods=["POST"]),
+        Route("/ingest/osmand", _osmand, methods=["GET", "POST"]),
+        Route("/ingest/gpslogger", _gpslogger, methods=["GET", "POST"]),
+        Route("/ingest/overland", _overland, methods=["POST"]),
+    ]
+
+
+class IngestApp(Starlette):
+    """The Starlette app with a fast path for ingest: a request to one of the ``/ingest/*`` routes goes
+    straight to its endpoint (the same handler, request and error replies, without the router and
+    middleware layers, which cost as much as parsing a fix). Any other request, or an ingest path
+    with a method its route does not take, goes through Starlette, or to ``fallback`` when one is
+    set (an ingest worker process sends it on to the main process)."""
+
+    fallback: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            fast = self._ingest_routes().get(scope["path"])
+            if fast is not None and scope["method"] in fast[1]:
+                scope["app"] = self
+                request = Request(scope, receive)
+                try:
+                    response = await fast[0](request)
+                except ApiError as exc:
+                    response = await _api_error(request, exc)
+                except HTTPException as exc:
+                    response = await _http_error(request, exc)
+                except Exception as exc:
+                    response = await _internal_error(request, exc)
+                await response(scope, receive, send)
+                return
+            if self.fallback is not None:
+                await self.fallback(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def _ingest_routes(self) -> dict[str, tuple[Callable[[Request], Awaitable[Response]], set[str]]]:
+        table: dict[str, tuple[Callable[[Request], Awaitable[Response]], set[str]]] | None = getattr(
+            self, "_fast_routes", None
+        )
+        if table is None:
+            table = {
+                r.path: (r.endpoint, set(r.methods or ()))
+                for r in self.routes
+                if isinstance(r, Route) and r.path.startswith("/ingest/")
+            }
+            self._fast_routes = table
+        return table
 
 
 def _geofence_listener(hub: Any, writer: GroupWriter) -> Any:
@@ -266,8 +315,15 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+#: Decoded Basic credentials by Authorization header (each phone sends the same one every time).
+_BASIC_CACHE: dict[str, tuple[str, str]] = {}
+
+
 def _basic(request: Request) -> tuple[str, str] | None:
     auth = request.headers.get("authorization", "")
+    cached = _BASIC_CACHE.get(auth)
+    if cached is not None:
+        return cached
     scheme, _, value = auth.partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -277,6 +333,9 @@ def _basic(request: Request) -> tuple[str, str] | None:
         raise ApiError(
             "unauthorized", "the Authorization header is not valid Basic credentials", field="Authorization"
         ) from None
+    if len(_BASIC_CACHE) >= 10_000:
+        _BASIC_CACHE.clear()
+    _BASIC_CACHE[auth] = (user, password)
     return user, password
 
 
@@ -334,7 +393,11 @@ async def _store(cfg: IngestConfig, parsed: Parsed) -> dict[str, str]:
             "busy", f"the store is busy ({exc}); try again shortly", headers={"Retry-After": "5"}
         ) from exc
     try:
-        await asyncio.wrap_future(future)
+        await (future if isinstance(future, asyncio.Future) else asyncio.wrap_future(future))
+    except WriterBusy as exc:  # from a writer in another process (ingest workers)
+        raise ApiError(
+            "busy", f"the store is busy ({exc}); try again shortly", headers={"Retry-After": "5"}
+        ) from exc
     except (HereaboutsError, duckdb.Error) as exc:
         raise ApiError(
             "store_error", f"the records could not be stored ({exc}); nothing was kept, try again"

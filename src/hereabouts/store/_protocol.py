@@ -44,6 +44,7 @@ class Store(Protocol):
         checksum: str | None,
         options: Mapping[str, Any],
         entity: str | None = None,
+        bulk: bool = True,
     ) -> AbstractContextManager[ImportTransaction]: ...
 
     def find_source(self, checksum: str, options: Mapping[str, Any]) -> int | None: ...

@@ -10,6 +10,7 @@ The schema is versioned (``meta.schema_version``) and upgraded by the migrations
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -225,6 +226,18 @@ def _sorted_unique(batch: pa.Table, tcol: str, keys: tuple[str, ...]) -> pa.Tabl
     return batch.filter(pa.array(keep))
 
 
+_SOURCE_COUNTS = (
+    "read",
+    "fixes",
+    "duplicates",
+    "rejected",
+    "scans",
+    "reported_stays",
+    "reported_trips",
+    "events",
+)
+
+
 def _q(name: str) -> str:
     return f'"{name}"'
 
@@ -243,17 +256,30 @@ class _Import:
         self.source_id = source_id
         self.entity = entity
         self._device_ids: dict[str, int] = {}
+        #: owners of the devices found by name (cached by the store once the transaction commits)
+        self._owners: dict[str, str] = {}
+        self._entity_of: dict[int, int] = {}  # device id: entity id
+        #: the source row, written by :meth:`finish` with its counts (one statement, not two)
+        self._source_row: list[Any] | None = None
 
     def _device_id(self, name: str) -> int:
         did = self._device_ids.get(name)
         if did is not None:
             return did
-        rows = self.con.execute(
-            "SELECT d.device_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?",
-            [name],
-        ).fetchall()
+        known = self.store._known_devices.get(name)  # committed before: no lookup
+        rows = (
+            [known]
+            if known is not None
+            else self.con.execute(
+                "SELECT d.device_id, e.name, d.entity_id FROM devices d JOIN entities e USING (entity_id) "
+                "WHERE d.name = ?",
+                [name],
+            ).fetchall()
+        )
         if rows:
             did, owner = int(rows[0][0]), rows[0][1]
+            self._owners[name] = owner
+            self._entity_of[did] = int(rows[0][2])
             if self.entity is not None and owner != self.entity:
                 raise InputError(
                     f"device {name!r} already belongs to entity {owner!r}, not {self.entity!r}",
@@ -268,6 +294,7 @@ class _Import:
                     [name, entity_id],
                 ).fetchall()[0][0]
             )
+            self._entity_of[did] = entity_id
         self._device_ids[name] = did
         return did
 
@@ -318,10 +345,24 @@ class _Import:
         _batch = batch
         rows = self.con.execute(sql).fetchall()
         if tier == "fix" and rows and rows[0][0]:  # new fixes: their entities' analysis is stale there
-            self.store._mark_dirty(batch)
+            self.store._mark_dirty(batch, self._entity_of)
         return int(rows[0][0]) if rows else 0
 
     def finish(self, counts: Mapping[str, int], kind: str) -> None:
+        if self._source_row is not None:
+            row, self._source_row = self._source_row, None
+            self.con.execute(
+                "INSERT INTO sources (source_id, kind, origin, imported_at, checksum, options, n_read, "
+                "n_fixes, n_duplicates, n_rejected, n_scans, n_reported_stays, n_reported_trips, n_events) "
+                "VALUES (?, ?, ?, current_timestamp, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.source_id,
+                    kind,
+                    *row,
+                    *(counts.get(k, 0) for k in _SOURCE_COUNTS),
+                ],
+            )
+            return
         self.con.execute(
             """UPDATE sources SET kind = ?, n_read = ?, n_fixes = ?, n_duplicates = ?, n_rejected = ?,
                n_scans = ?, n_reported_stays = ?, n_reported_trips = ?, n_events = ? WHERE source_id = ?""",
@@ -373,6 +414,10 @@ class DuckDBStore:
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._root.execute("SET TimeZone = 'UTC'")
+        self._next_source_id: int | None = None
+        self._memory_before: str | None = None
+        #: device name -> (device id, owning entity's name), for devices seen by committed imports
+        self._known_devices: dict[str, tuple[int, str, int]] = {}
         if not read_only:
             self._migrate()
         else:
@@ -455,32 +500,46 @@ class DuckDBStore:
         checksum: str | None,
         options: Mapping[str, Any],
         entity: str | None = None,
+        bulk: bool = True,
     ) -> Iterator[_Import]:
-        with self._lock, self._import_memory():
+        """One import transaction. ``bulk`` (a file) runs under ``import_memory_limit``; a small
+        transaction (a group of live requests) does without the two settings statements."""
+        with self._lock, self._import_memory() if bulk else contextlib.nullcontext():
             self.con.execute("BEGIN TRANSACTION")
             try:
-                # source ids come from max()+1 inside the transaction so a rolled-back import leaves no gap
-                sid = int(
-                    self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()[0][0]
-                )
-                self.con.execute(
-                    "INSERT INTO sources (source_id, kind, origin, imported_at, checksum, options) "
-                    "VALUES (?, 'unknown', ?, current_timestamp, ?, ?)",
-                    [sid, origin, checksum, json.dumps(dict(options), sort_keys=True)],
-                )
+                # source ids are max()+1, taken inside the transaction so a rolled-back import leaves no
+                # gap; the next one is remembered after a commit (this process holds the only writer), and
+                # forgotten after any failure, so a stale guess costs one failed import, never a wrong row
+                sid = self._next_source_id
+                row = [origin, checksum, json.dumps(dict(options), sort_keys=True)]
+                if sid is None:
+                    got = self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()
+                    sid = int(got[0][0])
                 txn = _Import(self, sid, entity)
+                txn._source_row = row
                 yield txn
+                if txn._source_row is not None:  # never finished: the row without counts
+                    txn.finish({}, "unknown")
                 self.con.execute("COMMIT")
             except BaseException:
+                self._next_source_id = None
                 self.con.execute("ROLLBACK")
                 raise
+            self._next_source_id = sid + 1
+            for name, did in txn._device_ids.items():
+                owner = txn._owners.get(name, entity or name)
+                self._known_devices[name] = (did, owner, txn._entity_of[did])
 
     @contextmanager
     def _import_memory(self) -> Iterator[None]:
         if not self.import_memory_limit:
             yield
             return
-        before = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        before = self._memory_before
+        if before is None:
+            before = self._memory_before = self.con.execute(
+                "SELECT current_setting('memory_limit')"
+            ).fetchall()[0][0]
         self.con.execute(f"SET memory_limit = '{self.import_memory_limit}'")
         try:
             yield
@@ -491,6 +550,7 @@ class DuckDBStore:
         """Move ``device`` to ``entity`` (created if missing). The entity that was made for the device
         when it first appeared (same name, no other devices, no aliases) is removed once empty."""
         with self._lock:
+            self._known_devices.clear()  # owners change (and an entity may go)
             old = self.con.execute(
                 "SELECT e.entity_id, e.name FROM devices d JOIN entities e USING (entity_id) WHERE d.name = ?",
                 [device],
@@ -710,14 +770,28 @@ class DuckDBStore:
 
     # ---------------------------------------------------------------- incremental analysis
     # (used by hereabouts.analysis.incremental; times are int microseconds since the epoch, UTC)
-    def _mark_dirty(self, batch: pa.Table) -> None:
-        """Record the time range of a fix batch, per entity of its devices (called inside an import)."""
-        _dirty = batch.select(["device_id", "t"])
-        self.con.execute(
-            """INSERT INTO analysis_dirty (entity_id, t_from, t_to)
-               SELECT d.entity_id, min(s.t), max(s.t) FROM _dirty s JOIN devices d USING (device_id)
-               GROUP BY d.entity_id ORDER BY d.entity_id"""
-        )
+    def _mark_dirty(self, batch: pa.Table, entity_of: Mapping[int, int]) -> None:
+        """Record the time range of a fix batch, per entity of its devices (called inside an import;
+        ``entity_of`` maps its device ids to their entities' ids)."""
+        t = batch.column("t").cast(pa.int64())
+        spans: dict[int, tuple[int, int]] = {}
+        if batch.column("device_id").null_count == 0 and len(set(entity_of.values())) == 1:
+            mm = pc.min_max(t).as_py()
+            spans[next(iter(entity_of.values()))] = (mm["min"], mm["max"])
+        else:
+            agg = (
+                pa.table({"d": batch.column("device_id"), "t": t})
+                .group_by("d")
+                .aggregate([("t", "min"), ("t", "max")])
+                .to_pylist()
+            )
+            for r in agg:
+                eid = entity_of[int(r["d"])]
+                lo, hi = spans.get(eid, (r["t_min"], r["t_max"]))
+                spans[eid] = (min(lo, r["t_min"]), max(hi, r["t_max"]))
+        values = ", ".join("(?, make_timestamp(?::BIGINT), make_timestamp(?::BIGINT))" for _ in spans)
+        params = [v for eid in sorted(spans) for v in (eid, *spans[eid])]
+        self.con.execute(f"INSERT INTO analysis_dirty (entity_id, t_from, t_to) VALUES {values}", params)
 
     @contextmanager
     def analysis_transaction(self) -> Iterator[None]:

@@ -819,7 +819,9 @@ class PostgresStore:
         checksum: str | None,
         options: Mapping[str, Any],
         entity: str | None = None,
+        bulk: bool = True,
     ) -> Iterator[_Import]:
+        """One import transaction (``bulk`` is the embedded store's memory setting, not needed here)."""
         import psycopg
 
         try:
