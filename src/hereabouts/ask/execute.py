@@ -1017,7 +1017,13 @@ def _together(run: _Run, query: Any) -> Answer:
 
     start, end = _window(query.period)
     a, b = query.entity_a, query.entity_b
-    table = run.db.together(a, b, start, end) if b is not None else run.db.near(a, start, end)
+    if b is not None:
+        table = run.db.together(a, b, start, end)
+    else:  # a view of some entities (a workspace) finds neighbours among its own entities only
+        from .._db import Database as Whole
+
+        among = None if isinstance(run.db, Whole) else sorted(run.known())
+        table = run.db.near(a, start, end, among=among)
     if query.period is not None and table.num_rows and len(query.period.intervals) > 1:
         s, e = _times(table, "start"), _times(table, "end")
         ok = np.zeros(table.num_rows, bool)
