@@ -62,10 +62,6 @@ _KNOWN = frozenset(
         "missing_accuracy_m",
     }
 )
-_FIX_COLS = (
-    "t, tz_offset_s, lat, lon, accuracy_m, altitude_m, speed_mps, course_deg, provider, "
-    "source_id::BIGINT AS source_id"
-)
 
 
 def reach(
@@ -158,19 +154,24 @@ def candidates(
 
 
 def window_fixes(con: Any, entity_ids: list[int], lo: datetime | None, hi: datetime | None) -> pa.Table:
-    """The fixes of the entities ``entity_ids`` in ``[lo, hi)`` in one query, as
-    :meth:`hereabouts.Database.fixes` gives every entity's: ``entity``, ``device`` and the fix columns,
-    by device id and time."""
-    from .store.duckdb_store import _empty_fixes
-
-    if not entity_ids:
-        return _empty_fixes()
-    ids = ",".join(str(int(e)) for e in sorted(set(entity_ids)))
-    where = " AND ".join([f"d.entity_id IN ({ids})", *_window(lo, hi, "f.t")])
+    """What co-presence reads of the fixes of the entities ``entity_ids`` in ``[lo, hi)``: ``entity``
+    (its name), ``t``, ``lat``, ``lon`` and ``accuracy_m``, by device id and time (the order of
+    :meth:`hereabouts.Database.fixes` for every entity), in one query."""
+    devices = []
+    if entity_ids:
+        ids = ",".join(str(int(e)) for e in sorted(set(entity_ids)))
+        devices = [
+            int(r[0])
+            for r in con.execute(f"SELECT device_id FROM devices WHERE entity_id IN ({ids})").fetchall()
+        ]
+    cond = [
+        f"f.device_id IN ({','.join(map(str, sorted(devices)))})" if devices else "false",
+        *_window(lo, hi, "f.t"),
+    ]
     t: pa.Table = con.sql(
-        f"""SELECT e.name::VARCHAR AS entity, d.name::VARCHAR AS device, {", ".join("f." + c.strip() for c in _FIX_COLS.split(","))}
+        f"""SELECT e.name::VARCHAR AS entity, f.t, f.lat, f.lon, f.accuracy_m
             FROM fixes f JOIN devices d USING (device_id) JOIN entities e USING (entity_id)
-            WHERE {where} ORDER BY f.device_id, f.t"""
+            WHERE {" AND ".join(cond)} ORDER BY f.device_id, f.t"""
     ).to_arrow_table()
     return t
 
