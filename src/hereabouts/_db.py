@@ -567,11 +567,15 @@ class Database:
         ``min_duration_s``, ``max_gap_s``...). Times and places only: never what the company means."""
         import pyarrow.compute as pc
 
+        from ._nearby import pair_fixes
         from .analysis.copresence import who_was_near
 
         self._require_entity(a)
         self._require_entity(b)
-        fixes = self._copresence_fixes([a, b], start, end, float(params.get("max_gap_s", 1200.0)))
+        pad = float(params.get("max_gap_s", 1200.0))
+        fixes = pair_fixes(self.store, a, b, start, end, pad)
+        if fixes is None:
+            fixes = self._copresence_fixes([a, b], start, end, pad)
         near = who_was_near(fixes, a, start, end, missing_ok=True, **params)
         return near.filter(pc.equal(near.column("other"), b)) if near.num_rows else near
 

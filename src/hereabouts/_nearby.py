@@ -47,7 +47,7 @@ import pyarrow as pa
 
 from .analysis._geo import EARTH_RADIUS_M
 
-__all__ = ["candidates", "near_fixes", "reach", "window_fixes"]
+__all__ = ["candidates", "near_fixes", "pair_fixes", "reach", "window_fixes"]
 
 #: The parameters of :func:`hereabouts.analysis.copresence.who_was_near` the bound of :func:`reach`
 #: accounts for; with any other, the prefilter is not used.
@@ -225,3 +225,25 @@ def near_fixes(
         allowed = set(among)
         found = [int(i) for i, n in keep if n in allowed]
     return window_fixes(con, [eid, *found], lo, hi)
+
+
+def pair_fixes(
+    store: Any, a: str, b: str, start: datetime | None, end: datetime | None, pad_s: float
+) -> pa.Table | None:
+    """What co-presence reads of the fixes of entities ``a`` and ``b`` (their own names) in
+    ``[start - pad_s, end + pad_s)``, in one query; None when the store is not DuckDB, ``a`` is ``b``,
+    either is not an entity's own name (an alias) or ``pad_s`` is not a number of seconds."""
+    from .store.duckdb_store import DuckDBStore
+
+    if not isinstance(store, DuckDBStore) or a == b:
+        return None
+    try:
+        pad = timedelta(seconds=float(pad_s))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    rows = store.con.execute("SELECT name, entity_id FROM entities WHERE name IN (?, ?)", [a, b]).fetchall()
+    if len(rows) != 2:
+        return None
+    lo = start - pad if start is not None else None
+    hi = end + pad if end is not None else None
+    return window_fixes(store.con, [int(r[1]) for r in rows], lo, hi)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import hereabouts as hb
@@ -154,3 +155,25 @@ def test_a_neighbour_whose_fixes_are_far_from_x_is_kept(tmp_path: Path) -> None:
         )
         # the bound is needed: with the radius alone as reach, y would be dropped
         assert y not in (_nearby.candidates(con, devices, None, None, space_m=50.0, time_s=1200.0) or [])
+
+
+def test_one_query_fixes_and_pairs_equal_the_store_s(town: hb.Database) -> None:
+    from hereabouts.ask._store import entity_fixes
+
+    start, end = _day(town)
+    names = town.entity_names()
+    for name in names:
+        for s, e in ((start, end), (None, None)):
+            got = entity_fixes(town, name, s, e)
+            assert got is not None and got.equals(town.fixes(name, start=s, end=e)), name
+    a = max(names, key=lambda n: _full(town, n, start, end).num_rows)
+    for b in names:
+        if b == a:
+            continue
+        pad = timedelta(seconds=1200)
+        both = pa.concat_tables(
+            [town._entity_fixes(x, start - pad, end + pad) for x in (a, b)], promote_options="default"
+        )
+        full = who_was_near(both, a, start, end, missing_ok=True)
+        full = full.filter(pc.equal(full.column("other"), b)) if full.num_rows else full
+        assert town.together(a, b, start, end).equals(full), b

@@ -56,6 +56,34 @@ def _device_ids(db: Database, entity: str, cat: StoredStays | None) -> list[int]
     return list(store.entity_ref(entity)[1])
 
 
+def entity_fixes(
+    db: Database, entity: str, start: datetime | None, end: datetime | None, cat: StoredStays | None = None
+) -> pa.Table | None:
+    """``db.fixes(entity, start=start, end=end)`` in one query (the same columns and rows, by device
+    id then time), the devices known from the catalogue; None when the store is not DuckDB or
+    ``entity`` is not an entity's own name (the caller then asks ``db.fixes``)."""
+    store = _duck(db)
+    if store is None:
+        return None
+    cat = cat or StoredStays.of(db)
+    devices = cat.devices.get(entity)
+    if not devices:
+        return None
+    where = [f"f.device_id IN ({','.join(str(int(d)) for d in devices)})"]
+    if start is not None:
+        where.append(f"f.t >= {_lit(start)}")
+    if end is not None:
+        where.append(f"f.t < {_lit(end)}")
+    t: pa.Table = store._arrow(
+        f"""SELECT e.name::VARCHAR AS entity, d.name::VARCHAR AS device, f.t, f.tz_offset_s, f.lat, f.lon,
+                   f.accuracy_m, f.altitude_m, f.speed_mps, f.course_deg, f.provider,
+                   f.source_id::BIGINT AS source_id
+            FROM fixes f JOIN devices d USING (device_id) JOIN entities e USING (entity_id)
+            WHERE {" AND ".join(where)} ORDER BY f.device_id, f.t"""
+    )
+    return t
+
+
 def last_position(db: Database, entity: str, cat: StoredStays | None = None) -> tuple[float, float] | None:
     """(lat, lon) of the entity's most recent stored stay when its analysis is current, else of its
     most recent fix; None when it has neither or the store is not DuckDB."""

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from ..analysis._geo import haversine_m
 from ..model.errors import HereaboutsError
 from . import query as q
-from ._store import StoredStays, fix_summary, fix_times, last_position, names_and_aliases
+from ._store import StoredStays, entity_fixes, fix_summary, fix_times, last_position, names_and_aliases
 from .timeexpr import Interval, Period, Recurrence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -199,6 +199,11 @@ class _Run:
             st = self.stored.stays(entity, start, end)
             self._stays[key] = st if st is not None else self.db.stays(entity, start=start, end=end)
         return self._stays[key]
+
+    def fixes(self, entity: str, start: datetime | None, end: datetime | None) -> pa.Table:
+        """``db.fixes(entity, start=start, end=end)``, in one query on the DuckDB store."""
+        fast = entity_fixes(self.db, entity, start, end, self.stored)
+        return fast if fast is not None else self.db.fixes(entity, start=start, end=end)
 
     def places(self, entity: str) -> pa.Table:
         if entity not in self._places:
@@ -467,9 +472,7 @@ def _where_at(run: _Run, query: Any) -> Answer:
                 cov,
                 src,
             )
-    fixes = run.db.fixes(
-        query.entity, start=at - timedelta(seconds=NEAR_FIX_S), end=at + timedelta(seconds=NEAR_FIX_S)
-    )
+    fixes = run.fixes(query.entity, at - timedelta(seconds=NEAR_FIX_S), at + timedelta(seconds=NEAR_FIX_S))
     if fixes.num_rows:
         ft = _times(fixes, "t")
         i = int(np.argmin(np.abs(ft - t)))
@@ -684,7 +687,7 @@ def _trip_table(run: _Run, entity: str, period: Period | None) -> pa.Table:
     if stored is not None:  # the stored stays and the fixes between them: no stay detection here
         from ..analysis.trips import build_trips
 
-        fixes = run.db.fixes(entity, start=start, end=end)
+        fixes = run.fixes(entity, start, end)
         fixes = fixes.set_column(0, "entity", pa.array([entity] * fixes.num_rows, pa.string()))
         places = run.places(entity)
         trips = build_trips(fixes, stored, places=places if places.num_rows else None)
