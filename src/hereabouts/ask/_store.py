@@ -125,6 +125,7 @@ class StoredStays:
         self.current: set[str] = set()
         self.minutes: MinuteIndex | None = None  # built on the second question about everyone's fixes
         self.everyone_asks = 0
+        self.zones: dict[str, str] = {}  # entity -> the zone at its last position (ask.entity_zone)
         if self.store is None:
             return
         rows = self.store.con.execute(

@@ -1200,6 +1200,14 @@ _HANDLERS: dict[type, Any] = {
 
 def entity_zone(db: Database, entity: str, catalog: StoredStays | None = None) -> str:
     """The IANA zone at the entity's most recent fix (offline lookup), ``UTC`` when unknown."""
+    if catalog is not None and catalog.store is not None:  # kept while the store is unchanged
+        if entity not in catalog.zones:
+            catalog.zones[entity] = _entity_zone(db, entity, catalog)
+        return catalog.zones[entity]
+    return _entity_zone(db, entity, catalog)
+
+
+def _entity_zone(db: Database, entity: str, catalog: StoredStays | None) -> str:
     from ..analysis import _localtime
 
     pos = last_position(db, entity, catalog)
