@@ -166,6 +166,9 @@ def test_one_query_fixes_and_pairs_equal_the_store_s(town: hb.Database) -> None:
         for s, e in ((start, end), (None, None)):
             got = entity_fixes(town, name, s, e)
             assert got is not None and got.equals(town.fixes(name, start=s, end=e)), name
+            cols = ("t", "lat", "lon", "speed_mps")
+            got = entity_fixes(town, name, s, e, columns=cols)
+            assert got is not None and got.equals(town.fixes(name, start=s, end=e).select(["entity", *cols]))
     a = max(names, key=lambda n: _full(town, n, start, end).num_rows)
     for b in names:
         if b == a:

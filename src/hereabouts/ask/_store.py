@@ -57,11 +57,17 @@ def _device_ids(db: Database, entity: str, cat: StoredStays | None) -> list[int]
 
 
 def entity_fixes(
-    db: Database, entity: str, start: datetime | None, end: datetime | None, cat: StoredStays | None = None
+    db: Database,
+    entity: str,
+    start: datetime | None,
+    end: datetime | None,
+    cat: StoredStays | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> pa.Table | None:
     """``db.fixes(entity, start=start, end=end)`` in one query (the same columns and rows, by device
-    id then time), the devices known from the catalogue; None when the store is not DuckDB or
-    ``entity`` is not an entity's own name (the caller then asks ``db.fixes``)."""
+    id then time; only ``entity`` and ``columns`` when given), the devices known from the catalogue;
+    None when the store is not DuckDB or ``entity`` is not an entity's own name (the caller then asks
+    ``db.fixes``)."""
     store = _duck(db)
     if store is None:
         return None
@@ -74,14 +80,23 @@ def entity_fixes(
         where.append(f"f.t >= {_lit(start)}")
     if end is not None:
         where.append(f"f.t < {_lit(end)}")
+    cols = (
+        """d.name::VARCHAR AS device, f.t, f.tz_offset_s, f.lat, f.lon, f.accuracy_m, f.altitude_m,
+           f.speed_mps, f.course_deg, f.provider, f.source_id::BIGINT AS source_id"""
+        if columns is None
+        else ", ".join(f"f.{c}" for c in columns if c in _FIX_NAMES)
+    )
     t: pa.Table = store._arrow(
-        f"""SELECT e.name::VARCHAR AS entity, d.name::VARCHAR AS device, f.t, f.tz_offset_s, f.lat, f.lon,
-                   f.accuracy_m, f.altitude_m, f.speed_mps, f.course_deg, f.provider,
-                   f.source_id::BIGINT AS source_id
+        f"""SELECT e.name::VARCHAR AS entity, {cols}
             FROM fixes f JOIN devices d USING (device_id) JOIN entities e USING (entity_id)
             WHERE {" AND ".join(where)} ORDER BY f.device_id, f.t"""
     )
     return t
+
+
+_FIX_NAMES = frozenset(
+    ("t", "tz_offset_s", "lat", "lon", "accuracy_m", "altitude_m", "speed_mps", "course_deg", "provider")
+)
 
 
 def last_position(db: Database, entity: str, cat: StoredStays | None = None) -> tuple[float, float] | None:

@@ -200,9 +200,16 @@ class _Run:
             self._stays[key] = st if st is not None else self.db.stays(entity, start=start, end=end)
         return self._stays[key]
 
-    def fixes(self, entity: str, start: datetime | None, end: datetime | None) -> pa.Table:
-        """``db.fixes(entity, start=start, end=end)``, in one query on the DuckDB store."""
-        fast = entity_fixes(self.db, entity, start, end, self.stored)
+    def fixes(
+        self,
+        entity: str,
+        start: datetime | None,
+        end: datetime | None,
+        columns: tuple[str, ...] | None = None,
+    ) -> pa.Table:
+        """``db.fixes(entity, start=start, end=end)``, in one query on the DuckDB store (there only
+        ``entity`` and ``columns``, when given)."""
+        fast = entity_fixes(self.db, entity, start, end, self.stored, columns)
         return fast if fast is not None else self.db.fixes(entity, start=start, end=end)
 
     def places(self, entity: str) -> pa.Table:
@@ -687,7 +694,8 @@ def _trip_table(run: _Run, entity: str, period: Period | None) -> pa.Table:
     if stored is not None:  # the stored stays and the fixes between them: no stay detection here
         from ..analysis.trips import build_trips
 
-        fixes = run.fixes(entity, start, end)
+        # build_trips reads the entity, times, positions and speeds of the fixes, by row
+        fixes = run.fixes(entity, start, end, ("t", "lat", "lon", "speed_mps"))
         fixes = fixes.set_column(0, "entity", pa.array([entity] * fixes.num_rows, pa.string()))
         places = run.places(entity)
         trips = build_trips(fixes, stored, places=places if places.num_rows else None)
