@@ -87,27 +87,19 @@ def _window(lo: datetime | None, hi: datetime | None, col: str = "t") -> list[st
     return where
 
 
-def candidates(
-    con: Any,
-    devices: list[int],
-    lo: datetime | None,
-    hi: datetime | None,
-    *,
-    space_m: float,
-    time_s: float,
-) -> list[int] | None:
-    """Ids of the entities (X's own excluded) with a fix in ``[lo, hi)`` within ``space_m`` (chord)
-    and ``time_s`` of a fix of the devices ``devices`` in ``[lo, hi)`` — and maybe a few more; None
-    when the grid is not safe there (near a pole or the antimeridian, or a negative accuracy)."""
-    if not devices:
-        return []
-    ids = ",".join(str(int(d)) for d in devices)
+def _grid(
+    con: Any, ids: str, lo: datetime | None, hi: datetime | None, space_m: float, time_s: float
+) -> tuple[str, str, str] | None:
+    """(the fixes' key columns, the box around the devices ``ids``' fixes of ``[lo, hi)`` where a
+    neighbour's fixes can be, X's keys' query) for a grid of cells and time buckets at least
+    ``space_m`` and ``time_s`` wide; None when the grid is not safe (near a pole or the antimeridian)
+    and ``("", "", "")`` when the devices have no fix then."""
     where = " AND ".join([f"device_id IN ({ids})", *_window(lo, hi)])
     row = con.execute(
         f"SELECT count(*), min(lat), max(lat), min(lon), max(lon) FROM fixes WHERE {where}"
     ).fetchall()[0]
     if not row[0]:
-        return []
+        return "", "", ""
     lat0, lat1, lon0, lon1 = (float(x) for x in row[1:])
     chord = space_m * (1.0 + 1e-6) + 1e-3
     theta = 2.0 * math.asin(min(1.0, chord / (2.0 * EARTH_RADIUS_M)))  # central angle, radians
@@ -123,29 +115,57 @@ def candidates(
     if lon0 - 2.0 * dlon <= -180.0 or lon1 + 2.0 * dlon >= 180.0:
         return None
     bucket_us = int(time_s * 1_000_000) + 1
+    key = (
+        f"floor(lat / {dlat!r})::BIGINT AS ka, floor(lon / {dlon!r})::BIGINT AS kb, "
+        f"floor(epoch_us(t) / {bucket_us})::BIGINT AS kc"
+    )
+    box = (
+        f"lat BETWEEN {lat0 - 2.0 * dlat!r} AND {lat1 + 2.0 * dlat!r} "
+        f"AND lon BETWEEN {lon0 - 2.0 * dlon!r} AND {lon1 + 2.0 * dlon!r}"
+    )
+    return key, box, where
 
-    def key(f: str) -> str:
-        return (
-            f"floor({f}lat / {dlat!r})::BIGINT AS ka, floor({f}lon / {dlon!r})::BIGINT AS kb, "
-            f"floor(epoch_us({f}t) / {bucket_us})::BIGINT AS kc"
-        )
 
-    others = [
-        *_window(lo, hi, "f.t"),
-        f"f.lat BETWEEN {lat0 - 2.0 * dlat!r} AND {lat1 + 2.0 * dlat!r}",
-        f"f.lon BETWEEN {lon0 - 2.0 * dlon!r} AND {lon1 + 2.0 * dlon!r}",
-        f"f.device_id NOT IN ({ids})",
-    ]
-    negative = " AND ".join([*_window(lo, hi), "accuracy_m < 0"])
+def _ctes(key: str, box: str, ids: str, window: str) -> str:
+    """``w``: the fixes of the period (one scan); ``c``: the ids of the entities with a fix in the
+    27 grid keys around one of the devices ``ids``' fixes (their own entity excluded)."""
+    return f"""
+        w AS MATERIALIZED (SELECT device_id, t, lat, lon, accuracy_m FROM fixes WHERE {window}),
+        x AS (SELECT DISTINCT {key} FROM w WHERE device_id IN ({ids})),
+        n AS (SELECT DISTINCT ka + a AS ka, kb + b AS kb, kc + c AS kc
+              FROM x, (VALUES (-1), (0), (1)) da(a), (VALUES (-1), (0), (1)) db(b),
+                   (VALUES (-1), (0), (1)) dc(c)),
+        y AS (SELECT device_id, {key} FROM w WHERE {box} AND device_id NOT IN ({ids})),
+        c AS (SELECT DISTINCT d.entity_id FROM y SEMI JOIN n USING (ka, kb, kc) JOIN devices d USING (device_id))"""
+
+
+def candidates(
+    con: Any,
+    devices: list[int],
+    lo: datetime | None,
+    hi: datetime | None,
+    *,
+    space_m: float,
+    time_s: float,
+) -> list[int] | None:
+    """Ids of the entities (X's own excluded) with a fix in ``[lo, hi)`` within ``space_m`` (chord)
+    and ``time_s`` of a fix of the devices ``devices`` in ``[lo, hi)`` — and maybe a few more; None
+    when the grid is not safe there (near a pole or the antimeridian, or a negative accuracy)."""
+    if not devices:
+        return []
+    ids = ",".join(str(int(d)) for d in devices)
+    grid = _grid(con, ids, lo, hi, space_m, time_s)
+    if grid is None:
+        return None
+    key, box, _ = grid
+    if not key:
+        return []
+    window = " AND ".join(_window(lo, hi)) or "true"
     rows = con.execute(
-        f"""WITH x AS (SELECT DISTINCT {key("")} FROM fixes WHERE {where}),
-                 n AS (SELECT DISTINCT ka + a AS ka, kb + b AS kb, kc + c AS kc
-                       FROM x, (VALUES (-1), (0), (1)) da(a), (VALUES (-1), (0), (1)) db(b),
-                            (VALUES (-1), (0), (1)) dc(c)),
-                 y AS (SELECT f.device_id, {key("f.")} FROM fixes f WHERE {" AND ".join(others)})
-            SELECT DISTINCT d.entity_id FROM y SEMI JOIN n USING (ka, kb, kc) JOIN devices d USING (device_id)
+        f"""WITH {_ctes(key, box, ids, window)}
+            SELECT entity_id FROM c
             UNION ALL
-            SELECT -1 WHERE EXISTS (SELECT 1 FROM fixes WHERE {negative})"""
+            SELECT -1 WHERE (SELECT bool_or(accuracy_m < 0) FROM w)"""
     ).fetchall()
     got = sorted(int(r[0]) for r in rows)
     if got and got[0] == -1:
@@ -215,16 +235,31 @@ def near_fixes(
         return window_fixes(con, [], lo, hi)
     eid = int(rows[0][0])
     devices = sorted(int(r[1]) for r in rows if r[1] is not None)
-    found = candidates(con, devices, lo, hi, space_m=space_m, time_s=time_s)
-    if found is None:
+    if not devices:
+        return window_fixes(con, [eid], lo, hi)
+    ids = ",".join(str(d) for d in devices)
+    grid = _grid(con, ids, lo, hi, space_m, time_s)
+    if grid is None:
         return None
-    if among is not None and found:
-        keep = con.execute(
-            f"SELECT entity_id, name FROM entities WHERE entity_id IN ({','.join(map(str, found))})"
-        ).fetchall()
-        allowed = set(among)
-        found = [int(i) for i, n in keep if n in allowed]
-    return window_fixes(con, [eid, *found], lo, hi)
+    key, box, _ = grid
+    if not key:  # no fix of the entity in the period
+        return window_fixes(con, [eid], lo, hi)
+    window = " AND ".join(_window(lo, hi)) or "true"
+    # one scan of the period: the entity's fixes and those of the entities the grid keeps
+    # (of ``among`` only, when given), in the order of Database.fixes (device id, time)
+    only = "" if among is None else " AND list_contains(?, e.name)"
+    got: pa.Table = con.sql(
+        f"""WITH {_ctes(key, box, ids, window)},
+                 k AS (SELECT d.device_id, e.name FROM devices d JOIN entities e USING (entity_id)
+                       WHERE d.entity_id = {eid} OR (d.entity_id IN (SELECT entity_id FROM c){only}))
+            SELECT k.name::VARCHAR AS entity, w.t, w.lat, w.lon, w.accuracy_m,
+                   (SELECT coalesce(bool_or(accuracy_m < 0), false) FROM w) AS negative
+            FROM w JOIN k USING (device_id) ORDER BY w.device_id, w.t""",
+        params=None if among is None else [sorted(str(x) for x in among)],
+    ).to_arrow_table()
+    if got.num_rows and got.column("negative")[0].as_py():
+        return None  # a negative accuracy (never imported as such): the bound needs none
+    return got.drop_columns(["negative"])
 
 
 def pair_fixes(
