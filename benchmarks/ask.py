@@ -1,4 +1,4 @@
-"""``ask`` latency on a store of about 10 million fixes: p50 / p95 / max per kind of question.
+"""``ask`` latency on a store of about 10 million fixes: p50 / p95 / p99 / max per kind of question.
 
 Builds (or reuses, with ``--db``) a DuckDB store of simulated fixes (``--agents`` x ``--days`` at
 profile ``mixed``; 875 agents x 28 days is about 10 million fixes), each device assigned to its agent,
@@ -197,18 +197,19 @@ def main() -> None:
         db.close()
 
     mismatched = {q: k for q, k in kinds_got.items() if k != next(x for x, y in qs if y == q)}
-    print(f"\n{'kind':<14}{'n':>4}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+
+    def row(name: str, xs: list[float]) -> str:
+        ps = "".join(f"{pct(xs, p) * 1e3:>10.1f}" for p in (50, 95, 99))
+        return f"{name:<14}{len(xs):>4}{ps}{max(xs) * 1e3:>10.1f}"
+
+    print(f"\n{'kind':<14}{'n':>4}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     allt: list[float] = []
     for kind in sorted(times):
-        xs = times[kind]
-        allt += xs
-        print(
-            f"{kind:<14}{len(xs):>4}{pct(xs, 50) * 1e3:>10.1f}{pct(xs, 95) * 1e3:>10.1f}{max(xs) * 1e3:>10.1f}"
-        )
+        allt += times[kind]
+        print(row(kind, times[kind]))
     p95 = pct(allt, 95)
-    print(
-        f"{'overall':<14}{len(allt):>4}{pct(allt, 50) * 1e3:>10.1f}{p95 * 1e3:>10.1f}{max(allt) * 1e3:>10.1f}"
-    )
+    print(row("overall", allt))
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(
         f"first (cold) round: max {max(first.values()) * 1e3:.0f} ms, median {statistics.median(first.values()) * 1e3:.0f} ms"
     )

@@ -451,6 +451,13 @@ class Database:
         return int(WRITERS[fmt](batches, path))
 
     def _require_entity(self, entity: str) -> None:
+        if isinstance(self.store, DuckDBStore):  # a name or an alias, without counting fixes
+            try:
+                self.store.entity_ref(entity)
+            except NotFoundError:
+                pass
+            else:
+                return
         names = set(self.entities().column("entity").to_pylist())
         if entity not in names:
             aliases = {a for lst in self.entities().column("aliases").to_pylist() for a in (lst or [])}
@@ -560,23 +567,43 @@ class Database:
         ``min_duration_s``, ``max_gap_s``...). Times and places only: never what the company means."""
         import pyarrow.compute as pc
 
+        from ._nearby import pair_fixes
         from .analysis.copresence import who_was_near
 
         self._require_entity(a)
         self._require_entity(b)
-        fixes = self._copresence_fixes([a, b], start, end, float(params.get("max_gap_s", 1200.0)))
+        pad = float(params.get("max_gap_s", 1200.0))
+        fixes = pair_fixes(self.store, a, b, start, end, pad)
+        if fixes is None:
+            fixes = self._copresence_fixes([a, b], start, end, pad)
         near = who_was_near(fixes, a, start, end, missing_ok=True, **params)
         return near.filter(pc.equal(near.column("other"), b)) if near.num_rows else near
 
     def near(
-        self, entity: str, start: datetime | None = None, end: datetime | None = None, **params: Any
+        self,
+        entity: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        among: Iterable[str] | None = None,
+        **params: Any,
     ) -> pa.Table:
         """Who was within ``radius_m`` (default 50 m) of ``entity`` for at least ``min_duration_s``
-        in ``[start, end)``: its co-presence episodes with every other entity, with ``other``."""
+        in ``[start, end)``: its co-presence episodes with every other entity (of ``among`` only, when
+        given), with ``other``.
+
+        On the DuckDB store only the entities with a fix close to one of ``entity``'s in space and
+        time are read (:mod:`hereabouts._nearby`: a prefilter that provably keeps every entity that
+        can share an episode with it); the episodes are the same as over every entity's fixes."""
+        from ._nearby import near_fixes
         from .analysis.copresence import who_was_near
 
         self._require_entity(entity)
-        fixes = self._copresence_fixes(None, start, end, float(params.get("max_gap_s", 1200.0)))
+        pad = float(params.get("max_gap_s", 1200.0))
+        others = None if among is None else sorted({str(e) for e in among} | {entity})
+        fixes = near_fixes(self.store, entity, start, end, params, among=others)
+        if fixes is None:
+            fixes = self._copresence_fixes(others, start, end, pad)
         return who_was_near(fixes, entity, start, end, missing_ok=True, **params)
 
     def copresence(

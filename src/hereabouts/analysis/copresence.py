@@ -378,11 +378,13 @@ def _chunk_runs(
         f0, f1, k0s, k1s = f0[nonempty], f1[nonempty], k0s[nonempty], k1s[nonempty]
         nr = f0.shape[0]
         nfix = f1 - f0 + 1
-        ref = xyz[0]
-        cs = np.vstack([np.zeros((1, 3)), np.cumsum(xyz - ref, axis=0)])
-        mean = (cs[f1 + 1] - cs[f0]) / nfix[:, None] + ref
         idx = np.repeat(np.arange(nr), nfix)
         members = np.arange(int(nfix.sum())) - np.repeat(np.cumsum(nfix) - nfix, nfix) + np.repeat(f0, nfix)
+        # each run's mean from its own fixes only (not from sums over the chunk): the runs, and so the
+        # episodes of a pair, do not change in the last bits with the other entities read with it
+        ref = xyz[f0]
+        rel = xyz[members] - ref[idx]
+        mean = np.stack([np.bincount(idx, rel[:, c], nr) for c in range(3)], axis=1) / nfix[:, None] + ref
         dev = xyz[members] - mean[idx]
         scat = np.sqrt(np.bincount(idx, (dev**2).sum(axis=1), nr) / nfix)
         acc2 = np.bincount(idx, acc[members] ** 2, nr) / nfix

@@ -438,13 +438,33 @@ def analyze(
         )
     key = method_key(method, **params)
     result = AnalyzeResult(key)
-    names = (
-        [entity] if entity is not None else [str(n) for n in store.entities().column("entity").to_pylist()]
-    )
+    if entity is not None:
+        names = [entity]
+    elif not full and isinstance(store, DuckDBStore):
+        names = _stale(store, key)  # one query, not a transaction per entity
+    else:
+        names = [str(n) for n in store.entities().column("entity").to_pylist()]
     for name in names:
         _analyze_entity(store, name, method, key, full, threads, result)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _stale(store: DuckDBStore, key: str) -> list[str]:
+    """The entities :func:`_analyze_entity` would analyse (by name): never analysed with ``key``,
+    devices changed since, or fixes added since (a batch recorded after the analysis). The others it
+    would leave as they are."""
+    rows = store.con.execute(
+        """WITH dev AS (SELECT entity_id, string_agg(device_id::VARCHAR, ',' ORDER BY device_id) AS devs
+                        FROM devices GROUP BY entity_id)
+           SELECT e.name FROM entities e LEFT JOIN dev USING (entity_id)
+           LEFT JOIN analysis_state s ON s.entity_id = e.entity_id AND s.method_key = ?
+           WHERE s.entity_id IS NULL OR s.devices <> coalesce(dev.devs, '') OR EXISTS (
+                 SELECT 1 FROM analysis_dirty d WHERE d.entity_id = e.entity_id AND d.dirty_id > s.last_dirty_id)
+           ORDER BY e.name""",
+        [key],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def _analyze_entity(

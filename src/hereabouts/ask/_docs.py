@@ -47,8 +47,11 @@ current: no fixes imported since), answers read those stored stays with the peri
 was at", the area's box pushed into the SQL, instead of detecting stays on the fly; an entity whose stored stays
 are out of date is answered from its fixes as before. The coverage of everyone's fixes (for "who was at") is
 summed up in the database, and in a long-running process, from the second such question on, from a per-minute
-summary of all fixes kept in memory while the store is unchanged. `python benchmarks/ask.py` measures the
-latency on a store of about 10 million fixes.
+summary of all fixes kept in memory while the store is unchanged. "Who was with X" reads only the entities
+with a fix within reach of one of X's (in one SQL scan of the period; 290 m and 20 minutes with the default
+parameters, a bound that keeps every entity that can share an episode with X, see `hereabouts._nearby`) and
+finds the same episodes as over every entity; asked in a workspace, it looks among the workspace's entities
+only. `python benchmarks/ask.py` measures the latency on a store of about 10 million fixes.
 
 ## Optional translation by a language model
 

@@ -56,6 +56,49 @@ def _device_ids(db: Database, entity: str, cat: StoredStays | None) -> list[int]
     return list(store.entity_ref(entity)[1])
 
 
+def entity_fixes(
+    db: Database,
+    entity: str,
+    start: datetime | None,
+    end: datetime | None,
+    cat: StoredStays | None = None,
+    columns: tuple[str, ...] | None = None,
+) -> pa.Table | None:
+    """``db.fixes(entity, start=start, end=end)`` in one query (the same columns and rows, by device
+    id then time; only ``entity`` and ``columns`` when given), the devices known from the catalogue;
+    None when the store is not DuckDB or ``entity`` is not an entity's own name (the caller then asks
+    ``db.fixes``)."""
+    store = _duck(db)
+    if store is None:
+        return None
+    cat = cat or StoredStays.of(db)
+    devices = cat.devices.get(entity)
+    if not devices:
+        return None
+    where = [f"f.device_id IN ({','.join(str(int(d)) for d in devices)})"]
+    if start is not None:
+        where.append(f"f.t >= {_lit(start)}")
+    if end is not None:
+        where.append(f"f.t < {_lit(end)}")
+    cols = (
+        """d.name::VARCHAR AS device, f.t, f.tz_offset_s, f.lat, f.lon, f.accuracy_m, f.altitude_m,
+           f.speed_mps, f.course_deg, f.provider, f.source_id::BIGINT AS source_id"""
+        if columns is None
+        else ", ".join(f"f.{c}" for c in columns if c in _FIX_NAMES)
+    )
+    t: pa.Table = store._arrow(
+        f"""SELECT e.name::VARCHAR AS entity, {cols}
+            FROM fixes f JOIN devices d USING (device_id) JOIN entities e USING (entity_id)
+            WHERE {" AND ".join(where)} ORDER BY f.device_id, f.t"""
+    )
+    return t
+
+
+_FIX_NAMES = frozenset(
+    ("t", "tz_offset_s", "lat", "lon", "accuracy_m", "altitude_m", "speed_mps", "course_deg", "provider")
+)
+
+
 def last_position(db: Database, entity: str, cat: StoredStays | None = None) -> tuple[float, float] | None:
     """(lat, lon) of the entity's most recent stored stay when its analysis is current, else of its
     most recent fix; None when it has neither or the store is not DuckDB."""
@@ -97,6 +140,7 @@ class StoredStays:
         self.current: set[str] = set()
         self.minutes: MinuteIndex | None = None  # built on the second question about everyone's fixes
         self.everyone_asks = 0
+        self.zones: dict[str, str] = {}  # entity -> the zone at its last position (ask.entity_zone)
         if self.store is None:
             return
         rows = self.store.con.execute(

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from ..analysis._geo import haversine_m
 from ..model.errors import HereaboutsError
 from . import query as q
-from ._store import StoredStays, fix_summary, fix_times, last_position, names_and_aliases
+from ._store import StoredStays, entity_fixes, fix_summary, fix_times, last_position, names_and_aliases
 from .timeexpr import Interval, Period, Recurrence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -199,6 +199,18 @@ class _Run:
             st = self.stored.stays(entity, start, end)
             self._stays[key] = st if st is not None else self.db.stays(entity, start=start, end=end)
         return self._stays[key]
+
+    def fixes(
+        self,
+        entity: str,
+        start: datetime | None,
+        end: datetime | None,
+        columns: tuple[str, ...] | None = None,
+    ) -> pa.Table:
+        """``db.fixes(entity, start=start, end=end)``, in one query on the DuckDB store (there only
+        ``entity`` and ``columns``, when given)."""
+        fast = entity_fixes(self.db, entity, start, end, self.stored, columns)
+        return fast if fast is not None else self.db.fixes(entity, start=start, end=end)
 
     def places(self, entity: str) -> pa.Table:
         if entity not in self._places:
@@ -467,9 +479,7 @@ def _where_at(run: _Run, query: Any) -> Answer:
                 cov,
                 src,
             )
-    fixes = run.db.fixes(
-        query.entity, start=at - timedelta(seconds=NEAR_FIX_S), end=at + timedelta(seconds=NEAR_FIX_S)
-    )
+    fixes = run.fixes(query.entity, at - timedelta(seconds=NEAR_FIX_S), at + timedelta(seconds=NEAR_FIX_S))
     if fixes.num_rows:
         ft = _times(fixes, "t")
         i = int(np.argmin(np.abs(ft - t)))
@@ -684,7 +694,8 @@ def _trip_table(run: _Run, entity: str, period: Period | None) -> pa.Table:
     if stored is not None:  # the stored stays and the fixes between them: no stay detection here
         from ..analysis.trips import build_trips
 
-        fixes = run.db.fixes(entity, start=start, end=end)
+        # build_trips reads the entity, times, positions and speeds of the fixes, by row
+        fixes = run.fixes(entity, start, end, ("t", "lat", "lon", "speed_mps"))
         fixes = fixes.set_column(0, "entity", pa.array([entity] * fixes.num_rows, pa.string()))
         places = run.places(entity)
         trips = build_trips(fixes, stored, places=places if places.num_rows else None)
@@ -1017,7 +1028,13 @@ def _together(run: _Run, query: Any) -> Answer:
 
     start, end = _window(query.period)
     a, b = query.entity_a, query.entity_b
-    table = run.db.together(a, b, start, end) if b is not None else run.db.near(a, start, end)
+    if b is not None:
+        table = run.db.together(a, b, start, end)
+    else:  # a view of some entities (a workspace) finds neighbours among its own entities only
+        from .._db import Database as Whole
+
+        among = None if isinstance(run.db, Whole) else sorted(run.known())
+        table = run.db.near(a, start, end, among=among)
     if query.period is not None and table.num_rows and len(query.period.intervals) > 1:
         s, e = _times(table, "start"), _times(table, "end")
         ok = np.zeros(table.num_rows, bool)
@@ -1191,6 +1208,14 @@ _HANDLERS: dict[type, Any] = {
 
 def entity_zone(db: Database, entity: str, catalog: StoredStays | None = None) -> str:
     """The IANA zone at the entity's most recent fix (offline lookup), ``UTC`` when unknown."""
+    if catalog is not None and catalog.store is not None:  # kept while the store is unchanged
+        if entity not in catalog.zones:
+            catalog.zones[entity] = _entity_zone(db, entity, catalog)
+        return catalog.zones[entity]
+    return _entity_zone(db, entity, catalog)
+
+
+def _entity_zone(db: Database, entity: str, catalog: StoredStays | None) -> str:
     from ..analysis import _localtime
 
     pos = last_position(db, entity, catalog)
