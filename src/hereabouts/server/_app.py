@@ -1,6 +1,7 @@
 """The ASGI app: ingest endpoints that unmodified tracking apps report to.
 
-* ``POST /ingest/owntracks``: OwnTracks in HTTP mode, one JSON message per request; replies ``[]``.
+* ``POST /ingest/owntracks``: OwnTracks in HTTP mode, one JSON message (or an array) per request;
+  replies ``[]``, or with accounts the friends' cards and last positions (:mod:`._friends`).
 * ``GET|POST /ingest/osmand``: OsmAnd and Traccar Client (query string, form body, or Traccar Client's
   JSON body); replies 200 with an empty body.
 * ``GET|POST /ingest/gpslogger``: GPSLogger's "custom URL" (query string, form or JSON body); replies 200
@@ -195,6 +196,10 @@ def create_app(
     app.state.ingest = cfg
     app.state.mqtt = subscriber
     app.state.live = hub
+    if accounts is not None:
+        from ._friends import Friends
+
+        app.state.friends = Friends(accounts, db.store, hub)
     return app
 
 
@@ -391,7 +396,13 @@ async def _owntracks(request: Request) -> Response:
     else:
         parsed = await asyncio.to_thread(parse_owntracks, body, device=device, options=options, key=key)
     headers = await _store(cfg, parsed)
-    return JSONResponse([], headers=headers)
+    return JSONResponse(_owntracks_reply(request, forced), headers=headers)
+
+
+def _owntracks_reply(request: Request, device: str | None) -> list[dict[str, Any]]:
+    """What the app is told after its records are stored: its friends' positions (``_friends``)."""
+    friends = getattr(request.app.state, "friends", None)
+    return friends.reply(device) if friends is not None else []
 
 
 async def _osmand(request: Request) -> Response:
