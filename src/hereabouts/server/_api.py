@@ -259,17 +259,25 @@ class Api:
     def _analysis(self, kind: str, entity: str, start: datetime | None, end: datetime | None) -> pa.Table:
         if entity not in self.db.entity_names():
             return pa.table({})
-        if kind == "stays":
-            return self.db.stays(entity, start=start, end=end)
-        if kind == "places":
-            return self.db.places(entity)
         if kind == "trips":
             return self.db.trips(entity, start=start, end=end)
+        # the stored stays, kept current as fixes arrive (``_analysis``); brought up to date here if
+        # the background analysis has not reached them yet
+        stored = self._stored_stays()
+        if kind == "stays":
+            return self.db.stays(entity, start=start, end=end, stored=stored)
+        stays = self.db.stays(entity, stored=stored)
+        places = self.db.places(entity, stays=stays)
+        if kind == "places":
+            return places
         from ..analysis import infer_anchors
 
-        stays = self.db.stays(entity)
-        places = self.db.places(entity, stays=stays)
         return infer_anchors(stays, places, fixes=self.db.fixes(entity))
+
+    def _stored_stays(self) -> bool:
+        from ..store import DuckDBStore, PostgresStore
+
+        return isinstance(self.db.store, DuckDBStore | PostgresStore)
 
     def analysis(self, kind: str) -> Handler:
         async def handler(request: Request) -> Response:

@@ -116,6 +116,7 @@ def create_app(
     max_queue: int = 10_000,
     mqtt: str | None = None,
     accounts: Accounts | bool | None = None,
+    analysis_delay_s: float | None = 2.0,
 ) -> Starlette:
     """The ingest server for ``db`` (see the module documentation for endpoints, tokens and keys).
 
@@ -130,6 +131,9 @@ def create_app(
     ``accounts`` (an :class:`~hereabouts.accounts.Accounts`, or True for the database's own) turns on
     the REST API (:mod:`hereabouts.server._api`) and makes ingest take the per-device tokens made by
     ``hereabouts device add`` (besides any static ``tokens``).
+
+    ``analysis_delay_s`` (None turns it off): stays are analysed again in the background once a
+    device's fixes have paused that long (:mod:`hereabouts.server._analysis`).
     """
     if accounts is True:
         accounts = Accounts(db.store)
@@ -147,6 +151,7 @@ def create_app(
         tokens = {}  # the accounts' ingest tokens, and no static ones
     cfg = IngestConfig(db, tokens, owntracks_keys, max_body_bytes, writer, accounts)
 
+    analysis = _live_analysis(db, writer, analysis_delay_s)
     subscriber = None
     if mqtt is not None:
         from ._mqtt import OwnTracksSubscriber, parse_mqtt_url
@@ -165,6 +170,8 @@ def create_app(
             if hub is not None:
                 hub.close()
             await asyncio.to_thread(writer.close)
+            if analysis is not None:
+                await asyncio.to_thread(analysis.close)
 
     routes: list[BaseRoute] = [
         Route("/ingest/owntracks", _owntracks, methods=["POST"]),
@@ -196,11 +203,25 @@ def create_app(
     app.state.ingest = cfg
     app.state.mqtt = subscriber
     app.state.live = hub
+    app.state.analysis = analysis
     if accounts is not None:
         from ._friends import Friends
 
         app.state.friends = Friends(accounts, db.store, hub)
     return app
+
+
+def _live_analysis(db: Database, writer: GroupWriter, delay_s: float | None) -> Any:
+    """The background analysis hooked to the writer's commits, for stores that keep stays."""
+    from ..store import DuckDBStore, PostgresStore
+
+    if delay_s is None or not isinstance(db.store, DuckDBStore | PostgresStore):
+        return None
+    from ._analysis import LiveAnalysis
+
+    analysis = LiveAnalysis(db, delay_s=delay_s)
+    writer.on_commit.append(analysis.committed)
+    return analysis
 
 
 def _geofence_listener(hub: Any, writer: GroupWriter) -> Any:
