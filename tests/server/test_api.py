@@ -35,6 +35,8 @@ class Client:
         self.runner.run(self.http.aclose())
         self.runner.close()
         self.app.state.ingest.writer.close()
+        if getattr(self.app.state, "analysis", None) is not None:
+            self.app.state.analysis.close()
 
 
 def _world(folder: Path) -> Iterator[dict[str, Any]]:
@@ -135,7 +137,15 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/audit", None, "owner"),
     ("POST", "/devices", {"device": "tablet"}, "owner"),
     ("PUT", "/members", {"user": "dave", "role": "viewer"}, "owner"),
+    ("GET", "/profile?entity={e}&purpose=test", None, "analyst"),
+    ("GET", "/geofences", None, "viewer"),
+    ("POST", "/geofences", {"name": "Lake", "lat": 52.0, "lon": 5.0, "radius_m": 100}, "analyst"),
+    ("DELETE", "/geofences/{gid}", None, "analyst"),
+    ("DELETE", "/tokens/{token_id}", None, "owner"),
 ]
+#: routes the matrix leaves to other tests: the event stream never ends (``test_live`` checks that a
+#: workspace's stream carries nothing of another's); the rest need no workspace role
+NOT_IN_MATRIX = {"/stream"}
 RANK = {"viewer": 0, "analyst": 1, "owner": 2}
 CALLERS = {"alice": "owner", "carol": "analyst", "dave": "viewer", "bob": None, "anonymous": None}
 
@@ -157,10 +167,21 @@ def test_authorization_matrix(
 ) -> None:
     """Every endpoint x role x workspace: allowed roles get 2xx about their workspace only; lower roles
     403; outsiders 404 (the workspace is invisible); no token 401; another workspace's entity 404."""
-    c, tokens = shared_world["c"], shared_world["tokens"]
+    c, tokens, acc = shared_world["c"], shared_world["tokens"], shared_world["acc"]
+
+    def fresh(ws: str, p: str) -> str:
+        """``p`` with a new geofence or share token of ``ws`` for ``{gid}`` / ``{token_id}``."""
+        if "{gid}" in p:
+            p = p.replace("{gid}", acc.add_geofence(ws, "Gone soon", 52.0, 5.0, 50.0))
+        if "{token_id}" in p:
+            _token, tid = acc.add_share(ws, f"{ws}/phone", created_by=ws,
+                                        expires=datetime.now(UTC) + timedelta(days=1), live_only=True)  # fmt: skip
+            p = p.replace("{token_id}", tid)
+        return p
+
     for caller, role in CALLERS.items():
         token = tokens.get(caller)
-        url = "/api/v1/workspaces/alice" + path.replace("{e}", "alice/phone")
+        url = "/api/v1/workspaces/alice" + fresh("alice", path).replace("{e}", "alice/phone")
         r = c.req(method, url, token, json=_fill(body, "alice/phone"))
         if caller == "anonymous":
             assert r.status_code == 401, (caller, r.text)
@@ -190,9 +211,27 @@ def test_authorization_matrix(
             )
         else:
             assert r.status_code == 404, r.text
-    r = c.req(method, "/api/v1/workspaces/bob" + path.replace("{e}", "bob/phone"), tokens["alice"],
+    r = c.req(method, "/api/v1/workspaces/bob" + fresh("bob", path).replace("{e}", "bob/phone"), tokens["alice"],
               json=_fill(body, "bob/phone"))  # fmt: skip
     assert r.status_code == 404, r.text
+    if "{gid}" in path or "{token_id}" in path:
+        # bob's geofence or token named through alice's own workspace is not found either
+        r = c.req(method, "/api/v1/workspaces/alice" + fresh("bob", path), tokens["alice"])
+        assert r.status_code == 404, r.text
+
+
+def test_the_matrix_covers_every_workspace_route(shared_world: dict[str, Any]) -> None:
+    from starlette.routing import Route
+
+    covered = {(m, "/api/v1/workspaces/{ws}" + p.split("?")[0]) for m, p, _b, _l in ENDPOINTS}
+    for route in shared_world["c"].app.routes:
+        if not isinstance(route, Route) or not route.path.startswith("/api/v1/workspaces/{ws}"):
+            continue
+        if route.path.removeprefix("/api/v1/workspaces/{ws}") in NOT_IN_MATRIX:
+            continue
+        for method in route.methods or ():
+            if method != "HEAD":
+                assert (method, route.path) in covered, (method, route.path)
 
 
 def test_ask_cannot_reach_another_workspace_by_name(world: dict[str, Any]) -> None:

@@ -52,6 +52,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     runner.run(http.aclose())
     runner.close()
     app.state.ingest.writer.close()
+    app.state.analysis.close()
     db.close()
 
 

@@ -110,8 +110,19 @@ class LiveAnalysis:
             self.db.analyze(entity)  # only the window the new fixes can change (incremental)
             self.analysed[entity] = time.perf_counter() - t0
             self.runs += 1
-        except Exception:  # the analysis failing never stops ingest, nor the next analyses
+        except Exception as exc:  # the analysis failing never stops ingest, nor the next analyses
+            if _store_closed(exc):  # the database was closed under us: nothing more to do
+                log.debug("the store closed; the background analysis stops")
+                with self._cond:
+                    self._closed = True
+                return
             self.failures += 1
+            if _transient(exc) and self.failures < 1000:
+                log.warning("the background analysis of %s will be tried again: %s", entity, exc)
+                now = time.monotonic()
+                with self._cond:
+                    self._pending.setdefault(device, (now, now))
+                return
             log.exception("the background analysis of %s failed", entity)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
@@ -132,3 +143,13 @@ class LiveAnalysis:
         if self._thread is not None:
             self._thread.join(30)
             self._thread = None
+
+
+def _store_closed(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "closed" in text and ("connection" in text or "database" in text)
+
+
+def _transient(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(w in text for w in ("busy", "interrupt", "conflict", "deadlock", "serializ"))

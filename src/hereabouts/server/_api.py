@@ -343,6 +343,64 @@ class Api:
         body = await asyncio.to_thread(run)
         return Response(body, media_type="application/geo+json")
 
+    async def profile(self, request: Request) -> Response:
+        """The entity's profile (what ``hereabouts profile`` reports) as JSON; audited like an export."""
+        who, ws = self.member(request, "analyst")
+        entity = self.entity(request, ws)
+        assert entity is not None
+        start, end = _time_param(request, "from"), _time_param(request, "to")
+        if start is not None and end is not None and end <= start:
+            raise ApiError("bad_request", "'to' must be after 'from'", field="to")
+        purpose = request.query_params.get("purpose")
+        body = await asyncio.to_thread(self._profile, entity, start, end, who.actor, purpose, ws)
+        return ApiJSON(body)
+
+    def _profile(
+        self,
+        entity: str,
+        start: datetime | None,
+        end: datetime | None,
+        actor: str,
+        purpose: str | None,
+        ws: str,
+    ) -> dict[str, Any]:
+        from ..model.errors import NotFoundError
+
+        if entity not in self.db.entity_names():  # registered, nothing received yet
+            raise ApiError("not_found", f"no data for {entity!r} yet", field="entity")
+        try:
+            p = self.db.profile(entity, start=start, end=end, actor=actor, purpose=purpose)
+        except NotFoundError as exc:
+            raise ApiError("not_found", exc.message, field="entity") from exc
+        except HereaboutsError as exc:
+            raise ApiError("bad_request", exc.message, field="entity") from exc
+        places = p.places.sort_by([("dwell_s", "descending")]) if p.places.num_rows else p.places
+        return {
+            "workspace": ws,
+            "entity": p.entity,
+            "tz": p.tz,
+            "from": p.start,
+            "to": p.end,
+            "generated": p.generated,
+            "n_fixes": p.n_fixes,
+            "first_fix": p.first_fix,
+            "last_fix": p.last_fix,
+            "coverage": p.coverage.to_dict(),
+            "days": [
+                {"day": d.day, "hours": d.hours, "hours_with_data": d.hours_with_data, "n_fixes": d.n_fixes}
+                for d in p.days
+            ],
+            "stats": [{"label": st.label, "value": st.value, "method": st.method} for st in p.stats],
+            "places": _rows(places),
+            "anchors": _rows(p.anchors),
+            "n_stays": p.stays.num_rows,
+            "n_trips": p.trips.num_rows,
+            "n_routes": p.routes.num_rows,
+            "regularity": p.regularity,
+            "fix_interval_s": p.fix_interval_s,
+            "fix_accuracy_m": p.fix_accuracy_m,
+        }
+
     # ------------------------------------------------------------ endpoints: administration
     async def devices(self, request: Request) -> Response:
         _who, ws = self.member(request, "viewer")
@@ -553,6 +611,7 @@ class Api:
             Route(f"{w}/places", self.analysis("places"), methods=["GET"]),
             Route(f"{w}/trips", self.analysis("trips"), methods=["GET"]),
             Route(f"{w}/anchors", self.analysis("anchors"), methods=["GET"]),
+            Route(f"{w}/profile", self.profile, methods=["GET"]),
             Route(f"{w}/ask", self.ask, methods=["POST"]),
             Route(f"{w}/export", self.export, methods=["GET"]),
             Route(f"{w}/devices", self.devices, methods=["GET"]),
@@ -701,6 +760,8 @@ def openapi_schema() -> dict[str, Any]:
         f"{w}/places": {"get": _op("Places of an entity", role="viewer", params=data)},
         f"{w}/trips": {"get": _op("Trips of an entity", role="viewer", params=data)},
         f"{w}/anchors": {"get": _op("Home, work and regular places", role="analyst", params=data)},
+        f"{w}/profile": {"get": _op("The entity's profile: places by category, anchors, statistics, "
+                                    "coverage (audited)", role="analyst", params=(*data, "purpose"))},
         f"{w}/ask": {"post": _op("Ask a question (audited)", role="analyst", params=("ws",),
                                  body=_obj(["question"], question=_S, entity=_S, purpose=_S))},
         f"{w}/export": {"get": _op("Export fixes as GeoJSON (audited)", role="analyst",
