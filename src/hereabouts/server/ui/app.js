@@ -304,12 +304,15 @@
     const layer = hb.layers.day;
     layer.clearLayers();
     const items = [];
+    // a stay that began or ends on another day (stays overlapping the day are listed) shows its date
+    const inDay = (t) => { const x = new Date(t).getTime(); return x >= new Date(from).getTime() && x < new Date(to).getTime(); };
+    const at = (t) => (inDay(t) ? clock(t) : when(t));
     for (const s of stays.stays) {
       const c = L.circle([s.lat, s.lon], {
         radius: Math.max(s.radius_m || 0, 40), color: "#1f6feb", weight: 2, fillOpacity: 0.25, className: "hb-stay",
-      }).bindTooltip(el("span", `stay ${clock(s.start)}–${clock(s.end)}`));
+      }).bindTooltip(el("span", `stay ${at(s.start)}–${at(s.end)}`));
       c.addTo(layer);
-      items.push({ start: s.start, layer: c, text: `${clock(s.start)}–${clock(s.end)} stay at ${coords(s.lat, s.lon)}`,
+      items.push({ start: s.start, layer: c, text: `${at(s.start)}–${at(s.end)} stay at ${coords(s.lat, s.lon)}`,
         extra: duration((new Date(s.end) - new Date(s.start)) / 1000), kind: "stay" });
     }
     for (const t of trips.trips) {
