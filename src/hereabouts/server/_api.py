@@ -32,6 +32,9 @@ from ._errors import ApiError
 from ._live import LiveHub, json_default
 
 SESSION_COOKIE = "hb_session"
+#: the earliest and latest times a profile's period may name (its local-day arithmetic needs margin)
+_PROFILE_FIRST = datetime(1970, 1, 1, tzinfo=UTC)
+_PROFILE_LAST = datetime(2200, 1, 1, tzinfo=UTC)
 SESSION_HOURS = 12
 _MAX_ROWS = 50_000
 
@@ -351,6 +354,11 @@ class Api:
         start, end = _time_param(request, "from"), _time_param(request, "to")
         if start is not None and end is not None and end <= start:
             raise ApiError("bad_request", "'to' must be after 'from'", field="to")
+        for name, t in (("from", start), ("to", end)):
+            if t is not None and not _PROFILE_FIRST <= t <= _PROFILE_LAST:
+                raise ApiError(
+                    "bad_request", f"'{name}' must lie between 1970 and 2200 for a profile", field=name
+                )
         purpose = request.query_params.get("purpose")
         body = await asyncio.to_thread(self._profile, entity, start, end, who.actor, purpose, ws)
         return ApiJSON(body)
@@ -374,6 +382,8 @@ class Api:
             raise ApiError("not_found", exc.message, field="entity") from exc
         except HereaboutsError as exc:
             raise ApiError("bad_request", exc.message, field="entity") from exc
+        except (OverflowError, ValueError) as exc:  # a period the calendar arithmetic cannot handle
+            raise ApiError("bad_request", f"this period cannot be profiled ({exc})", field="from") from exc
         places = p.places.sort_by([("dwell_s", "descending")]) if p.places.num_rows else p.places
         return {
             "workspace": ws,
