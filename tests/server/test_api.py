@@ -330,3 +330,27 @@ def test_openapi_schema_lists_every_route(world: dict[str, Any]) -> None:
     for method, path, _b, _l in ENDPOINTS:
         p = "/api/v1/workspaces/{ws}" + path.split("?")[0]
         assert p in paths and method.lower() in schema["paths"][p]
+
+
+def test_profile_shows_places_and_statistics_and_is_audited(world: dict[str, Any]) -> None:
+    c, tokens = world["c"], world["tokens"]
+    url = "/api/v1/workspaces/alice/profile?entity=alice/phone&purpose=review"
+    r = c.req("GET", url, tokens["carol"])
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert p["entity"] == "alice/phone" and p["n_fixes"] == 31 and p["n_stays"] == 1
+    assert [round(pl["lat"], 2) for pl in p["places"]] == [52.09]
+    assert p["places"][0]["category"] in ("home", "work", "regular", "other")
+    assert {s["label"] for s in p["stats"]} >= {"Fixes", "Stays", "Places"}
+    assert p["coverage"]["n_fixes"] == 31 and "geometry" not in p["places"][0]
+    log = [e for e in world["db"].audit_log().to_pylist() if e["action"] == "profile"]
+    assert [(e["actor"], e["purpose"]) for e in log] == [("carol", "review")]
+    # a viewer may not; a bad period is the caller's error, not the server's
+    assert c.req("GET", url, tokens["dave"]).status_code == 403
+    for q in (
+        "&from=0001-01-01T00:00:00Z",
+        "&to=9999-12-31T00:00:00Z",
+        "&from=2025-02-20T00:00:00Z&to=2025-02-19T00:00:00Z",
+    ):
+        r = c.req("GET", url + q, tokens["alice"])
+        assert r.status_code == 400 and set(r.json()["error"]) >= {"code", "message", "field"}, r.text
