@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,14 +19,37 @@ from hereabouts.accounts import Accounts
 from hereabouts.analysis import incremental
 from hereabouts.server import create_app
 
+PG_URL = os.environ.get("HEREABOUTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
 T0 = 1_740_000_000  # 2025-02-19T21:20:00Z
 HOME = (52.09, 5.12)
 WORK = (52.11, 5.15)
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    db = hb.open(tmp_path / "analysis.db")
+def pg_schema() -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL (as in test_server_postgres), skipped when unreachable."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=5) as con:
+            con.execute("SELECT 1").fetchall()
+    except Exception as exc:
+        if os.environ.get("HEREABOUTS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+    schema = f"hb_test_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    if request.param == "postgres":
+        db = hb.open(request.getfixturevalue("pg_schema"))
+    else:
+        db = hb.open(tmp_path / "analysis.db")
     acc = Accounts(db.store)
     acc.add_user("alice", "alice-password")
     ingest, _ = acc.add_device("alice", "phone")
