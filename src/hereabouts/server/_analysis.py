@@ -107,7 +107,9 @@ class LiveAnalysis:
         try:
             entity = self._entity(device)
             t0 = time.perf_counter()
-            self.db.analyze(entity)  # only the window the new fixes can change (incremental)
+            # only the window the new fixes can change (incremental), read and detected before the
+            # store's write lock is taken: imports (and so acknowledgements) wait only for the write
+            self.db.analyze(entity, concurrent=True)
             self.analysed[entity] = time.perf_counter() - t0
             self.runs += 1
         except Exception as exc:  # the analysis failing never stops ingest, nor the next analyses
