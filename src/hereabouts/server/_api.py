@@ -1,12 +1,14 @@
-"""The REST API (``/api/v1``): workspaces, entities, positions, analysis, questions, shares, geofences.
+"""The REST API (``/api/v1``): workspaces, entities, positions, analysis, profiles, questions, shares,
+geofences.
 
 Authentication: ``Authorization: Bearer <api token>`` (``hereabouts token add USER``), or the session
 cookie set by ``POST /api/v1/login`` (the web UI), or a share token (``Bearer hbs_...`` or
 ``?share=...``) for the ``/api/v1/shared/...`` endpoints only. Every workspace endpoint checks the
 caller's role in that workspace (see :mod:`hereabouts.accounts`) and answers only about the
 workspace's entities: an entity of another workspace is "not found", exactly like one that does not
-exist. Questions, exports and share links are written to the audit log with the user and an optional
-stated ``purpose``. Errors have the one shape ``{"error": {"code", "message", "field"}}``.
+exist. Questions, exports, profiles and share links are written to the audit log with the user and an
+optional stated ``purpose``. Stays, places and anchors come from the stays the server keeps analysed as
+fixes arrive (:mod:`hereabouts.server._analysis`). Errors have the one shape ``{"error": {"code", "message", "field"}}``.
 
 The OpenAPI 3.1 schema is at ``/api/v1/openapi.json``.
 """
