@@ -48,7 +48,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         assert isinstance(body, list)
         return body
 
-    yield {"post": post, "acc": acc, "db": db}
+    yield {"post": post, "acc": acc, "db": db, "app": app}
     runner.run(http.aclose())
     runner.close()
     app.state.ingest.writer.close()
@@ -118,3 +118,17 @@ def test_tids_are_two_characters_and_distinct() -> None:
     t = datetime(2025, 2, 19, 21, 20, tzinfo=UTC)
     out = messages({"z/a": {"t": t, "lat": 1.0, "lon": 2.0, "acc": None}})
     assert out[1] == {"_type": "location", "tid": "za", "lat": 1.0, "lon": 2.0, "tst": T0}
+
+
+def test_replies_tell_of_the_most_recently_seen_friends_with_stable_tids(world: dict[str, Any]) -> None:
+    post = world["post"]
+    post("alice/tablet", T0, 52.10)
+    post("carol/watch", T0 + 60, 52.2)
+    world["app"].state.friends.max_friends = 1
+    reply = post("alice/phone", T0 + 120, 52.09)
+    assert [m["name"] for m in reply if m["_type"] == "card"] == ["carol/watch"]  # the later of the two
+    post("alice/tablet", T0 + 180, 52.11)
+    reply = post("alice/phone", T0 + 240, 52.09)
+    assert [(m["name"], m["tid"]) for m in reply if m["_type"] == "card"] == [("alice/tablet", "at")]
+    world["app"].state.friends.max_friends = 0
+    assert post("alice/phone", T0 + 300, 52.09) == []

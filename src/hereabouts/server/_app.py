@@ -117,6 +117,7 @@ def create_app(
     mqtt: str | None = None,
     accounts: Accounts | bool | None = None,
     analysis_delay_s: float | None = 2.0,
+    owntracks_friends: int = 50,
 ) -> Starlette:
     """The ingest server for ``db`` (see the module documentation for endpoints, tokens and keys).
 
@@ -134,6 +135,9 @@ def create_app(
 
     ``analysis_delay_s`` (None turns it off): stays are analysed again in the background once a
     device's fixes have paused that long (:mod:`hereabouts.server._analysis`).
+
+    ``owntracks_friends``: with accounts, an OwnTracks HTTP reply tells of up to this many other
+    devices of the sender's workspace (:mod:`hereabouts.server._friends`; 0 replies ``[]``).
     """
     if accounts is True:
         accounts = Accounts(db.store)
@@ -207,7 +211,7 @@ def create_app(
     if accounts is not None:
         from ._friends import Friends
 
-        app.state.friends = Friends(accounts, db.store, hub)
+        app.state.friends = Friends(accounts, db.store, hub, max_friends=owntracks_friends)
     return app
 
 
