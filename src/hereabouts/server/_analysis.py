@@ -9,7 +9,8 @@ latest ``max_wait_s`` seconds after its first unanalysed fix while fixes keep co
 never wait for it: the requests were answered when their commit was done, before the hook ran. It
 reads and detects outside the store's write lock (``analyze(..., concurrent=True)``), so a commit
 waits at most for the short transaction that writes the new stays (about 10-15 ms in the embedded
-store, whatever the entity's history).
+store, whatever the entity's history), and the thread spends at most a quarter of its time analysing
+(``max_busy``), so a flood of fixes is not slowed by it.
 
 The REST API reads the stored stays (``stays(..., stored=True)``, which also analyses whatever the
 background thread has not reached yet), so ``stays``, ``places`` and ``anchors`` always reflect every
@@ -33,10 +34,16 @@ log = logging.getLogger("hereabouts.server.analysis")
 class LiveAnalysis:
     """The background analysis of a running server (see the module documentation)."""
 
-    def __init__(self, db: Database, *, delay_s: float = 2.0, max_wait_s: float = 30.0) -> None:
+    def __init__(
+        self, db: Database, *, delay_s: float = 2.0, max_wait_s: float = 30.0, max_busy: float = 0.25
+    ) -> None:
         self.db = db
         self.delay_s = delay_s
         self.max_wait_s = max_wait_s
+        #: the largest share of time the thread spends analysing: after an analysis that took d
+        #: seconds it rests d * (1 / max_busy - 1), so a flood of fixes leaves the store (and the
+        #: cores) to ingest; what waits meanwhile is analysed by the API's reads if asked for
+        self.max_busy = max_busy
         #: device -> (monotonic time of its first unanalysed commit, of its latest)
         self._pending: dict[str, tuple[float, float]] = {}
         self._busy = False
@@ -99,11 +106,15 @@ class LiveAnalysis:
                         self._busy = True
                         break
                     self._cond.wait(wait)
+            t0 = time.monotonic()
             try:
                 self._analyse(device)
             finally:
                 with self._cond:
                     self._busy = False
+                    rest = (time.monotonic() - t0) * (1 / max(self.max_busy, 0.01) - 1)
+                    if rest > 0.001 and not self._closed:
+                        self._cond.wait(rest)
 
     def _analyse(self, device: str) -> None:
         entity = device
