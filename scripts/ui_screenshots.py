@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Make docs/ui-live.png and docs/ui-ask.png: the web UI over a small simulated town.
+"""Make docs/ui-live.png, ui-ask.png, ui-profile.png and ui-admin.png: the web UI over a small simulated town.
 
     python scripts/ui_screenshots.py [--out-dir docs] [--chromium /usr/bin/chromium] [--seed 5]
-        [--agents 4] [--days 3]
+        [--agents 4] [--days 8]
 
 A town of a few people over a few days is simulated, imported, and every person is put in the
 workspace of a user "demo"; the live server runs on 127.0.0.1 and headless Chromium logs in through the
 form. ui-live.png: the live map with everyone's latest position and one person's last day (timeline,
 places, playback). ui-ask.png: a question about that person's second day with its evidence on the map.
+ui-profile.png: that person's profile (places by kind, statistics). ui-admin.png: geofences and members.
 Requests to anywhere but the local server are refused and the pages must log no errors.
 """
 
@@ -46,6 +47,13 @@ def build(work: Path, agents: int, days: int, seed: int) -> tuple[hb.Database, A
     people = sorted(n for n in db.entity_names() if n.startswith("agent-"))
     for name in people:
         acc.claim_entity("demo", name)
+    # a second member and a geofence, for the administration screenshot
+    acc.add_user("sam", PASSWORD)
+    acc.set_member("demo", "sam", "viewer")
+    if people:
+        top = db.places(people[-1]).sort_by([("dwell_s", "descending")]).slice(0, 1).to_pylist()
+        if top:
+            acc.add_geofence("demo", f"around {people[-1]}'s place", top[0]["lat"], top[0]["lon"], 250.0)
     return db, acc, people
 
 
@@ -99,6 +107,25 @@ def shoot(base: str, person: str, day: date, out_dir: Path, chromium: str) -> No
             page.wait_for_function("() => window.hb.asked >= 1")
             page.wait_for_timeout(500)
             page.screenshot(path=str(out_dir / "ui-ask.png"))
+
+            # the person's profile: places by kind (home, work...) on the map, and statistics
+            page.click("#answer-clear")
+            for panel in ("details:has(#live-table)", "#ask-panel", "#entity-panel"):
+                page.eval_on_selector(panel, "el => { el.open = false; }")
+            page.click("#profile-panel summary")
+            page.click("#profile-form button[type=submit]")
+            page.wait_for_function("() => window.hb.profiled >= 1", timeout=120_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(out_dir / "ui-profile.png"))
+
+            # administration: geofences (with the form) and members
+            page.eval_on_selector("#profile-panel", "el => { el.open = false; }")
+            page.click("#geofence-panel summary")
+            page.click("#member-panel summary")
+            page.wait_for_selector("#members tr[data-member]")
+            page.evaluate("window.hb.map.fitBounds(window.hb.layers.geofences.getBounds().pad(2))")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(out_dir / "ui-admin.png"))
         finally:
             browser.close()
     if refused or errors:
@@ -111,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--agents", type=int, default=4)
-    ap.add_argument("--days", type=int, default=3)
+    ap.add_argument("--days", type=int, default=8)
     args = ap.parse_args(argv)
 
     import uvicorn
@@ -140,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             server.should_exit = True
             thread.join(30)
             db.close()
-    print(f"wrote {args.out_dir / 'ui-live.png'} and {args.out_dir / 'ui-ask.png'} ({len(people)} people)")
+    names = ", ".join(str(args.out_dir / f"ui-{n}.png") for n in ("live", "ask", "profile", "admin"))
+    print(f"wrote {names} ({len(people)} people)")
     return 0
 
 

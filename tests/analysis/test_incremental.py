@@ -377,3 +377,58 @@ def test_bad_parameters_are_refused_with_the_detectors_messages() -> None:
         db.analyze(radius=5)
     with pytest.raises(InputError, match="radius_m"):
         db.analyze(radius_m=-1)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), mode=st.integers(0, 3), include_last=st.booleans())
+def test_concurrent_analysis_with_imports_between_its_read_and_its_write(
+    seed: int, mode: int, include_last: bool
+) -> None:
+    """``concurrent=True`` reads and detects before its transaction. A batch imported in between is
+    left out of that run but taken in by the next, and an analysis stored in between makes the run
+    analyse again the usual way: after each run that saw everything, the stays equal a full one."""
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    rng = np.random.default_rng(seed)
+    fixes = _stream(rng, "d", int(rng.integers(40, 200)))
+    batches = [b for b in _batches(rng, fixes, int(rng.integers(3, 6)), mode) if b]
+    db = hb.open(":memory:")
+    store = db.store
+    assert isinstance(store, DuckDBStore)
+    real = store.analysis_transaction
+    between: list[Any] = []  # what to do just before the next analysis transaction
+
+    @contextmanager
+    def txn() -> Iterator[None]:
+        while between:
+            between.pop(0)()
+        with real():
+            yield
+
+    store.analysis_transaction = txn  # type: ignore[method-assign]
+    method = ["default", "trackintel"][seed % 2]
+    params = {**PARAMS[method], "include_last": include_last}
+    imported: list[Fix] = []
+    i = 0
+    while i < len(batches):
+        _import(db, batches[i])
+        imported.extend(batches[i])
+        late = i % 2 == 1 and i + 1 < len(batches)
+        if late:  # the next batch arrives while this run reads: the run stores stays without it
+            nxt = batches[i + 1]
+            between.append(lambda b=nxt: _import(db, b))
+            imported.extend(nxt)
+            i += 1
+        raced = i % 3 == 2
+        if raced:  # another analysis is stored first: this run's own result must not be
+            between.append(lambda: incremental.analyze(store, "d", method=method, **params))
+        db.analyze("d", method=method, concurrent=True, **params)
+        if late:
+            if not raced:  # (the other analysis took the late batch in)
+                assert not incremental.is_current(store, "d", method, **params)  # it is pending
+            db.analyze("d", method=method, concurrent=True, **params)
+        _assert_same(db, imported, method, **params)
+        i += 1
+    store.analysis_transaction = real  # type: ignore[method-assign]
+    _assert_same(db, fixes, method, **params)

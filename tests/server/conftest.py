@@ -39,6 +39,8 @@ class Api:
         self.runner.run(self.client.aclose())
         self.runner.close()
         self.app.state.ingest.writer.close()
+        if getattr(self.app.state, "analysis", None) is not None:
+            self.app.state.analysis.close()
 
 
 @pytest.fixture

@@ -35,6 +35,8 @@ class Client:
         self.runner.run(self.http.aclose())
         self.runner.close()
         self.app.state.ingest.writer.close()
+        if getattr(self.app.state, "analysis", None) is not None:
+            self.app.state.analysis.close()
 
 
 def _world(folder: Path) -> Iterator[dict[str, Any]]:
@@ -135,7 +137,15 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/audit", None, "owner"),
     ("POST", "/devices", {"device": "tablet"}, "owner"),
     ("PUT", "/members", {"user": "dave", "role": "viewer"}, "owner"),
+    ("GET", "/profile?entity={e}&purpose=test", None, "analyst"),
+    ("GET", "/geofences", None, "viewer"),
+    ("POST", "/geofences", {"name": "Lake", "lat": 52.0, "lon": 5.0, "radius_m": 100}, "analyst"),
+    ("DELETE", "/geofences/{gid}", None, "analyst"),
+    ("DELETE", "/tokens/{token_id}", None, "owner"),
 ]
+#: routes the matrix leaves to other tests: the event stream never ends (``test_live`` checks that a
+#: workspace's stream carries nothing of another's); the rest need no workspace role
+NOT_IN_MATRIX = {"/stream"}
 RANK = {"viewer": 0, "analyst": 1, "owner": 2}
 CALLERS = {"alice": "owner", "carol": "analyst", "dave": "viewer", "bob": None, "anonymous": None}
 
@@ -157,10 +167,21 @@ def test_authorization_matrix(
 ) -> None:
     """Every endpoint x role x workspace: allowed roles get 2xx about their workspace only; lower roles
     403; outsiders 404 (the workspace is invisible); no token 401; another workspace's entity 404."""
-    c, tokens = shared_world["c"], shared_world["tokens"]
+    c, tokens, acc = shared_world["c"], shared_world["tokens"], shared_world["acc"]
+
+    def fresh(ws: str, p: str) -> str:
+        """``p`` with a new geofence or share token of ``ws`` for ``{gid}`` / ``{token_id}``."""
+        if "{gid}" in p:
+            p = p.replace("{gid}", acc.add_geofence(ws, "Gone soon", 52.0, 5.0, 50.0))
+        if "{token_id}" in p:
+            _token, tid = acc.add_share(ws, f"{ws}/phone", created_by=ws,
+                                        expires=datetime.now(UTC) + timedelta(days=1), live_only=True)  # fmt: skip
+            p = p.replace("{token_id}", tid)
+        return p
+
     for caller, role in CALLERS.items():
         token = tokens.get(caller)
-        url = "/api/v1/workspaces/alice" + path.replace("{e}", "alice/phone")
+        url = "/api/v1/workspaces/alice" + fresh("alice", path).replace("{e}", "alice/phone")
         r = c.req(method, url, token, json=_fill(body, "alice/phone"))
         if caller == "anonymous":
             assert r.status_code == 401, (caller, r.text)
@@ -190,9 +211,27 @@ def test_authorization_matrix(
             )
         else:
             assert r.status_code == 404, r.text
-    r = c.req(method, "/api/v1/workspaces/bob" + path.replace("{e}", "bob/phone"), tokens["alice"],
+    r = c.req(method, "/api/v1/workspaces/bob" + fresh("bob", path).replace("{e}", "bob/phone"), tokens["alice"],
               json=_fill(body, "bob/phone"))  # fmt: skip
     assert r.status_code == 404, r.text
+    if "{gid}" in path or "{token_id}" in path:
+        # bob's geofence or token named through alice's own workspace is not found either
+        r = c.req(method, "/api/v1/workspaces/alice" + fresh("bob", path), tokens["alice"])
+        assert r.status_code == 404, r.text
+
+
+def test_the_matrix_covers_every_workspace_route(shared_world: dict[str, Any]) -> None:
+    from starlette.routing import Route
+
+    covered = {(m, "/api/v1/workspaces/{ws}" + p.split("?")[0]) for m, p, _b, _l in ENDPOINTS}
+    for route in shared_world["c"].app.routes:
+        if not isinstance(route, Route) or not route.path.startswith("/api/v1/workspaces/{ws}"):
+            continue
+        if route.path.removeprefix("/api/v1/workspaces/{ws}") in NOT_IN_MATRIX:
+            continue
+        for method in route.methods or ():
+            if method != "HEAD":
+                assert (method, route.path) in covered, (method, route.path)
 
 
 def test_ask_cannot_reach_another_workspace_by_name(world: dict[str, Any]) -> None:
@@ -291,3 +330,27 @@ def test_openapi_schema_lists_every_route(world: dict[str, Any]) -> None:
     for method, path, _b, _l in ENDPOINTS:
         p = "/api/v1/workspaces/{ws}" + path.split("?")[0]
         assert p in paths and method.lower() in schema["paths"][p]
+
+
+def test_profile_shows_places_and_statistics_and_is_audited(world: dict[str, Any]) -> None:
+    c, tokens = world["c"], world["tokens"]
+    url = "/api/v1/workspaces/alice/profile?entity=alice/phone&purpose=review"
+    r = c.req("GET", url, tokens["carol"])
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert p["entity"] == "alice/phone" and p["n_fixes"] == 31 and p["n_stays"] == 1
+    assert [round(pl["lat"], 2) for pl in p["places"]] == [52.09]
+    assert p["places"][0]["category"] in ("home", "work", "regular", "other")
+    assert {s["label"] for s in p["stats"]} >= {"Fixes", "Stays", "Places"}
+    assert p["coverage"]["n_fixes"] == 31 and "geometry" not in p["places"][0]
+    log = [e for e in world["db"].audit_log().to_pylist() if e["action"] == "profile"]
+    assert [(e["actor"], e["purpose"]) for e in log] == [("carol", "review")]
+    # a viewer may not; a bad period is the caller's error, not the server's
+    assert c.req("GET", url, tokens["dave"]).status_code == 403
+    for q in (
+        "&from=0001-01-01T00:00:00Z",
+        "&to=9999-12-31T00:00:00Z",
+        "&from=2025-02-20T00:00:00Z&to=2025-02-19T00:00:00Z",
+    ):
+        r = c.req("GET", url + q, tokens["alice"])
+        assert r.status_code == 400 and set(r.json()["error"]) >= {"code", "message", "field"}, r.text

@@ -48,6 +48,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     asyncio.run(feed())
     yield {"app": app, "token": token, "accounts": acc}
     app.state.ingest.writer.close()
+    app.state.analysis.close()
     db.close()
 
 

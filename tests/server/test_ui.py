@@ -76,6 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     db = hb.open(tmp_path_factory.mktemp("ui") / "ui.db")
     acc = Accounts(db.store)
     acc.add_user("alice", "alice-password")
+    acc.add_user("erin", "erin-password")  # not a member of alice's workspace until made one
     ingest, _ = acc.add_device("alice", "phone")
     api = acc.add_api_token("alice")
     port = _free_port()
@@ -96,7 +97,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     # the whole day in one OwnTracks request (the app sends its queue as a JSON array)
     r = httpx.post(f"{base}/ingest/owntracks", json=_day(), auth=("alice", ingest), timeout=60)
     assert r.status_code == 200 and r.headers["X-Hereabouts-Rejected"] == "0", r.text
-    yield {"db": db, "url": base, "ingest": ingest, "api": api}
+    yield {"db": db, "url": base, "ingest": ingest, "api": api, "acc": acc}
     srv.should_exit = True
     thread.join(30)
     db.close()
@@ -296,5 +297,104 @@ def test_owner_makes_opens_and_revokes_a_share_link(server: dict[str, Any], brow
     )
     gone = httpx.get(f"{base}/api/v1/shared", params={"share": url.rsplit("/", 1)[1]})
     assert gone.status_code == 401
+    watch.check()
+    page.context.close()
+
+
+@pytest.mark.slow
+def test_analyst_makes_a_geofence_on_the_map_and_removes_it(server: dict[str, Any], browser: Browser) -> None:
+    base = server["url"]
+    page, watch = _login(browser, base)
+    page.click("#geofence-panel summary")
+    page.wait_for_selector("#geofence-form", state="visible")
+    before = page.evaluate("window.hb.layers.geofences.getLayers().length")
+    # a click on the map puts the centre there
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => document.getElementById('geofence-lat').value !== ''")
+    lat, lon = float(page.input_value("#geofence-lat")), float(page.input_value("#geofence-lon"))
+    centre = page.evaluate("[window.hb.map.getCenter().lat, window.hb.map.getCenter().lng]")
+    assert (lat, lon) == pytest.approx(tuple(centre), abs=1e-3)
+    page.fill("#geofence-name", "School <b>gate</b>")
+    page.fill("#geofence-radius", "150")
+    page.click("#geofence-form button[type=submit]")
+    page.wait_for_function(f"() => window.hb.layers.geofences.getLayers().length === {before + 1}")
+    assert page.locator("path.hb-geofence").count() == before + 1  # drawn, not only counted
+    circle = page.evaluate(
+        """(() => { const c = window.hb.layers.geofences.getLayers().find(l => l.getRadius() === 150);
+                    return [c.getLatLng().lat, c.getLatLng().lng, c.getRadius()]; })()"""
+    )
+    assert circle == pytest.approx([lat, lon, 150], abs=1e-6)
+    fences = httpx.get(f"{base}/api/v1/workspaces/alice/geofences",
+                       headers={"Authorization": f"Bearer {server['api']}"}).json()["geofences"]  # fmt: skip
+    made = [g for g in fences if g["name"] == "School <b>gate</b>"]
+    assert len(made) == 1 and made[0]["radius_m"] == 150
+    row = page.locator(f"#geofences tr[data-geofence='{made[0]['id']}']")
+    assert (
+        row.locator("td").first.text_content() == "School <b>gate</b>"
+        and page.locator("#geofences b").count() == 0
+    )
+    row.locator("button").click()
+    page.wait_for_function(f"() => window.hb.layers.geofences.getLayers().length === {before}")
+    assert page.locator(f"#geofences tr[data-geofence='{made[0]['id']}']").count() == 0
+    watch.check()
+    page.context.close()
+
+
+@pytest.mark.slow
+def test_owner_adds_changes_and_removes_a_member(server: dict[str, Any], browser: Browser) -> None:
+    base, acc = server["url"], server["acc"]
+    page, watch = _login(browser, base)
+    page.click("#member-panel summary")
+    page.wait_for_selector("#members tr[data-member='alice']")
+    assert page.get_attribute("#members tr[data-member='alice']", "data-role") == "owner"
+    page.fill("#member-user", "erin")
+    page.select_option("#member-role", "viewer")
+    page.click("#member-form button[type=submit]")
+    page.wait_for_selector("#members tr[data-member='erin'][data-role='viewer']")
+    assert acc.workspaces_of("erin") == {"erin": "owner", "alice": "viewer"}
+    # change the role in the list
+    page.select_option("#members tr[data-member='erin'] select", "analyst")
+    page.wait_for_selector("#members tr[data-member='erin'][data-role='analyst']")
+    assert acc.workspaces_of("erin")["alice"] == "analyst"
+    # an unknown user is refused with the server's message, and the list is unchanged
+    page.fill("#member-user", "nobody-here")
+    page.click("#member-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('nobody-here')")
+    watch.errors = [e for e in watch.errors if "status of 400" not in e]  # the refusal, logged by the browser
+    assert page.locator("#members tr[data-member]").count() == 2
+    page.click("#members tr[data-member='erin'] button")
+    page.wait_for_function("() => !document.querySelector(\"#members tr[data-member='erin']\")")
+    assert "alice" not in acc.workspaces_of("erin")
+    watch.check()
+    page.context.close()
+
+
+@pytest.mark.slow
+def test_analyst_sees_the_entity_profile_with_its_places(server: dict[str, Any], browser: Browser) -> None:
+    base, db = server["url"], server["db"]
+    page, watch = _login(browser, base)
+    page.click("#live-table tr[data-entity='alice/phone'] button")
+    page.wait_for_selector("#profile-panel", state="visible")
+    assert page.text_content("#profile-name") == "alice/phone"
+    # its places, under the day's timeline
+    page.wait_for_function("() => document.querySelectorAll('#places tbody tr button').length >= 2")
+    page.click("#profile-panel summary")
+    page.fill("#profile-purpose", "ui test")
+    page.click("#profile-form button[type=submit]")
+    page.wait_for_function("() => window.hb.profiled >= 1")
+    assert "fixes from" in (page.text_content("#profile-summary") or "")
+    cats = page.eval_on_selector_all("#profile-places tbody tr", "els => els.map(e => e.dataset.category)")
+    assert len(cats) == 2 and set(cats) <= {"home", "work", "regular", "other"}
+    assert page.locator("path.hb-profile-place").count() == 2
+    centres = page.evaluate(
+        "window.hb.layers.profile.getLayers().map(l => [l.getLatLng().lat, l.getLatLng().lng])"
+    )
+    got = [x for c in sorted(map(tuple, centres)) for x in c]
+    assert got == pytest.approx([x for c in sorted([HOME, WORK]) for x in c], abs=1e-3)
+    assert page.locator("#profile-stats tbody tr").count() >= 3
+    audit = [e for e in db.audit_log().to_pylist() if e["action"] == "profile"]
+    assert audit and audit[-1]["actor"] == "alice" and audit[-1]["purpose"] == "ui test"
     watch.check()
     page.context.close()

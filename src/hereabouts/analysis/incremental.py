@@ -420,6 +420,7 @@ def analyze(
     method: str = "default",
     full: bool = False,
     threads: int | None = None,
+    concurrent: bool = False,
     **params: Any,
 ) -> AnalyzeResult:
     """Bring the stored stays of one entity (or of every entity) up to date with its fixes.
@@ -429,6 +430,13 @@ def analyze(
     an entity never analysed with them, or whose devices changed, is analysed in full, and so is
     every entity when ``full``. The stored stays afterwards equal ``detect_stays`` on all the
     entity's fixes.
+
+    ``concurrent``: read and detect outside the store's analysis transaction (which, in the embedded
+    store, also holds back imports), then write in a short one if no other analysis of the entity
+    was stored meanwhile (else analyse again inside it). Fixes committed while it reads may or may not
+    be included; either way their batches are recorded after the analysed one, so the next analysis
+    takes them in and the stored stays again equal a full analysis. For a server analysing while
+    fixes arrive.
     """
     t0 = time.perf_counter()
     if not isinstance(store, DuckDBStore | PostgresStore):
@@ -445,7 +453,8 @@ def analyze(
     else:
         names = [str(n) for n in store.entities().column("entity").to_pylist()]
     for name in names:
-        _analyze_entity(store, name, method, key, full, threads, result)
+        if not (concurrent and _analyze_entity_concurrently(store, name, method, key, full, threads, result)):
+            _analyze_entity(store, name, method, key, full, threads, result)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -512,6 +521,58 @@ def _analyze_entity(
     result.stays_deleted += deleted
     result.stays_written += 0 if new is None else new.num_rows
     result.fixes_read += fixes.num_rows
+
+
+def _analyze_entity_concurrently(
+    store: DuckDBStore | PostgresStore,
+    name: str,
+    method: str,
+    key: str,
+    full: bool,
+    threads: int | None,
+    result: AnalyzeResult,
+) -> bool:
+    """:func:`_analyze_entity` with the reading and detecting done before its transaction; False when
+    another analysis of the entity was stored in between (the caller then analyses in the usual way)."""
+    # the same decisions as _analyze_entity, on what is committed now (no transaction held)
+    eid, devices = store.entity_ref(name)
+    dev_key = ",".join(str(d) for d in devices)
+    state = store.analysis_state(eid, key)
+    last_id = store.last_dirty_id()  # read before the fixes: later batches are left for the next run
+    start_us: int | None = None
+    base_horizon_us = -(2**63)
+    if full:
+        reason = "full"
+    elif state is None:
+        reason = "first analysis"
+    elif state[0] != dev_key:
+        reason = "devices changed"
+    else:
+        dirty = store.dirty_windows(eid, state[1])
+        if not dirty:
+            return False  # nothing to detect: the usual way only records the state, at once
+        reason = "new fixes"
+        a = min(w[1] for w in dirty)
+        for s, h in store.sync_points(eid, key, a):
+            if store.count_fixes_at(devices, s) == 1:
+                start_us, base_horizon_us = s, h
+                break
+    fixes = store.analysis_fixes(devices, start_us)
+    new = _detect(name, fixes, method, key, threads, base_horizon_us) if fixes.num_rows else None
+    with store.analysis_transaction():
+        # stored only if the entity's devices and analysis state are still those it started from
+        if store.entity_ref(name) != (eid, devices) or store.analysis_state(eid, key) != state:
+            return False
+        deleted = store.delete_stays(eid, key, start_us)
+        if new is not None:
+            store.write_stays(eid, key, new)
+        store.set_analysis_state(eid, key, dev_key, last_id)
+    result.entities.append(name)
+    result.windows.append(Window(name, None if start_us is None else _dt(start_us), reason))
+    result.stays_deleted += deleted
+    result.stays_written += 0 if new is None else new.num_rows
+    result.fixes_read += fixes.num_rows
+    return True
 
 
 def is_current(

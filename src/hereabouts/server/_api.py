@@ -1,12 +1,14 @@
-"""The REST API (``/api/v1``): workspaces, entities, positions, analysis, questions, shares, geofences.
+"""The REST API (``/api/v1``): workspaces, entities, positions, analysis, profiles, questions, shares,
+geofences.
 
 Authentication: ``Authorization: Bearer <api token>`` (``hereabouts token add USER``), or the session
 cookie set by ``POST /api/v1/login`` (the web UI), or a share token (``Bearer hbs_...`` or
 ``?share=...``) for the ``/api/v1/shared/...`` endpoints only. Every workspace endpoint checks the
 caller's role in that workspace (see :mod:`hereabouts.accounts`) and answers only about the
 workspace's entities: an entity of another workspace is "not found", exactly like one that does not
-exist. Questions, exports and share links are written to the audit log with the user and an optional
-stated ``purpose``. Errors have the one shape ``{"error": {"code", "message", "field"}}``.
+exist. Questions, exports, profiles and share links are written to the audit log with the user and an
+optional stated ``purpose``. Stays, places and anchors come from the stays the server keeps analysed as
+fixes arrive (:mod:`hereabouts.server._analysis`). Errors have the one shape ``{"error": {"code", "message", "field"}}``.
 
 The OpenAPI 3.1 schema is at ``/api/v1/openapi.json``.
 """
@@ -32,6 +34,9 @@ from ._errors import ApiError
 from ._live import LiveHub, json_default
 
 SESSION_COOKIE = "hb_session"
+#: the earliest and latest times a profile's period may name (its local-day arithmetic needs margin)
+_PROFILE_FIRST = datetime(1970, 1, 1, tzinfo=UTC)
+_PROFILE_LAST = datetime(2200, 1, 1, tzinfo=UTC)
 SESSION_HOURS = 12
 _MAX_ROWS = 50_000
 
@@ -259,17 +264,25 @@ class Api:
     def _analysis(self, kind: str, entity: str, start: datetime | None, end: datetime | None) -> pa.Table:
         if entity not in self.db.entity_names():
             return pa.table({})
-        if kind == "stays":
-            return self.db.stays(entity, start=start, end=end)
-        if kind == "places":
-            return self.db.places(entity)
         if kind == "trips":
             return self.db.trips(entity, start=start, end=end)
+        # the stored stays, kept current as fixes arrive (``_analysis``); brought up to date here if
+        # the background analysis has not reached them yet
+        stored = self._stored_stays()
+        if kind == "stays":
+            return self.db.stays(entity, start=start, end=end, stored=stored)
+        stays = self.db.stays(entity, stored=stored)
+        places = self.db.places(entity, stays=stays)
+        if kind == "places":
+            return places
         from ..analysis import infer_anchors
 
-        stays = self.db.stays(entity)
-        places = self.db.places(entity, stays=stays)
         return infer_anchors(stays, places, fixes=self.db.fixes(entity))
+
+    def _stored_stays(self) -> bool:
+        from ..store import DuckDBStore, PostgresStore
+
+        return isinstance(self.db.store, DuckDBStore | PostgresStore)
 
     def analysis(self, kind: str) -> Handler:
         async def handler(request: Request) -> Response:
@@ -334,6 +347,71 @@ class Api:
 
         body = await asyncio.to_thread(run)
         return Response(body, media_type="application/geo+json")
+
+    async def profile(self, request: Request) -> Response:
+        """The entity's profile (what ``hereabouts profile`` reports) as JSON; audited like an export."""
+        who, ws = self.member(request, "analyst")
+        entity = self.entity(request, ws)
+        assert entity is not None
+        start, end = _time_param(request, "from"), _time_param(request, "to")
+        if start is not None and end is not None and end <= start:
+            raise ApiError("bad_request", "'to' must be after 'from'", field="to")
+        for name, t in (("from", start), ("to", end)):
+            if t is not None and not _PROFILE_FIRST <= t <= _PROFILE_LAST:
+                raise ApiError(
+                    "bad_request", f"'{name}' must lie between 1970 and 2200 for a profile", field=name
+                )
+        purpose = request.query_params.get("purpose")
+        body = await asyncio.to_thread(self._profile, entity, start, end, who.actor, purpose, ws)
+        return ApiJSON(body)
+
+    def _profile(
+        self,
+        entity: str,
+        start: datetime | None,
+        end: datetime | None,
+        actor: str,
+        purpose: str | None,
+        ws: str,
+    ) -> dict[str, Any]:
+        from ..model.errors import NotFoundError
+
+        if entity not in self.db.entity_names():  # registered, nothing received yet
+            raise ApiError("not_found", f"no data for {entity!r} yet", field="entity")
+        try:
+            p = self.db.profile(entity, start=start, end=end, actor=actor, purpose=purpose)
+        except NotFoundError as exc:
+            raise ApiError("not_found", exc.message, field="entity") from exc
+        except HereaboutsError as exc:
+            raise ApiError("bad_request", exc.message, field="entity") from exc
+        except (OverflowError, ValueError) as exc:  # a period the calendar arithmetic cannot handle
+            raise ApiError("bad_request", f"this period cannot be profiled ({exc})", field="from") from exc
+        places = p.places.sort_by([("dwell_s", "descending")]) if p.places.num_rows else p.places
+        return {
+            "workspace": ws,
+            "entity": p.entity,
+            "tz": p.tz,
+            "from": p.start,
+            "to": p.end,
+            "generated": p.generated,
+            "n_fixes": p.n_fixes,
+            "first_fix": p.first_fix,
+            "last_fix": p.last_fix,
+            "coverage": p.coverage.to_dict(),
+            "days": [
+                {"day": d.day, "hours": d.hours, "hours_with_data": d.hours_with_data, "n_fixes": d.n_fixes}
+                for d in p.days
+            ],
+            "stats": [{"label": st.label, "value": st.value, "method": st.method} for st in p.stats],
+            "places": _rows(places),
+            "anchors": _rows(p.anchors),
+            "n_stays": p.stays.num_rows,
+            "n_trips": p.trips.num_rows,
+            "n_routes": p.routes.num_rows,
+            "regularity": p.regularity,
+            "fix_interval_s": p.fix_interval_s,
+            "fix_accuracy_m": p.fix_accuracy_m,
+        }
 
     # ------------------------------------------------------------ endpoints: administration
     async def devices(self, request: Request) -> Response:
@@ -545,6 +623,7 @@ class Api:
             Route(f"{w}/places", self.analysis("places"), methods=["GET"]),
             Route(f"{w}/trips", self.analysis("trips"), methods=["GET"]),
             Route(f"{w}/anchors", self.analysis("anchors"), methods=["GET"]),
+            Route(f"{w}/profile", self.profile, methods=["GET"]),
             Route(f"{w}/ask", self.ask, methods=["POST"]),
             Route(f"{w}/export", self.export, methods=["GET"]),
             Route(f"{w}/devices", self.devices, methods=["GET"]),
@@ -693,6 +772,8 @@ def openapi_schema() -> dict[str, Any]:
         f"{w}/places": {"get": _op("Places of an entity", role="viewer", params=data)},
         f"{w}/trips": {"get": _op("Trips of an entity", role="viewer", params=data)},
         f"{w}/anchors": {"get": _op("Home, work and regular places", role="analyst", params=data)},
+        f"{w}/profile": {"get": _op("The entity's profile: places by category, anchors, statistics, "
+                                    "coverage (audited)", role="analyst", params=(*data, "purpose"))},
         f"{w}/ask": {"post": _op("Ask a question (audited)", role="analyst", params=("ws",),
                                  body=_obj(["question"], question=_S, entity=_S, purpose=_S))},
         f"{w}/export": {"get": _op("Export fixes as GeoJSON (audited)", role="analyst",

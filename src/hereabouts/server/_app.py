@@ -1,6 +1,7 @@
 """The ASGI app: ingest endpoints that unmodified tracking apps report to.
 
-* ``POST /ingest/owntracks``: OwnTracks in HTTP mode, one JSON message per request; replies ``[]``.
+* ``POST /ingest/owntracks``: OwnTracks in HTTP mode, one JSON message (or an array) per request;
+  replies ``[]``, or with accounts the friends' cards and last positions (:mod:`._friends`).
 * ``GET|POST /ingest/osmand``: OsmAnd and Traccar Client (query string, form body, or Traccar Client's
   JSON body); replies 200 with an empty body.
 * ``GET|POST /ingest/gpslogger``: GPSLogger's "custom URL" (query string, form or JSON body); replies 200
@@ -116,6 +117,8 @@ def create_app(
     max_queue: int = 10_000,
     mqtt: str | None = None,
     accounts: Accounts | bool | None = None,
+    analysis_delay_s: float | None = 2.0,
+    owntracks_friends: int = 50,
 ) -> Starlette:
     """The ingest server for ``db`` (see the module documentation for endpoints, tokens and keys).
 
@@ -130,6 +133,12 @@ def create_app(
     ``accounts`` (an :class:`~hereabouts.accounts.Accounts`, or True for the database's own) turns on
     the REST API (:mod:`hereabouts.server._api`) and makes ingest take the per-device tokens made by
     ``hereabouts device add`` (besides any static ``tokens``).
+
+    ``analysis_delay_s`` (None turns it off): stays are analysed again in the background once a
+    device's fixes have paused that long (:mod:`hereabouts.server._analysis`).
+
+    ``owntracks_friends``: with accounts, an OwnTracks HTTP reply tells of up to this many other
+    devices of the sender's workspace (:mod:`hereabouts.server._friends`; 0 replies ``[]``).
     """
     if accounts is True:
         accounts = Accounts(db.store)
@@ -147,6 +156,7 @@ def create_app(
         tokens = {}  # the accounts' ingest tokens, and no static ones
     cfg = IngestConfig(db, tokens, owntracks_keys, max_body_bytes, writer, accounts)
 
+    analysis = _live_analysis(db, writer, analysis_delay_s)
     subscriber = None
     if mqtt is not None:
         from ._mqtt import OwnTracksSubscriber, parse_mqtt_url
@@ -165,6 +175,8 @@ def create_app(
             if hub is not None:
                 hub.close()
             await asyncio.to_thread(writer.close)
+            if analysis is not None:
+                await asyncio.to_thread(analysis.close)
 
     routes: list[BaseRoute] = _ingest_routes()
     hub = None
@@ -191,6 +203,11 @@ def create_app(
     app.state.ingest = cfg
     app.state.mqtt = subscriber
     app.state.live = hub
+    app.state.analysis = analysis
+    if accounts is not None:
+        from ._friends import Friends
+
+        app.state.friends = Friends(accounts, db.store, hub, max_friends=owntracks_friends)
     return app
 
 
@@ -245,6 +262,19 @@ class IngestApp(Starlette):
             }
             self._fast_routes = table
         return table
+
+
+def _live_analysis(db: Database, writer: GroupWriter, delay_s: float | None) -> Any:
+    """The background analysis hooked to the writer's commits, for stores that keep stays."""
+    from ..store import DuckDBStore, PostgresStore
+
+    if delay_s is None or not isinstance(db.store, DuckDBStore | PostgresStore):
+        return None
+    from ._analysis import LiveAnalysis
+
+    analysis = LiveAnalysis(db, delay_s=delay_s)
+    writer.on_commit.append(analysis.committed)
+    return analysis
 
 
 def _geofence_listener(hub: Any, writer: GroupWriter) -> Any:
@@ -454,7 +484,13 @@ async def _owntracks(request: Request) -> Response:
     else:
         parsed = await asyncio.to_thread(parse_owntracks, body, device=device, options=options, key=key)
     headers = await _store(cfg, parsed)
-    return JSONResponse([], headers=headers)
+    return JSONResponse(_owntracks_reply(request, forced), headers=headers)
+
+
+def _owntracks_reply(request: Request, device: str | None) -> list[dict[str, Any]]:
+    """What the app is told after its records are stored: its friends' positions (``_friends``)."""
+    friends = getattr(request.app.state, "friends", None)
+    return friends.reply(device) if friends is not None else []
 
 
 async def _osmand(request: Request) -> Response:

@@ -1,8 +1,9 @@
 """The web UI: static pages that call only the REST API (:mod:`hereabouts.server._api`).
 
 * ``/`` the app: log in, pick a workspace, the live map (positions pushed by the ``stream`` endpoint),
-  an entity's day (stays, trips, places, a playback slider over the day's fixes), the ask box with the
-  answer's evidence drawn on the map, share links (owners) and geofences.
+  an entity's day (stays, trips, places, a playback slider over the day's fixes), its profile (places
+  by kind, statistics; analysts), the ask box with the answer's evidence drawn on the map, share links
+  and members (owners), and geofences (analysts make them on the map and remove them).
 * ``/share/{token}`` the read-only page a share link opens (it calls ``/api/v1/shared``).
 * ``/ui/...`` the app's static files; ``/ui/leaflet/...`` Leaflet from the ``xstatic-leaflet`` package.
 

@@ -22,6 +22,8 @@
     streamOpen: false,
     positionsReceived: 0,
     asked: 0,           // answers shown so far (their evidence drawn)
+    profiled: 0,        // profiles shown so far
+    membersLoaded: 0,   // times the member list was (re)loaded
     evidenceCount: () => (hb.layers.evidence ? hb.layers.evidence.getLayers().length : 0),
   };
   window.hb = hb;
@@ -52,6 +54,9 @@
     $("play").addEventListener("input", () => setPlayback(Number($("play").value)));
     $("play-go").addEventListener("click", togglePlay);
     $("share-form").addEventListener("submit", onShare);
+    $("geofence-form").addEventListener("submit", onGeofence);
+    $("member-form").addEventListener("submit", onMember);
+    $("profile-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadProfile().catch(fail); });
     $("share-live").addEventListener("change", () => {
       $("share-from").disabled = $("share-to").disabled = $("share-live").checked;
     });
@@ -117,9 +122,15 @@
 
   function setupMap() {
     hb.map = HB.makeMap("map");
-    for (const name of ["geofences", "places", "day", "live", "evidence", "playback"]) {
+    for (const name of ["geofences", "places", "profile", "day", "live", "evidence", "playback"]) {
       hb.layers[name] = L.featureGroup().addTo(hb.map);
     }
+    // a click on the map sets the centre of the geofence being made
+    hb.map.on("click", (e) => {
+      if ($("geofence-form").hidden || !$("geofence-panel").open) return;
+      $("geofence-lat").value = e.latlng.lat.toFixed(6);
+      $("geofence-lon").value = e.latlng.lng.toFixed(6);
+    });
   }
 
   // ------------------------------------------------------------------ workspace
@@ -141,6 +152,10 @@
     $("answer").hidden = true;
     $("ask-panel").hidden = !can("analyst");
     $("share-panel").hidden = !can("owner");
+    $("member-panel").hidden = !can("owner");
+    $("geofence-form").hidden = !can("analyst");
+    $("profile-panel").hidden = true;
+    $("profile-body").hidden = true;
     status(`loading ${ws}…`);
 
     const [ents, latest] = await Promise.all([api("GET", wsPath("entities")), api("GET", wsPath("latest"))]);
@@ -157,7 +172,11 @@
     const bounds = hb.layers.live.getBounds();
     if (bounds.isValid()) hb.map.fitBounds(bounds.pad(0.3), { maxZoom: 15 });
     status(names.length ? "" : "No entities in this workspace yet: add a device (hereabouts device add).");
-    await Promise.all([loadGeofences(), can("owner") ? loadShares() : Promise.resolve()]);
+    await Promise.all([
+      loadGeofences(),
+      can("owner") ? loadShares() : Promise.resolve(),
+      can("owner") ? loadMembers() : Promise.resolve(),
+    ]);
     openStream();
   }
 
@@ -251,6 +270,10 @@
     $("entity-body").hidden = false;
     $("entity-panel").open = true;
     $("ask-entity").value = entity;
+    $("profile-name").textContent = entity;
+    $("profile-panel").hidden = !can("analyst");
+    $("profile-body").hidden = true;
+    hb.layers.profile.clearLayers();
     const last = hb.latest[entity];
     $("day").value = day || localDay(last ? last.t : null);
     await Promise.all([loadDay(), loadPlaces()]);
@@ -281,12 +304,15 @@
     const layer = hb.layers.day;
     layer.clearLayers();
     const items = [];
+    // a stay that began or ends on another day (stays overlapping the day are listed) shows its date
+    const inDay = (t) => { const x = new Date(t).getTime(); return x >= new Date(from).getTime() && x < new Date(to).getTime(); };
+    const at = (t) => (inDay(t) ? clock(t) : when(t));
     for (const s of stays.stays) {
       const c = L.circle([s.lat, s.lon], {
         radius: Math.max(s.radius_m || 0, 40), color: "#1f6feb", weight: 2, fillOpacity: 0.25, className: "hb-stay",
-      }).bindTooltip(el("span", `stay ${clock(s.start)}–${clock(s.end)}`));
+      }).bindTooltip(el("span", `stay ${at(s.start)}–${at(s.end)}`));
       c.addTo(layer);
-      items.push({ start: s.start, layer: c, text: `${clock(s.start)}–${clock(s.end)} stay at ${coords(s.lat, s.lon)}`,
+      items.push({ start: s.start, layer: c, text: `${at(s.start)}–${at(s.end)} stay at ${coords(s.lat, s.lon)}`,
         extra: duration((new Date(s.end) - new Date(s.start)) / 1000), kind: "stay" });
     }
     for (const t of trips.trips) {
@@ -518,11 +544,132 @@
     clear(body);
     hb.layers.geofences.clearLayers();
     for (const g of data.geofences) {
-      L.circle([g.lat, g.lon], { radius: g.radius_m, color: "#7e22ce", weight: 1, dashArray: "2 6", fillOpacity: 0.05 })
-        .bindTooltip(el("span", `geofence ${g.name}`)).addTo(hb.layers.geofences);
-      body.appendChild(row([g.name, coords(g.lat, g.lon), `${Math.round(g.radius_m)} m`]));
+      L.circle([g.lat, g.lon], {
+        radius: g.radius_m, color: "#7e22ce", weight: 1, dashArray: "2 6", fillOpacity: 0.05, className: "hb-geofence",
+      }).bindTooltip(el("span", `geofence ${g.name}`)).addTo(hb.layers.geofences);
+      let remove = "";
+      if (can("analyst")) {
+        remove = el("button", "Remove", { type: "button" });
+        remove.addEventListener("click", () => removeGeofence(g.id).catch(fail));
+      }
+      const tr = row([g.name, coords(g.lat, g.lon), `${Math.round(g.radius_m)} m`, remove]);
+      tr.setAttribute("data-geofence", g.id);
+      if (g.webhook) tr.cells[0].title = `webhook: ${g.webhook}`;
+      body.appendChild(tr);
     }
-    if (!data.geofences.length) body.appendChild(row(["no geofences", "", ""]));
+    if (!data.geofences.length) body.appendChild(row(["no geofences", "", "", ""]));
+  }
+
+  async function onGeofence(ev) {
+    ev.preventDefault();
+    const body = {
+      name: $("geofence-name").value,
+      lat: Number($("geofence-lat").value),
+      lon: Number($("geofence-lon").value),
+      radius_m: Number($("geofence-radius").value),
+    };
+    if ($("geofence-webhook").value) body.webhook = $("geofence-webhook").value;
+    try {
+      await api("POST", wsPath("geofences"), body);
+      $("geofence-name").value = "";
+      await loadGeofences();
+      status(`geofence ${body.name} added`);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  async function removeGeofence(id) {
+    await api("DELETE", wsPath(`geofences/${encodeURIComponent(id)}`));
+    await loadGeofences();
+  }
+
+  // ------------------------------------------------------------------ members (owners)
+  async function loadMembers() {
+    const data = await api("GET", wsPath("members"));
+    const body = $("members").tBodies[0];
+    clear(body);
+    for (const m of data.members) {
+      const select = el("select", null, { ariaLabel: `role of ${m.user}` });
+      for (const r of Object.keys(RANK)) select.appendChild(el("option", r, { value: r }));
+      select.value = m.role;
+      select.addEventListener("change", () => setMember(m.user, select.value).catch(fail));
+      const remove = el("button", "Remove", { type: "button" });
+      remove.addEventListener("click", () => setMember(m.user, null).catch(fail));
+      const tr = row([m.user, select, remove]);
+      tr.setAttribute("data-member", m.user);
+      tr.setAttribute("data-role", m.role);
+      body.appendChild(tr);
+    }
+    hb.membersLoaded += 1;
+  }
+
+  async function setMember(user, role) {
+    try {
+      await api("PUT", wsPath("members"), { user, role });
+      status(role ? `${user} is now ${role}` : `${user} removed`);
+    } finally {
+      await loadMembers();  // the list shows what the server holds, also after a refusal
+    }
+  }
+
+  async function onMember(ev) {
+    ev.preventDefault();
+    try {
+      await setMember($("member-user").value, $("member-role").value);
+      $("member-user").value = "";
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  // ------------------------------------------------------------------ an entity's profile (analysts)
+  const CATEGORY_COLORS = { home: "#1f6feb", work: "#c2410c", regular: "#15803d", other: "#667085" };
+
+  async function loadProfile() {
+    const entity = hb.entity;
+    if (!entity) return;
+    let q = `?entity=${encodeURIComponent(entity)}`;
+    if ($("profile-purpose").value) q += `&purpose=${encodeURIComponent($("profile-purpose").value)}`;
+    status("making the profile…");
+    const p = await api("GET", wsPath("profile") + q);
+    if (entity !== hb.entity) return;
+    status("");
+    $("profile-body").hidden = false;
+    const c = p.coverage || {};
+    $("profile-summary").textContent =
+      `${p.n_fixes} fixes from ${when(p.first_fix)} to ${when(p.last_fix)} (${p.tz}); ` +
+      `${Number(c.hours_with_data || 0).toFixed(1)} of ${Number(c.hours || 0).toFixed(1)} h with data; ` +
+      `${p.n_stays} stays, ${p.n_trips} trips, ${p.places.length} places`;
+    const layer = hb.layers.profile;
+    layer.clearLayers();
+    const body = $("profile-places").tBodies[0];
+    clear(body);
+    for (const pl of p.places) {
+      const cat = pl.category || "other";
+      const name = pl.label || coords(pl.lat, pl.lon);
+      const circle = L.circle([pl.lat, pl.lon], {
+        radius: Math.max(pl.extent_m || 0, 60), color: CATEGORY_COLORS[cat] || CATEGORY_COLORS.other, weight: 2,
+        fillOpacity: 0.15, className: `hb-profile-place hb-cat-${cat}`,
+      }).bindTooltip(el("span", `${cat}: ${name}${pl.town ? ` near ${pl.town}` : ""}`));
+      circle.addTo(layer);
+      const b = el("button", name, { type: "button", class: "link" });
+      b.addEventListener("click", () => fitTo(circle));
+      const tr = row([b, el("span", cat, { class: `cat-${cat}` }), pl.n_visits, duration(pl.dwell_s)]);
+      tr.setAttribute("data-category", cat);
+      body.appendChild(tr);
+    }
+    if (!p.places.length) body.appendChild(row(["no places in this period", "", "", ""]));
+    const stats = $("profile-stats").tBodies[0];
+    clear(stats);
+    for (const st of p.stats) {
+      const tr = row([st.label, st.value]);
+      tr.title = st.method;
+      stats.appendChild(tr);
+    }
+    const b = layer.getBounds();
+    if (b.isValid()) hb.map.fitBounds(b.pad(0.3), { maxZoom: 16 });
+    hb.profiled += 1;
   }
 
   document.addEventListener("DOMContentLoaded", () => { start().catch(fail); });
