@@ -170,6 +170,29 @@ def test_robust_kernel_on_long_random_walk_equals_reference() -> None:
     )
 
 
+def test_sliding_kernel_with_more_stays_than_its_first_buffers_hold() -> None:
+    """Hundreds of stays per entity: the scan stops when the buffers are full and resumes after they
+    grow; the stays are those of the reference, none lost or repeated at the seams."""
+    rng = np.random.default_rng(5)
+    n = 6000
+    t_us = np.cumsum(rng.integers(20, 40, n)).astype(np.int64) * 1_000_000
+    t_us[1000:1010] = t_us[1000]  # equal times and duplicates
+    place = np.repeat(rng.integers(0, 4, n // 12), 12)  # a new place every 12 fixes (~6 min)
+    lat = 47.0 + place * 0.003 + rng.normal(0, 1e-4, n)
+    lon = 8.0 + rng.normal(0, 1e-4, n)
+    lat[1000:1005] = lat[1000]
+    lon[1000:1005] = lon[1000]
+    for bounds in (np.array([0, n], np.int64), np.array([0, 100, 4000, 4001, n], np.int64)):
+        for args in (
+            (100.0, 300_000_000, 900_000_000, True, True),
+            (50.0, 60_000_000, 45_000_000, False, False),
+        ):
+            want = ref.sliding_stays(t_us, lat, lon, bounds, *args)
+            got = k.sliding_stays(*ro(t_us, lat, lon, bounds), *args)
+            assert len(want[0]) > 200
+            assert_same(got, want)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.floats(-89.9, 89.9),

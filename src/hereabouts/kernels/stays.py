@@ -349,72 +349,22 @@ def sliding_stays(
     fbuf = np.empty((cap, 3), np.float64)
     ns = 0
     kept = np.empty(_longest(bounds), np.int64)
-    deg = math.pi / 180.0
-    ratio = dist_threshold_m / EARTH_RADIUS_M
-    fast = 0.0 < ratio < 3.0
-    x0 = math.cos(ratio) if fast else 0.0
-    bounded = 10.0 <= dist_threshold_m <= 1e6
-    near_lim = dist_threshold_m - 1.0
-    far_lim = dist_threshold_m + 1.0
+    state = np.zeros(3, np.int64)
     for e in range(bounds.shape[0] - 1):
-        a = bounds[e]
-        b = bounds[e + 1]
-        m = 0
-        g0 = a
-        for i in range(a, b):
-            if i > a and t_us[i] != t_us[i - 1]:
-                g0 = i
-            dup = False
-            if exclude_duplicates:
-                for j in range(g0, i):
-                    if lat[j] == lat[i] and lon[j] == lon[i]:
-                        dup = True
-                        break
-            if not dup:
-                kept[m] = i
-                m += 1
+        m = _ti_kept(t_us, lat, lon, bounds[e], bounds[e + 1], exclude_duplicates, kept)
         if m == 0:
             continue
-        start = 0
-        r = kept[0]
-        s_lat = lat[r] * deg
-        s_lon = lon[r] * deg
-        s_cos = math.cos(s_lat)
-        for curr in range(1, m):
-            ic = kept[curr]
-            if t_us[ic] - t_us[kept[curr - 1]] > max_gap_us:
-                start = curr
-                s_lat = lat[ic] * deg
-                s_lon = lon[ic] * deg
-                s_cos = math.cos(s_lat)
-                continue
-            c_lat = lat[ic] * deg
-            c_lon = lon[ic] * deg
-            # Cheap bounds first. The true distance d lies between R·|Δlat| (the meridian arc) and
-            # R·(|Δlat| + cos(lat_start)·|Δlon|) (along the start's parallel, then the meridian);
-            # trackintel's acos formula computes d to within 0.25 m (its argument is exact to a few
-            # ulp of 1, and acos(1 - u) = sqrt(2u)), so outside a 1 m margin the bound decides.
-            dlat = abs(s_lat - c_lat)
-            dlon = abs(s_lon - c_lon)
-            if dlon > math.pi:
-                dlon = 2.0 * math.pi - dlon
-            if bounded and EARTH_RADIUS_M * (dlat + s_cos * dlon) < near_lim:
-                far = False
-            elif bounded and EARTH_RADIUS_M * dlat > far_lim:
-                far = True
-            else:
-                x = math.cos(s_lat - c_lat) - s_cos * math.cos(c_lat) * (1.0 - math.cos(s_lon - c_lon))
-                far = _ti_far(x, x0, fast, dist_threshold_m)
-            if far:
-                if t_us[ic] - t_us[kept[start]] >= min_duration_us:
-                    if ns == ibuf.shape[0]:
-                        ibuf, fbuf = _grow(ibuf, fbuf)
-                    _ti_emit(ibuf, fbuf, ns, e, kept, start, curr - 1, t_us[ic], t_us, lat, lon)
-                    ns += 1
-                start = curr
-                s_lat = c_lat
-                s_lon = c_lon
-                s_cos = math.cos(s_lat)
+        # the scan stops when the buffers are full and resumes where it stopped once they have grown
+        # (growing them inside the scan's loop would cost numba reference counting on every fix)
+        state[0] = 1
+        state[1] = 0
+        state[2] = ns
+        while not _ti_scan(
+            t_us, lat, lon, kept, m, e, dist_threshold_m, min_duration_us, max_gap_us, state, ibuf, fbuf
+        ):
+            ibuf, fbuf = _grow(ibuf, fbuf)
+        ns = state[2]
+        start = state[1]
         # trackintel's loop variable ends on the last fix (on the first when there is only one)
         if include_last and t_us[kept[m - 1]] - t_us[kept[start]] >= min_duration_us:
             if ns == ibuf.shape[0]:
@@ -422,6 +372,105 @@ def sliding_stays(
             _ti_emit(ibuf, fbuf, ns, e, kept, start, m - 1, t_us[kept[m - 1]], t_us, lat, lon)
             ns += 1
     return _take_rows(ibuf, fbuf, ns, ns)
+
+
+@jit
+def _ti_kept(
+    t_us: IntArray, lat: FloatArray, lon: FloatArray, a: int, b: int, exclude_duplicates: bool, kept: IntArray
+) -> int:
+    """Rows ``a..b-1`` into ``kept``, without those equal in (t, lat, lon) to an earlier one when
+    ``exclude_duplicates``; returns how many."""
+    m = 0
+    g0 = a
+    for i in range(a, b):
+        if i > a and t_us[i] != t_us[i - 1]:
+            g0 = i
+        dup = False
+        if exclude_duplicates:
+            for j in range(g0, i):
+                if lat[j] == lat[i] and lon[j] == lon[i]:
+                    dup = True
+                    break
+        if not dup:
+            kept[m] = i
+            m += 1
+    return m
+
+
+@jit
+def _ti_scan(
+    t_us: IntArray,
+    lat: FloatArray,
+    lon: FloatArray,
+    kept: IntArray,
+    m: int,
+    e: int,
+    dist_threshold_m: float,
+    min_duration_us: int,
+    max_gap_us: int,
+    state: IntArray,
+    ibuf: IntArray,
+    fbuf: FloatArray,
+) -> bool:
+    """trackintel's sliding window over ``kept[:m]`` (one entity), from ``curr = state[0]`` with the
+    window starting at ``state[1]``, writing stays to the buffers from row ``state[2]``. Returns True
+    at the end of the rows, False when a stay does not fit in the buffers; ``state`` then holds where
+    to resume (the fix that left, not yet handled), and on True the last window's start."""
+    deg = math.pi / 180.0
+    ratio = dist_threshold_m / EARTH_RADIUS_M
+    fast = 0.0 < ratio < 3.0
+    x0 = math.cos(ratio) if fast else 0.0
+    bounded = 10.0 <= dist_threshold_m <= 1e6
+    near_lim = dist_threshold_m - 1.0
+    far_lim = dist_threshold_m + 1.0
+    ns = state[2]
+    start = state[1]
+    r = kept[start]
+    s_lat = lat[r] * deg
+    s_lon = lon[r] * deg
+    s_cos = math.cos(s_lat)
+    for curr in range(state[0], m):
+        ic = kept[curr]
+        if t_us[ic] - t_us[kept[curr - 1]] > max_gap_us:
+            start = curr
+            s_lat = lat[ic] * deg
+            s_lon = lon[ic] * deg
+            s_cos = math.cos(s_lat)
+            continue
+        c_lat = lat[ic] * deg
+        c_lon = lon[ic] * deg
+        # Cheap bounds first. The true distance d lies between R·|Δlat| (the meridian arc) and
+        # R·(|Δlat| + cos(lat_start)·|Δlon|) (along the start's parallel, then the meridian);
+        # trackintel's acos formula computes d to within 0.25 m (its argument is exact to a few
+        # ulp of 1, and acos(1 - u) = sqrt(2u)), so outside a 1 m margin the bound decides.
+        dlat = abs(s_lat - c_lat)
+        dlon = abs(s_lon - c_lon)
+        if dlon > math.pi:
+            dlon = 2.0 * math.pi - dlon
+        if bounded and EARTH_RADIUS_M * (dlat + s_cos * dlon) < near_lim:
+            far = False
+        elif bounded and EARTH_RADIUS_M * dlat > far_lim:
+            far = True
+        else:
+            x = math.cos(s_lat - c_lat) - s_cos * math.cos(c_lat) * (1.0 - math.cos(s_lon - c_lon))
+            far = _ti_far(x, x0, fast, dist_threshold_m)
+        if far:
+            if t_us[ic] - t_us[kept[start]] >= min_duration_us:
+                if ns == ibuf.shape[0]:
+                    state[0] = curr
+                    state[1] = start
+                    state[2] = ns
+                    return False
+                _ti_emit(ibuf, fbuf, ns, e, kept, start, curr - 1, t_us[ic], t_us, lat, lon)
+                ns += 1
+            start = curr
+            s_lat = c_lat
+            s_lon = c_lon
+            s_cos = math.cos(s_lat)
+    state[0] = m
+    state[1] = start
+    state[2] = ns
+    return True
 
 
 @jit
