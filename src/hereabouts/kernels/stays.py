@@ -20,6 +20,7 @@ what the tests compare these kernels with.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -824,3 +825,187 @@ def gather_segments(src: FloatArray, order: IntArray, bounds: IntArray, out: Flo
     """``out[i] = src[order[i]]`` for the rows of the segments in ``bounds``."""
     for i in range(bounds[0], bounds[bounds.shape[0] - 1]):
         out[i] = src[order[i]]
+
+
+# A table in no order (say, shuffled rows) is sorted in two steps that keep every column in cache-sized
+# pieces: its rows are moved to their entity's range of the output (a stable counting sort over row
+# ranges in threads: :func:`count_codes`, then :func:`scatter_rows`), and each entity's rows are sorted
+# by time where they lie (:func:`sort_rows`, entities in threads).
+
+
+@jit
+def count_codes(codes: NDArray[Any], n_codes: int) -> IntArray:
+    """How many rows have each code (0..n_codes-1)."""
+    out = np.zeros(n_codes, np.int64)
+    for i in range(codes.shape[0]):
+        out[codes[i]] += 1
+    return out
+
+
+@jit
+def scatter_rows(
+    codes: NDArray[Any],
+    base: int,
+    cmap: IntArray,
+    fill: IntArray,
+    t_us: IntArray,
+    lat: FloatArray,
+    lon: FloatArray,
+    acc: FloatArray,
+    t_out: IntArray,
+    lat_out: FloatArray,
+    lon_out: FloatArray,
+    acc_out: FloatArray,
+) -> None:
+    """Row ``base + i`` (for each ``codes[i]``) goes to row ``fill[e]`` of the outputs, with
+    ``e = cmap[codes[i]]``, and ``fill[e]`` moves on by one: rows of one entity keep their order.
+    ``acc`` is moved too unless it is empty."""
+    with_acc = acc.shape[0] > 0
+    for i in range(codes.shape[0]):
+        e = cmap[codes[i]]
+        j = fill[e]
+        fill[e] = j + 1
+        r = base + i
+        t_out[j] = t_us[r]
+        lat_out[j] = lat[r]
+        lon_out[j] = lon[r]
+        if with_acc:
+            acc_out[j] = acc[r]
+
+
+@jit
+def sort_rows(t_us: IntArray, lat: FloatArray, lon: FloatArray, acc: FloatArray, bounds: IntArray) -> None:
+    """Sort the rows of each segment ``bounds[e]:bounds[e + 1]`` stably by ``t_us``, in place, moving
+    ``lat``, ``lon`` and ``acc`` (unless it is empty) along.
+
+    Rows already in order are left alone. Otherwise the times (less the segment's earliest) go to
+    about m / 2 buckets by their top bits (a stable counting pass); buckets of up to 32 rows get an
+    insertion sort, bigger ones (clustered times) an LSD radix sort on the bits below the bucket's;
+    the positions follow through a scratch array."""
+    w = _longest(bounds)
+    with_acc = acc.shape[0] > 0
+    keys = np.empty(w, np.int64)
+    rows = np.empty(w, np.int64)
+    tmp_k = np.empty(w, np.int64)
+    tmp_r = np.empty(w, np.int64)
+    tmp_f = np.empty(w, np.float64)
+    nb = 1
+    while 2 * nb < w:
+        nb *= 2
+    count = np.empty(nb + 1, np.int64)
+    for e in range(bounds.shape[0] - 1):
+        a = bounds[e]
+        m = bounds[e + 1] - a
+        ordered = True
+        for i in range(a + 1, a + m):
+            if t_us[i] < t_us[i - 1]:
+                ordered = False
+                break
+        if ordered:
+            continue
+        t0 = t_us[a]
+        t1 = t_us[a]
+        for i in range(a, a + m):
+            t0 = min(t0, t_us[i])
+            t1 = max(t1, t_us[i])
+        n_buckets = 1
+        while 2 * n_buckets < m:
+            n_buckets *= 2
+        shift = 0
+        while ((t1 - t0) >> shift) >= n_buckets:
+            shift += 1
+        used = ((t1 - t0) >> shift) + 1
+        for d in range(used + 1):
+            count[d] = 0
+        for i in range(a, a + m):
+            count[((t_us[i] - t0) >> shift) + 1] += 1
+        for d in range(used):
+            count[d + 1] += count[d]
+        for i in range(m):
+            key = t_us[a + i] - t0
+            d = key >> shift
+            j = count[d]
+            count[d] = j + 1
+            keys[j] = key
+            rows[j] = i
+        # count[d] is now the end of bucket d
+        lo = 0
+        for d in range(used):
+            hi = count[d]
+            if hi - lo > 32:
+                _radix_rows(keys, rows, tmp_k, tmp_r, lo, hi, d << shift)
+            else:
+                for i in range(lo + 1, hi):
+                    k = keys[i]
+                    r = rows[i]
+                    j = i - 1
+                    while j >= lo and keys[j] > k:
+                        keys[j + 1] = keys[j]
+                        rows[j + 1] = rows[j]
+                        j -= 1
+                    keys[j + 1] = k
+                    rows[j + 1] = r
+            lo = hi
+        for i in range(m):
+            t_us[a + i] = keys[i] + t0
+        _permute(lat, a, m, rows, tmp_f)
+        _permute(lon, a, m, rows, tmp_f)
+        if with_acc:
+            _permute(acc, a, m, rows, tmp_f)
+
+
+@jit
+def _permute(v: FloatArray, a: int, m: int, rows: IntArray, tmp: FloatArray) -> None:
+    """``v[a + i] = v[a + rows[i]]`` for i < m, through ``tmp``."""
+    for i in range(m):
+        tmp[i] = v[a + rows[i]]
+    for i in range(m):
+        v[a + i] = tmp[i]
+
+
+@jit
+def _radix_rows(
+    keys: IntArray, rows: IntArray, tmp_k: IntArray, tmp_r: IntArray, lo: int, hi: int, base: int
+) -> None:
+    """Stable LSD radix sort of ``keys[lo:hi]`` (all at least ``base``), carrying ``rows``."""
+    top = 0
+    for i in range(lo, hi):
+        top = max(top, keys[i] - base)
+    bits = 0
+    while bits < 63 and (top >> bits) > 0:
+        bits += 1
+    if bits == 0:
+        return  # all equal: already in order
+    width = 11 if hi - lo >= 4096 else 8
+    passes = (bits + width - 1) // width
+    width = (bits + passes - 1) // passes
+    size = 1 << width
+    mask = size - 1
+    count = np.empty(size, np.int64)
+    src_k = keys
+    src_r = rows
+    dst_k = tmp_k
+    dst_r = tmp_r
+    for p in range(passes):
+        shift = p * width
+        for d in range(size):
+            count[d] = 0
+        for i in range(lo, hi):
+            count[((src_k[i] - base) >> shift) & mask] += 1
+        total = lo
+        for d in range(size):
+            c = count[d]
+            count[d] = total
+            total += c
+        for i in range(lo, hi):
+            d = ((src_k[i] - base) >> shift) & mask
+            j = count[d]
+            count[d] = j + 1
+            dst_k[j] = src_k[i]
+            dst_r[j] = src_r[i]
+        src_k, dst_k = dst_k, src_k
+        src_r, dst_r = dst_r, src_r
+    if passes % 2 == 1:
+        for i in range(lo, hi):
+            keys[i] = tmp_k[i]
+            rows[i] = tmp_r[i]
