@@ -177,7 +177,8 @@ def detect_stays(
 
     if threads is not None:
         _check_count("threads", threads, 1)
-    cols = _columns(fixes, threads, accuracy=m is StayMethod.DEFAULT)
+    # rows in no order are sorted by each group's thread right before its kernel runs
+    cols = _columns(fixes, threads, accuracy=m is StayMethod.DEFAULT, defer_sort=True)
     # ">= min_duration_s" and "> max_gap_s" on integer microseconds, exact for the float given
     min_duration_us = min(math.ceil(Fraction(min_duration_s) * 1_000_000), _INT64_MAX)
     max_gap_us = min(math.floor(Fraction(gap_s) * 1_000_000), _INT64_MAX)
@@ -200,6 +201,7 @@ def detect_stays(
             ),
             cols.bounds,
             threads,
+            before=cols.pending,
         )
         label = _label(
             "trackintel",
@@ -234,6 +236,7 @@ def detect_stays(
             ),
             cols.bounds,
             threads,
+            before=cols.pending,
         )
         label = _label(
             "default",
@@ -272,11 +275,21 @@ def _in_groups(
 
 
 def _per_entity_groups(
-    kernel: _Kernel, bounds: NDArray[np.int64], threads: int | None
+    kernel: _Kernel,
+    bounds: NDArray[np.int64],
+    threads: int | None,
+    before: Callable[[NDArray[np.int64]], None] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Run a stay kernel over groups of entities (see :func:`_in_groups`) and join the results; the
-    kernels number entities from the start of their slice."""
-    parts = _in_groups(lambda b: (int(np.searchsorted(bounds, b[0])), kernel(b)), bounds, threads)
+    kernels number entities from the start of their slice. ``before``, when given, runs on each
+    group's slice of ``bounds`` in the group's thread before the kernel (the deferred sort)."""
+
+    def run(b: NDArray[np.int64]) -> tuple[int, tuple[NDArray[np.int64], NDArray[np.float64]]]:
+        if before is not None:
+            before(b)
+        return int(np.searchsorted(bounds, b[0])), kernel(b)
+
+    parts = _in_groups(run, bounds, threads)
     if len(parts) == 1:
         return parts[0][1]
     for first, (ints, _) in parts:
@@ -341,6 +354,7 @@ class _Columns:
         *,
         gathered: bool = False,
         acc: NDArray[np.float64] | None = None,
+        pending: Callable[[NDArray[np.int64]], None] | None = None,
     ) -> None:
         self.table = table
         self.entities = entities  # sorted distinct names; entity e has rows bounds[e]:bounds[e + 1]
@@ -354,6 +368,9 @@ class _Columns:
         self.lat = _readonly(lat) if gathered else self._sorted(lat)
         self.lon = _readonly(lon) if gathered else self._sorted(lon)
         self._acc = None if acc is None else _readonly(acc)
+        # with ``pending``, the rows of each entity are in place but not yet sorted by time: the
+        # columns hold their sorted values only once ``pending`` has run on every slice of ``bounds``
+        self.pending = pending
 
     def _sorted(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         if self.order is None:
@@ -386,8 +403,12 @@ def _readonly(a: NDArray[Any]) -> NDArray[Any]:
     return a
 
 
-def _columns(fixes: pa.Table, threads: int | None = None, *, accuracy: bool = False) -> _Columns:
-    """The fix columns sorted by (entity, t), stably; with ``accuracy``, the accuracies too."""
+def _columns(
+    fixes: pa.Table, threads: int | None = None, *, accuracy: bool = False, defer_sort: bool = False
+) -> _Columns:
+    """The fix columns sorted by (entity, t), stably; with ``accuracy``, the accuracies too. With
+    ``defer_sort``, rows in no order are only grouped by entity, and ``pending`` of the result sorts
+    the rows of a slice of its bounds by time (the caller runs it on every slice before reading)."""
     if not isinstance(fixes, pa.Table):
         raise InputError(f"detect_stays needs a pyarrow Table of fixes, got {type(fixes).__name__}")
     entity = "entity" if "entity" in fixes.column_names else "device"
@@ -467,8 +488,22 @@ def _columns(fixes: pa.Table, threads: int | None = None, *, accuracy: bool = Fa
             if "accuracy_m" in fixes.column_names
             else np.full(len(t_us), np.nan)
         )
-    t_s, lat_s, lon_s, acc_s, bounds = _sort_rows(pieces, len(names), t_us, lat, lon, acc, threads)
-    return _Columns(fixes, entities, bounds, None, t_s, lat_s, lon_s, threads, gathered=True, acc=acc_s)
+    t_s, lat_s, lon_s, acc_s, bounds, sort = _sort_rows(pieces, len(names), t_us, lat, lon, acc)
+    if not defer_sort:
+        _in_groups(sort, bounds, threads)
+    return _Columns(
+        fixes,
+        entities,
+        bounds,
+        None,
+        t_s,
+        lat_s,
+        lon_s,
+        threads,
+        gathered=True,
+        acc=acc_s,
+        pending=sort if defer_sort else None,
+    )
 
 
 def _thread_count(n_rows: int, threads: int | None) -> int:
@@ -524,16 +559,20 @@ def _sort_rows(
     lat: NDArray[np.float64],
     lon: NDArray[np.float64],
     acc: NDArray[np.float64] | None,
-    threads: int | None,
 ) -> tuple[
-    NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.int64]
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64] | None,
+    NDArray[np.int64],
+    Callable[[NDArray[np.int64]], None],
 ]:
     """The rows sorted stably by (entity, t), for rows in no useful order. ``pieces`` are row ranges
     ``(first row, codes, code -> entity number, rows per code)``. Each range's rows move to their
     entity's part of the output (ranges in threads; a range's rows follow those of the ranges before
-    it, so ties keep the input order), then each entity's rows are sorted by time in place (groups of
-    entities in threads). Returns the sorted t, lat, lon and accuracies (None when not given) and the
-    bounds of the entities."""
+    it, so ties keep the input order). Returns the t, lat, lon and accuracies (None when not given),
+    the bounds of the entities and the function that sorts the rows of a slice of the bounds by time
+    in place (run it on every slice, say groups of entities in threads)."""
     from ..kernels.stays import scatter_rows, sort_rows
 
     per_piece = np.zeros((len(pieces), n_entities), np.int64)
@@ -555,8 +594,11 @@ def _sort_rows(
 
     _threaded(scatter, list(range(len(pieces))))
     bounds = _readonly(bounds)
-    _in_groups(lambda b: sort_rows(t_s, lat_s, lon_s, acc_s, b), bounds, threads)
-    return t_s, lat_s, lon_s, (acc_s if acc is not None else None), bounds
+
+    def sort(b: NDArray[np.int64]) -> None:
+        sort_rows(t_s, lat_s, lon_s, acc_s, b)
+
+    return t_s, lat_s, lon_s, (acc_s if acc is not None else None), bounds, sort
 
 
 def _single(col: pa.ChunkedArray, name: str) -> pa.Array:
