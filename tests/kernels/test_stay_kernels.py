@@ -251,6 +251,30 @@ def test_segment_sort_of_long_segments() -> None:
     np.testing.assert_array_equal(order, np.lexsort((t, codes)))
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 0.0, 1e-5, -1e-5, 3e-4, 1e-3]), st.sampled_from([0.0, 2e-5, -7e-4])),
+        min_size=1,
+        max_size=120,
+    ),
+    st.integers(0, 3),
+)
+def test_radius_quantile_equals_the_sorted_quantile(offsets: list[tuple[float, float]], skip: int) -> None:
+    """The heap selection of the stay radius gives the reference's sorted quantile bit for bit (ties,
+    one row, two rows, long windows)."""
+    n = len(offsets)
+    lat = np.array([47.0 + o[0] for o in offsets])
+    lon = np.array([8.0 + o[1] for o in offsets])
+    t = np.arange(n, dtype=np.int64) * 700_000_000
+    rows = np.arange(n, dtype=np.int64)
+    lo = min(skip, n - 1)
+    centre = (47.0001, 8.0)
+    got = k._radius_gap(*ro(rows), lo, n - 1, *ro(t, lat, lon), *centre)
+    want = ref._radius_gap(list(rows[lo:]), t, lat, lon, centre)
+    assert got == want
+
+
 def _scatter_and_sort(codes: NDArray, t: NDArray, n_codes: int, pieces: int, acc: bool) -> tuple:
     """detect_stays' sort of rows in no order: ``pieces`` row ranges moved to their code's part of the
     output, then each code's rows sorted by time in place."""

@@ -246,20 +246,60 @@ def _radius_gap(
     clon: float,
 ) -> tuple[float, int]:
     """Quantile distance (equirectangular, exact enough at stay scale) of ``rows[lo..hi]`` from the
-    centre, and the time spent in gaps between them."""
-    d = np.empty(hi - lo + 1, np.float64)
+    centre, and the time spent in gaps between them.
+
+    The quantile is :func:`quantile_inplace`'s, computed without sorting: with ``k`` the order
+    statistic below the quantile's position, a min-heap keeps the ``n - k`` largest squared distances
+    seen, so its root is the k-th smallest and the smaller of the root's children the next one; the
+    square root of each (monotonic, correctly rounded) is the k-th smallest distance exactly."""
+    n = hi - lo + 1
+    pos = RADIUS_QUANTILE * (n - 1)
+    k = math.floor(pos)
+    size = n - k
+    heap = np.empty(size, np.float64)
     ccos = math.cos(math.radians(clat))
     gap = 0
-    for k in range(lo, hi + 1):
-        r = rows[k]
+    for j in range(n):
+        r = rows[lo + j]
         dy = (lat[r] - clat) * DEG_M
         dx = _wrap_lon(lon[r] - clon) * ccos * DEG_M
-        d[k - lo] = math.sqrt(dx * dx + dy * dy)
-        if k > lo:
-            dt = t_us[r] - t_us[rows[k - 1]]
+        sq = dx * dx + dy * dy
+        if j < size:
+            heap[j] = sq
+            if j == size - 1:
+                for root in range(size // 2 - 1, -1, -1):
+                    _sift_min(heap, root, size)
+        elif sq > heap[0]:
+            heap[0] = sq
+            _sift_min(heap, 0, size)
+        if j > 0:
+            dt = t_us[r] - t_us[rows[lo + j - 1]]
             if dt > GAP_REF_US:
                 gap += dt
-    return quantile_inplace(d, RADIUS_QUANTILE), gap
+    v_lo = math.sqrt(heap[0])
+    v_hi = v_lo
+    if size >= 2:
+        nxt = heap[1]
+        if size >= 3 and heap[2] < nxt:
+            nxt = heap[2]
+        v_hi = math.sqrt(nxt)
+    return float(v_lo + (v_hi - v_lo) * (pos - k)), gap
+
+
+@jit
+def _sift_min(a: FloatArray, root: int, end: int) -> None:
+    """Sift ``a[root]`` down the min-heap ``a[:end]``."""
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and a[child + 1] < a[child]:
+            child += 1
+        if a[child] < a[root]:
+            a[root], a[child] = a[child], a[root]
+            root = child
+        else:
+            return
 
 
 # --------------------------------------------------------------------------------------------------
