@@ -374,8 +374,16 @@ row = st.tuples(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(row, max_size=80), st.randoms(use_true_random=False), st.sampled_from(list(StayMethod)))
-def test_detect_stays_equals_reference_on_shuffled_input(rows: list, rnd: object, method: StayMethod) -> None:
+@given(
+    st.lists(row, max_size=80),
+    st.randoms(use_true_random=False),
+    st.sampled_from(list(StayMethod)),
+    st.sampled_from([None, 1, 2, 3]),
+)
+def test_detect_stays_equals_reference_on_shuffled_input(
+    rows: list, rnd: object, method: StayMethod, threads: int | None
+) -> None:
+    """Serial and threaded (row ranges encoded and moved in threads, entities sorted in threads)."""
     t, lat, ent, acc = [], [], [], []
     clock = {"a": 0, "b": 0, "c": 0}
     for e, step, dlat, a in rows:
@@ -392,7 +400,7 @@ def test_detect_stays_equals_reference_on_shuffled_input(rows: list, rnd: object
         entity=[ent[i] for i in order],
         accuracy=[acc[i] for i in order],
     )
-    stays = detect_stays(fixes, method=method, include_last=True, min_duration_s=120)
+    stays = detect_stays(fixes, method=method, include_last=True, min_duration_s=120, threads=threads)
     # the reference, on the fixes stably sorted by (entity, t)
     ts = np.array([round((T0 + t[i]) * 1e6) for i in order], np.int64)
     codes = np.array([ent[i] for i in order])
@@ -435,11 +443,13 @@ def test_threads_do_not_change_the_result() -> None:
             if rows
         ]
     )
+    shuffled = fixes.take(pa.array(rng.permutation(fixes.num_rows)))
     for method in StayMethod:
         one = detect_stays(fixes, method=method, threads=1)
         assert one.num_rows > 5
-        for threads in (2, 3, 16):
+        for threads in (1, 2, 3, 16):
             assert detect_stays(fixes, method=method, threads=threads).equals(one)
+            assert detect_stays(shuffled, method=method, threads=threads).equals(one)
     with pytest.raises(InputError, match="threads must be a whole number of at least 1"):
         detect_stays(fixes, threads=0)
 

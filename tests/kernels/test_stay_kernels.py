@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -170,6 +171,29 @@ def test_robust_kernel_on_long_random_walk_equals_reference() -> None:
     )
 
 
+def test_sliding_kernel_with_more_stays_than_its_first_buffers_hold() -> None:
+    """Hundreds of stays per entity: the scan stops when the buffers are full and resumes after they
+    grow; the stays are those of the reference, none lost or repeated at the seams."""
+    rng = np.random.default_rng(5)
+    n = 6000
+    t_us = np.cumsum(rng.integers(20, 40, n)).astype(np.int64) * 1_000_000
+    t_us[1000:1010] = t_us[1000]  # equal times and duplicates
+    place = np.repeat(rng.integers(0, 4, n // 12), 12)  # a new place every 12 fixes (~6 min)
+    lat = 47.0 + place * 0.003 + rng.normal(0, 1e-4, n)
+    lon = 8.0 + rng.normal(0, 1e-4, n)
+    lat[1000:1005] = lat[1000]
+    lon[1000:1005] = lon[1000]
+    for bounds in (np.array([0, n], np.int64), np.array([0, 100, 4000, 4001, n], np.int64)):
+        for args in (
+            (100.0, 300_000_000, 900_000_000, True, True),
+            (50.0, 60_000_000, 45_000_000, False, False),
+        ):
+            want = ref.sliding_stays(t_us, lat, lon, bounds, *args)
+            got = k.sliding_stays(*ro(t_us, lat, lon, bounds), *args)
+            assert len(want[0]) > 200
+            assert_same(got, want)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.floats(-89.9, 89.9),
@@ -225,6 +249,102 @@ def test_segment_sort_of_long_segments() -> None:
     t_out = np.empty_like(t)
     k.sort_segments(order, *ro(t, bounds), t_out)
     np.testing.assert_array_equal(order, np.lexsort((t, codes)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 0.0, 1e-5, -1e-5, 3e-4, 1e-3]), st.sampled_from([0.0, 2e-5, -7e-4])),
+        min_size=1,
+        max_size=120,
+    ),
+    st.integers(0, 3),
+)
+def test_radius_quantile_equals_the_sorted_quantile(offsets: list[tuple[float, float]], skip: int) -> None:
+    """The heap selection of the stay radius gives the reference's sorted quantile bit for bit (ties,
+    one row, two rows, long windows)."""
+    n = len(offsets)
+    lat = np.array([47.0 + o[0] for o in offsets])
+    lon = np.array([8.0 + o[1] for o in offsets])
+    t = np.arange(n, dtype=np.int64) * 700_000_000
+    rows = np.arange(n, dtype=np.int64)
+    lo = min(skip, n - 1)
+    centre = (47.0001, 8.0)
+    got = k._radius_gap(*ro(rows), lo, n - 1, *ro(t, lat, lon), *centre)
+    want = ref._radius_gap(list(rows[lo:]), t, lat, lon, centre)
+    assert got == want
+
+
+def _scatter_and_sort(codes: NDArray, t: NDArray, n_codes: int, pieces: int, acc: bool) -> tuple:
+    """detect_stays' sort of rows in no order: ``pieces`` row ranges moved to their code's part of the
+    output, then each code's rows sorted by time in place."""
+    n = len(t)
+    lat = np.arange(n, dtype=np.float64) * 0.5
+    lon = -lat
+    acc_in = lat + 0.25 if acc else np.empty(0)
+    cuts = sorted({0, n, *(n * p // pieces for p in range(1, pieces))})
+    per_piece = np.array([np.bincount(codes[a:b], minlength=n_codes) for a, b in itertools.pairwise(cuts)])
+    per_piece = per_piece.reshape(-1, n_codes).astype(np.int64)
+    bounds = np.zeros(n_codes + 1, np.int64)
+    bounds[1:] = np.cumsum(per_piece.sum(axis=0))
+    fills = bounds[:-1] + np.cumsum(per_piece, axis=0) - per_piece
+    out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n if acc else 0))
+    src = ro(t, lat, lon, acc_in)
+    for k_, (a, b) in enumerate(itertools.pairwise(cuts)):
+        assert k.count_codes(*ro(codes[a:b]), n_codes).tolist() == per_piece[k_].tolist()
+        k.scatter_rows(*ro(codes[a:b]), a, *ro(np.arange(n_codes)), fills[k_].copy(), *src, *out)
+    k.sort_rows(*out, *ro(bounds))
+    return out, bounds, lat, lon, acc_in
+
+
+times = (
+    st.integers(-(2**40), 2**40)
+    | st.sampled_from([0, 1, 2, 2**61, 2**62 - 1])
+    | st.integers(5_000, 5_100)  # clustered: buckets of more than 32 rows
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), times), max_size=600),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_scatter_and_sort_rows_is_a_stable_sort(pairs: list[tuple[int, int]], pieces: int, acc: bool) -> None:
+    codes = np.array([p[0] for p in pairs], np.int64)
+    t = np.array([p[1] for p in pairs], np.int64)
+    if len(t) and int(t.max()) - int(t.min()) >= 2**62:  # detect_stays refuses such spans
+        t = t // 2
+    (t_s, lat_s, lon_s, acc_s), bounds, lat, lon, acc_in = _scatter_and_sort(codes, t, 5, pieces, acc)
+    want = np.lexsort((t, codes))
+    np.testing.assert_array_equal(bounds, np.searchsorted(codes[want], np.arange(6)))
+    np.testing.assert_array_equal(t_s, t[want])
+    np.testing.assert_array_equal(lat_s, lat[want])
+    np.testing.assert_array_equal(lon_s, lon[want])
+    np.testing.assert_array_equal(acc_s, acc_in[want] if acc else np.empty(0))
+
+
+def test_sort_rows_of_long_and_clustered_segments() -> None:
+    rng = np.random.default_rng(12)
+    codes = np.repeat([0, 1, 2, 3], [70_000, 9_000, 1_000, 5])
+    t = rng.integers(0, 2**45, len(codes))
+    t[70_000:78_000] = rng.integers(10**9, 10**9 + 10**6, 8_000)  # one bucket of 8 000 rows
+    t[78_000:78_500] = 7  # ties keep their order
+    t[79_000:80_000] = rng.integers(0, 100, 1_000)
+    t[:1000] = np.arange(1000)  # a sorted run inside a shuffled segment
+    perm = rng.permutation(len(codes))
+    codes, t = codes[perm], t[perm]
+    for pieces in (1, 3):
+        (t_s, lat_s, _, acc_s), _, lat, _, acc_in = _scatter_and_sort(codes, t, 4, pieces, True)
+        want = np.lexsort((t, codes))
+        np.testing.assert_array_equal(t_s, t[want])
+        np.testing.assert_array_equal(lat_s, lat[want])
+        np.testing.assert_array_equal(acc_s, acc_in[want])
+    # rows already in order are left as they are
+    srt = np.lexsort((t, codes))
+    (t_s, lat_s, _, _), _, lat, _, _ = _scatter_and_sort(codes[srt], t[srt], 4, 2, False)
+    np.testing.assert_array_equal(t_s, t[srt])
+    np.testing.assert_array_equal(lat_s, lat)
 
 
 @settings(max_examples=200, deadline=None)

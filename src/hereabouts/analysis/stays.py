@@ -177,7 +177,8 @@ def detect_stays(
 
     if threads is not None:
         _check_count("threads", threads, 1)
-    cols = _columns(fixes, threads)
+    # rows in no order are sorted by each group's thread right before its kernel runs
+    cols = _columns(fixes, threads, accuracy=m is StayMethod.DEFAULT, defer_sort=True)
     # ">= min_duration_s" and "> max_gap_s" on integer microseconds, exact for the float given
     min_duration_us = min(math.ceil(Fraction(min_duration_s) * 1_000_000), _INT64_MAX)
     max_gap_us = min(math.floor(Fraction(gap_s) * 1_000_000), _INT64_MAX)
@@ -200,6 +201,7 @@ def detect_stays(
             ),
             cols.bounds,
             threads,
+            before=cols.pending,
         )
         label = _label(
             "trackintel",
@@ -234,6 +236,7 @@ def detect_stays(
             ),
             cols.bounds,
             threads,
+            before=cols.pending,
         )
         label = _label(
             "default",
@@ -261,9 +264,7 @@ def _in_groups(
     fixes, in threads (the kernels release the GIL); results in entity order, one per group."""
     n_rows = int(bounds[-1])
     n_ent = len(bounds) - 1
-    if threads is None:
-        threads = min(os.cpu_count() or 1, 8) if n_rows >= 100_000 else 1
-    threads = max(1, min(threads, n_ent))
+    threads = max(1, min(_thread_count(n_rows, threads), n_ent))
     cuts = np.unique(np.searchsorted(bounds, np.linspace(0, n_rows, threads + 1)[1:-1]))
     edges = [0, *[int(c) for c in cuts if 0 < c < n_ent], n_ent]
     groups = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
@@ -274,11 +275,21 @@ def _in_groups(
 
 
 def _per_entity_groups(
-    kernel: _Kernel, bounds: NDArray[np.int64], threads: int | None
+    kernel: _Kernel,
+    bounds: NDArray[np.int64],
+    threads: int | None,
+    before: Callable[[NDArray[np.int64]], None] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Run a stay kernel over groups of entities (see :func:`_in_groups`) and join the results; the
-    kernels number entities from the start of their slice."""
-    parts = _in_groups(lambda b: (int(np.searchsorted(bounds, b[0])), kernel(b)), bounds, threads)
+    kernels number entities from the start of their slice. ``before``, when given, runs on each
+    group's slice of ``bounds`` in the group's thread before the kernel (the deferred sort)."""
+
+    def run(b: NDArray[np.int64]) -> tuple[int, tuple[NDArray[np.int64], NDArray[np.float64]]]:
+        if before is not None:
+            before(b)
+        return int(np.searchsorted(bounds, b[0])), kernel(b)
+
+    parts = _in_groups(run, bounds, threads)
     if len(parts) == 1:
         return parts[0][1]
     for first, (ints, _) in parts:
@@ -342,6 +353,8 @@ class _Columns:
         threads: int | None,
         *,
         gathered: bool = False,
+        acc: NDArray[np.float64] | None = None,
+        pending: Callable[[NDArray[np.int64]], None] | None = None,
     ) -> None:
         self.table = table
         self.entities = entities  # sorted distinct names; entity e has rows bounds[e]:bounds[e + 1]
@@ -349,9 +362,15 @@ class _Columns:
         self.order = order  # input row of each sorted row, or None when the input was sorted
         self.threads = threads
         self.t_us = _readonly(t_us)
-        # ``gathered``: lat and lon are already in the sorted order
+        # ``gathered``: lat and lon (and ``acc``, the accuracies, when given) are already in the sorted
+        # order; the input order of the rows is then not kept (``order`` is None)
+        self.gathered = gathered
         self.lat = _readonly(lat) if gathered else self._sorted(lat)
         self.lon = _readonly(lon) if gathered else self._sorted(lon)
+        self._acc = None if acc is None else _readonly(acc)
+        # with ``pending``, the rows of each entity are in place but not yet sorted by time: the
+        # columns hold their sorted values only once ``pending`` has run on every slice of ``bounds``
+        self.pending = pending
 
     def _sorted(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         if self.order is None:
@@ -365,6 +384,10 @@ class _Columns:
         return _readonly(out)
 
     def accuracy_m(self) -> NDArray[np.float64]:
+        if self._acc is not None:
+            return self._acc
+        if self.gathered:
+            raise RuntimeError("the accuracies were not sorted with the rows: ask _columns for them")
         if "accuracy_m" not in self.table.column_names:
             return _readonly(np.full(self.t_us.shape[0], np.nan))
         return self._sorted(_numeric(self.table, "accuracy_m", nullable=True))
@@ -380,7 +403,12 @@ def _readonly(a: NDArray[Any]) -> NDArray[Any]:
     return a
 
 
-def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
+def _columns(
+    fixes: pa.Table, threads: int | None = None, *, accuracy: bool = False, defer_sort: bool = False
+) -> _Columns:
+    """The fix columns sorted by (entity, t), stably; with ``accuracy``, the accuracies too. With
+    ``defer_sort``, rows in no order are only grouped by entity, and ``pending`` of the result sorts
+    the rows of a slice of its bounds by time (the caller runs it on every slice before reading)."""
     if not isinstance(fixes, pa.Table):
         raise InputError(f"detect_stays needs a pyarrow Table of fixes, got {type(fixes).__name__}")
     entity = "entity" if "entity" in fixes.column_names else "device"
@@ -403,21 +431,25 @@ def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
         raise SchemaError(f"column {entity!r} of the fix table has type {ent_col.type}, expected string")
     ent_arr = _single(ent_col, entity)
     # entities usually come in runs (one device's track after another): then encode the runs, not the
-    # rows; rows in no order (a shuffled table) are encoded row by row, which is cheaper for them
+    # rows; rows in no order (a shuffled table) are encoded row by row, in threads over row ranges
     head = ent_arr.slice(0, min(len(ent_arr), 65_536))
     changes = pc.sum(pc.not_equal(head.slice(1), head.slice(0, max(len(head) - 1, 0)))).as_py() or 0
-    run_ends: NDArray[np.int64] | None
+    run_ends: NDArray[np.int64] | None = None
+    pieces: list[tuple[int, NDArray[Any], NDArray[np.int64], NDArray[np.int64]]] = []
     if len(ent_arr) and changes * 16 <= len(head):
         ree = pc.run_end_encode(ent_arr, run_end_type=pa.int64())
         run_ends = np.asarray(ree.run_ends.to_numpy(zero_copy_only=False), np.int64)
         enc = ree.values.dictionary_encode()
+        names = enc.dictionary
+        run_codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    elif not len(ent_arr):
+        run_ends = np.zeros(0, np.int64)
+        names = pa.array([], ent_arr.type)
+        run_codes = np.zeros(0, np.int64)
     else:
-        run_ends = None if len(ent_arr) else np.zeros(0, np.int64)
-        enc = ent_arr.dictionary_encode()
-    names = enc.dictionary
+        names, pieces = _encode_rows(ent_arr, _thread_count(len(ent_arr), threads))
     rank = np.empty(len(names), np.int64)
     rank[np.asarray(pc.array_sort_indices(names).to_numpy(), dtype=np.int64)] = np.arange(len(names))
-    run_codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
     entities = names.take(pa.array(np.argsort(rank, kind="stable")))
 
     for name, arr in (("lat", lat), ("lon", lon)):
@@ -429,37 +461,144 @@ def _columns(fixes: pa.Table, threads: int | None = None) -> _Columns:
             "column 't' of the fix table spans more than 146 000 years; times are microseconds since 1970",
             hint="check the times for a wrong unit or a placeholder value",
         )
-    from ..kernels.stays import group_by_code, sort_segments
+    from ..kernels.stays import count_codes
     from ..kernels.trips import count_pieces, run_order
 
-    if run_ends is not None and len(run_ends) == 0:
-        return _Columns(fixes, entities, _readonly(np.zeros(1, np.int64)), None, t_us, lat, lon, threads)
-    if run_ends is not None and count_pieces(run_ends, t_us) * 16 <= t_us.shape[0]:
-        # long time-sorted pieces (the usual case): merge each entity's pieces; nothing to do when
-        # the rows are already in (entity, t) order. The same stable order as the sort below.
-        in_order, order, t_sorted, bounds = run_order(run_ends, run_codes, t_us, len(names))
-        bounds = _readonly(bounds)
-        if in_order:
-            return _Columns(fixes, entities, bounds, None, t_us, lat, lon, threads)
-        return _Columns(fixes, entities, bounds, order, t_sorted, lat, lon, threads)
-    # rows in no useful order: a counting sort by entity, then each entity's rows sorted by time,
-    # groups of entities in threads
-    codes = run_codes if run_ends is None else np.repeat(run_codes, np.diff(run_ends, prepend=0))
-    order, bounds = group_by_code(codes, len(names))
+    if run_ends is not None:
+        if len(run_ends) == 0:
+            return _Columns(fixes, entities, _readonly(np.zeros(1, np.int64)), None, t_us, lat, lon, threads)
+        run_codes = rank[run_codes]
+        if count_pieces(run_ends, t_us) * 16 <= t_us.shape[0]:
+            # long time-sorted pieces (the usual case): merge each entity's pieces; nothing to do when
+            # the rows are already in (entity, t) order. The same stable order as the sort below.
+            in_order, order, t_sorted, bounds = run_order(run_ends, run_codes, t_us, len(names))
+            bounds = _readonly(bounds)
+            if in_order:
+                return _Columns(fixes, entities, bounds, None, t_us, lat, lon, threads)
+            return _Columns(fixes, entities, bounds, order, t_sorted, lat, lon, threads)
+        # many short pieces: the rows' codes, sorted below like a table in no order
+        codes = _readonly(np.repeat(run_codes, np.diff(run_ends, prepend=0)))
+        pieces = [(0, codes, np.arange(len(names), dtype=np.int64), count_codes(codes, len(names)))]
+    else:
+        pieces = [(lo, idx, rank[local], counts) for lo, idx, local, counts in pieces]
+    acc = None
+    if accuracy:
+        acc = (
+            _numeric(fixes, "accuracy_m", nullable=True)
+            if "accuracy_m" in fixes.column_names
+            else np.full(len(t_us), np.nan)
+        )
+    t_s, lat_s, lon_s, acc_s, bounds, sort = _sort_rows(pieces, len(names), t_us, lat, lon, acc)
+    if not defer_sort:
+        _in_groups(sort, bounds, threads)
+    return _Columns(
+        fixes,
+        entities,
+        bounds,
+        None,
+        t_s,
+        lat_s,
+        lon_s,
+        threads,
+        gathered=True,
+        acc=acc_s,
+        pending=sort if defer_sort else None,
+    )
+
+
+def _thread_count(n_rows: int, threads: int | None) -> int:
+    """Threads to use: ``threads``, or one per CPU (up to 8) for at least 100 000 rows."""
+    if threads is None:
+        return min(os.cpu_count() or 1, 8) if n_rows >= 100_000 else 1
+    return threads
+
+
+def _threaded(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
+    """``fn`` on each item, in threads when there are several (the kernels release the GIL)."""
+    if len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(fn, items))
+
+
+def _encode_rows(
+    ent_arr: pa.Array, threads: int
+) -> tuple[pa.Array, list[tuple[int, NDArray[Any], NDArray[np.int64], NDArray[np.int64]]]]:
+    """Entity names of rows in no order, dictionary-encoded in ``threads`` row ranges at once.
+
+    Returns the distinct names and, per range, ``(first row, codes, code -> name number, rows per
+    code)``; the codes are those of the range's own dictionary."""
+    from ..kernels.stays import count_codes
+
+    n = len(ent_arr)
+    cuts = sorted({0, n, *(n * k // threads for k in range(1, threads))})
+
+    def encode(lo_hi: tuple[int, int]) -> tuple[int, pa.Array, NDArray[Any], NDArray[np.int64]]:
+        lo, hi = lo_hi
+        enc = ent_arr.slice(lo, hi - lo).dictionary_encode()
+        idx = _readonly(np.asarray(enc.indices.to_numpy(zero_copy_only=False)))
+        return lo, enc.dictionary, idx, count_codes(idx, len(enc.dictionary))
+
+    parts = _threaded(encode, list(itertools.pairwise(cuts)))
+    if len(parts) == 1:
+        lo, names, idx, counts = parts[0]
+        return names, [(lo, idx, np.arange(len(names), dtype=np.int64), counts)]
+    joined = pa.concat_arrays([p[1] for p in parts]).dictionary_encode()
+    number = np.asarray(joined.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    splits = np.cumsum([len(p[1]) for p in parts])[:-1]
+    return joined.dictionary, [
+        (lo, idx, local, counts)
+        for (lo, _, idx, counts), local in zip(parts, np.split(number, splits), strict=True)
+    ]
+
+
+def _sort_rows(
+    pieces: list[tuple[int, NDArray[Any], NDArray[np.int64], NDArray[np.int64]]],
+    n_entities: int,
+    t_us: NDArray[np.int64],
+    lat: NDArray[np.float64],
+    lon: NDArray[np.float64],
+    acc: NDArray[np.float64] | None,
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64] | None,
+    NDArray[np.int64],
+    Callable[[NDArray[np.int64]], None],
+]:
+    """The rows sorted stably by (entity, t), for rows in no useful order. ``pieces`` are row ranges
+    ``(first row, codes, code -> entity number, rows per code)``. Each range's rows move to their
+    entity's part of the output (ranges in threads; a range's rows follow those of the ranges before
+    it, so ties keep the input order). Returns the t, lat, lon and accuracies (None when not given),
+    the bounds of the entities and the function that sorts the rows of a slice of the bounds by time
+    in place (run it on every slice, say groups of entities in threads)."""
+    from ..kernels.stays import scatter_rows, sort_rows
+
+    per_piece = np.zeros((len(pieces), n_entities), np.int64)
+    for k, (_, _, cmap, counts) in enumerate(pieces):
+        per_piece[k, cmap] = counts
+    bounds = np.zeros(n_entities + 1, np.int64)
+    np.cumsum(per_piece.sum(axis=0), out=bounds[1:])
+    fills = bounds[:-1] + np.cumsum(per_piece, axis=0) - per_piece
+    n = len(t_us)
+    t_s = np.empty(n, np.int64)
+    lat_s = np.empty(n, np.float64)
+    lon_s = np.empty(n, np.float64)
+    acc_s = np.empty(n if acc is not None else 0, np.float64)
+    src = (_readonly(t_us), _readonly(lat), _readonly(lon), _readonly(acc if acc is not None else acc_s))
+
+    def scatter(k: int) -> None:
+        lo, codes, cmap, _ = pieces[k]
+        scatter_rows(codes, lo, _readonly(cmap), fills[k].copy(), *src, t_s, lat_s, lon_s, acc_s)
+
+    _threaded(scatter, list(range(len(pieces))))
     bounds = _readonly(bounds)
-    t_sorted = np.empty_like(t_us)
-    lat_sorted = np.empty_like(lat)
-    lon_sorted = np.empty_like(lon)
-    from ..kernels.stays import gather_segments
 
-    def sort_group(b: NDArray[np.int64]) -> None:
-        # each group's rows sorted and its positions gathered in one pass of the threads
-        sort_segments(order, t_us, b, t_sorted)
-        gather_segments(lat, order, b, lat_sorted)
-        gather_segments(lon, order, b, lon_sorted)
+    def sort(b: NDArray[np.int64]) -> None:
+        sort_rows(t_s, lat_s, lon_s, acc_s, b)
 
-    _in_groups(sort_group, bounds, threads)
-    return _Columns(fixes, entities, bounds, order, t_sorted, lat_sorted, lon_sorted, threads, gathered=True)
+    return t_s, lat_s, lon_s, (acc_s if acc is not None else None), bounds, sort
 
 
 def _single(col: pa.ChunkedArray, name: str) -> pa.Array:

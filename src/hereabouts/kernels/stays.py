@@ -20,6 +20,7 @@ what the tests compare these kernels with.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -245,20 +246,60 @@ def _radius_gap(
     clon: float,
 ) -> tuple[float, int]:
     """Quantile distance (equirectangular, exact enough at stay scale) of ``rows[lo..hi]`` from the
-    centre, and the time spent in gaps between them."""
-    d = np.empty(hi - lo + 1, np.float64)
+    centre, and the time spent in gaps between them.
+
+    The quantile is :func:`quantile_inplace`'s, computed without sorting: with ``k`` the order
+    statistic below the quantile's position, a min-heap keeps the ``n - k`` largest squared distances
+    seen, so its root is the k-th smallest and the smaller of the root's children the next one; the
+    square root of each (monotonic, correctly rounded) is the k-th smallest distance exactly."""
+    n = hi - lo + 1
+    pos = RADIUS_QUANTILE * (n - 1)
+    k = math.floor(pos)
+    size = n - k
+    heap = np.empty(size, np.float64)
     ccos = math.cos(math.radians(clat))
     gap = 0
-    for k in range(lo, hi + 1):
-        r = rows[k]
+    for j in range(n):
+        r = rows[lo + j]
         dy = (lat[r] - clat) * DEG_M
         dx = _wrap_lon(lon[r] - clon) * ccos * DEG_M
-        d[k - lo] = math.sqrt(dx * dx + dy * dy)
-        if k > lo:
-            dt = t_us[r] - t_us[rows[k - 1]]
+        sq = dx * dx + dy * dy
+        if j < size:
+            heap[j] = sq
+            if j == size - 1:
+                for root in range(size // 2 - 1, -1, -1):
+                    _sift_min(heap, root, size)
+        elif sq > heap[0]:
+            heap[0] = sq
+            _sift_min(heap, 0, size)
+        if j > 0:
+            dt = t_us[r] - t_us[rows[lo + j - 1]]
             if dt > GAP_REF_US:
                 gap += dt
-    return quantile_inplace(d, RADIUS_QUANTILE), gap
+    v_lo = math.sqrt(heap[0])
+    v_hi = v_lo
+    if size >= 2:
+        nxt = heap[1]
+        if size >= 3 and heap[2] < nxt:
+            nxt = heap[2]
+        v_hi = math.sqrt(nxt)
+    return float(v_lo + (v_hi - v_lo) * (pos - k)), gap
+
+
+@jit
+def _sift_min(a: FloatArray, root: int, end: int) -> None:
+    """Sift ``a[root]`` down the min-heap ``a[:end]``."""
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and a[child + 1] < a[child]:
+            child += 1
+        if a[child] < a[root]:
+            a[root], a[child] = a[child], a[root]
+            root = child
+        else:
+            return
 
 
 # --------------------------------------------------------------------------------------------------
@@ -349,72 +390,22 @@ def sliding_stays(
     fbuf = np.empty((cap, 3), np.float64)
     ns = 0
     kept = np.empty(_longest(bounds), np.int64)
-    deg = math.pi / 180.0
-    ratio = dist_threshold_m / EARTH_RADIUS_M
-    fast = 0.0 < ratio < 3.0
-    x0 = math.cos(ratio) if fast else 0.0
-    bounded = 10.0 <= dist_threshold_m <= 1e6
-    near_lim = dist_threshold_m - 1.0
-    far_lim = dist_threshold_m + 1.0
+    state = np.zeros(3, np.int64)
     for e in range(bounds.shape[0] - 1):
-        a = bounds[e]
-        b = bounds[e + 1]
-        m = 0
-        g0 = a
-        for i in range(a, b):
-            if i > a and t_us[i] != t_us[i - 1]:
-                g0 = i
-            dup = False
-            if exclude_duplicates:
-                for j in range(g0, i):
-                    if lat[j] == lat[i] and lon[j] == lon[i]:
-                        dup = True
-                        break
-            if not dup:
-                kept[m] = i
-                m += 1
+        m = _ti_kept(t_us, lat, lon, bounds[e], bounds[e + 1], exclude_duplicates, kept)
         if m == 0:
             continue
-        start = 0
-        r = kept[0]
-        s_lat = lat[r] * deg
-        s_lon = lon[r] * deg
-        s_cos = math.cos(s_lat)
-        for curr in range(1, m):
-            ic = kept[curr]
-            if t_us[ic] - t_us[kept[curr - 1]] > max_gap_us:
-                start = curr
-                s_lat = lat[ic] * deg
-                s_lon = lon[ic] * deg
-                s_cos = math.cos(s_lat)
-                continue
-            c_lat = lat[ic] * deg
-            c_lon = lon[ic] * deg
-            # Cheap bounds first. The true distance d lies between R·|Δlat| (the meridian arc) and
-            # R·(|Δlat| + cos(lat_start)·|Δlon|) (along the start's parallel, then the meridian);
-            # trackintel's acos formula computes d to within 0.25 m (its argument is exact to a few
-            # ulp of 1, and acos(1 - u) = sqrt(2u)), so outside a 1 m margin the bound decides.
-            dlat = abs(s_lat - c_lat)
-            dlon = abs(s_lon - c_lon)
-            if dlon > math.pi:
-                dlon = 2.0 * math.pi - dlon
-            if bounded and EARTH_RADIUS_M * (dlat + s_cos * dlon) < near_lim:
-                far = False
-            elif bounded and EARTH_RADIUS_M * dlat > far_lim:
-                far = True
-            else:
-                x = math.cos(s_lat - c_lat) - s_cos * math.cos(c_lat) * (1.0 - math.cos(s_lon - c_lon))
-                far = _ti_far(x, x0, fast, dist_threshold_m)
-            if far:
-                if t_us[ic] - t_us[kept[start]] >= min_duration_us:
-                    if ns == ibuf.shape[0]:
-                        ibuf, fbuf = _grow(ibuf, fbuf)
-                    _ti_emit(ibuf, fbuf, ns, e, kept, start, curr - 1, t_us[ic], t_us, lat, lon)
-                    ns += 1
-                start = curr
-                s_lat = c_lat
-                s_lon = c_lon
-                s_cos = math.cos(s_lat)
+        # the scan stops when the buffers are full and resumes where it stopped once they have grown
+        # (growing them inside the scan's loop would cost numba reference counting on every fix)
+        state[0] = 1
+        state[1] = 0
+        state[2] = ns
+        while not _ti_scan(
+            t_us, lat, lon, kept, m, e, dist_threshold_m, min_duration_us, max_gap_us, state, ibuf, fbuf
+        ):
+            ibuf, fbuf = _grow(ibuf, fbuf)
+        ns = state[2]
+        start = state[1]
         # trackintel's loop variable ends on the last fix (on the first when there is only one)
         if include_last and t_us[kept[m - 1]] - t_us[kept[start]] >= min_duration_us:
             if ns == ibuf.shape[0]:
@@ -422,6 +413,105 @@ def sliding_stays(
             _ti_emit(ibuf, fbuf, ns, e, kept, start, m - 1, t_us[kept[m - 1]], t_us, lat, lon)
             ns += 1
     return _take_rows(ibuf, fbuf, ns, ns)
+
+
+@jit
+def _ti_kept(
+    t_us: IntArray, lat: FloatArray, lon: FloatArray, a: int, b: int, exclude_duplicates: bool, kept: IntArray
+) -> int:
+    """Rows ``a..b-1`` into ``kept``, without those equal in (t, lat, lon) to an earlier one when
+    ``exclude_duplicates``; returns how many."""
+    m = 0
+    g0 = a
+    for i in range(a, b):
+        if i > a and t_us[i] != t_us[i - 1]:
+            g0 = i
+        dup = False
+        if exclude_duplicates:
+            for j in range(g0, i):
+                if lat[j] == lat[i] and lon[j] == lon[i]:
+                    dup = True
+                    break
+        if not dup:
+            kept[m] = i
+            m += 1
+    return m
+
+
+@jit
+def _ti_scan(
+    t_us: IntArray,
+    lat: FloatArray,
+    lon: FloatArray,
+    kept: IntArray,
+    m: int,
+    e: int,
+    dist_threshold_m: float,
+    min_duration_us: int,
+    max_gap_us: int,
+    state: IntArray,
+    ibuf: IntArray,
+    fbuf: FloatArray,
+) -> bool:
+    """trackintel's sliding window over ``kept[:m]`` (one entity), from ``curr = state[0]`` with the
+    window starting at ``state[1]``, writing stays to the buffers from row ``state[2]``. Returns True
+    at the end of the rows, False when a stay does not fit in the buffers; ``state`` then holds where
+    to resume (the fix that left, not yet handled), and on True the last window's start."""
+    deg = math.pi / 180.0
+    ratio = dist_threshold_m / EARTH_RADIUS_M
+    fast = 0.0 < ratio < 3.0
+    x0 = math.cos(ratio) if fast else 0.0
+    bounded = 10.0 <= dist_threshold_m <= 1e6
+    near_lim = dist_threshold_m - 1.0
+    far_lim = dist_threshold_m + 1.0
+    ns = state[2]
+    start = state[1]
+    r = kept[start]
+    s_lat = lat[r] * deg
+    s_lon = lon[r] * deg
+    s_cos = math.cos(s_lat)
+    for curr in range(state[0], m):
+        ic = kept[curr]
+        if t_us[ic] - t_us[kept[curr - 1]] > max_gap_us:
+            start = curr
+            s_lat = lat[ic] * deg
+            s_lon = lon[ic] * deg
+            s_cos = math.cos(s_lat)
+            continue
+        c_lat = lat[ic] * deg
+        c_lon = lon[ic] * deg
+        # Cheap bounds first. The true distance d lies between R·|Δlat| (the meridian arc) and
+        # R·(|Δlat| + cos(lat_start)·|Δlon|) (along the start's parallel, then the meridian);
+        # trackintel's acos formula computes d to within 0.25 m (its argument is exact to a few
+        # ulp of 1, and acos(1 - u) = sqrt(2u)), so outside a 1 m margin the bound decides.
+        dlat = abs(s_lat - c_lat)
+        dlon = abs(s_lon - c_lon)
+        if dlon > math.pi:
+            dlon = 2.0 * math.pi - dlon
+        if bounded and EARTH_RADIUS_M * (dlat + s_cos * dlon) < near_lim:
+            far = False
+        elif bounded and EARTH_RADIUS_M * dlat > far_lim:
+            far = True
+        else:
+            x = math.cos(s_lat - c_lat) - s_cos * math.cos(c_lat) * (1.0 - math.cos(s_lon - c_lon))
+            far = _ti_far(x, x0, fast, dist_threshold_m)
+        if far:
+            if t_us[ic] - t_us[kept[start]] >= min_duration_us:
+                if ns == ibuf.shape[0]:
+                    state[0] = curr
+                    state[1] = start
+                    state[2] = ns
+                    return False
+                _ti_emit(ibuf, fbuf, ns, e, kept, start, curr - 1, t_us[ic], t_us, lat, lon)
+                ns += 1
+            start = curr
+            s_lat = c_lat
+            s_lon = c_lon
+            s_cos = math.cos(s_lat)
+    state[0] = m
+    state[1] = start
+    state[2] = ns
+    return True
 
 
 @jit
@@ -775,3 +865,187 @@ def gather_segments(src: FloatArray, order: IntArray, bounds: IntArray, out: Flo
     """``out[i] = src[order[i]]`` for the rows of the segments in ``bounds``."""
     for i in range(bounds[0], bounds[bounds.shape[0] - 1]):
         out[i] = src[order[i]]
+
+
+# A table in no order (say, shuffled rows) is sorted in two steps that keep every column in cache-sized
+# pieces: its rows are moved to their entity's range of the output (a stable counting sort over row
+# ranges in threads: :func:`count_codes`, then :func:`scatter_rows`), and each entity's rows are sorted
+# by time where they lie (:func:`sort_rows`, entities in threads).
+
+
+@jit
+def count_codes(codes: NDArray[Any], n_codes: int) -> IntArray:
+    """How many rows have each code (0..n_codes-1)."""
+    out = np.zeros(n_codes, np.int64)
+    for i in range(codes.shape[0]):
+        out[codes[i]] += 1
+    return out
+
+
+@jit
+def scatter_rows(
+    codes: NDArray[Any],
+    base: int,
+    cmap: IntArray,
+    fill: IntArray,
+    t_us: IntArray,
+    lat: FloatArray,
+    lon: FloatArray,
+    acc: FloatArray,
+    t_out: IntArray,
+    lat_out: FloatArray,
+    lon_out: FloatArray,
+    acc_out: FloatArray,
+) -> None:
+    """Row ``base + i`` (for each ``codes[i]``) goes to row ``fill[e]`` of the outputs, with
+    ``e = cmap[codes[i]]``, and ``fill[e]`` moves on by one: rows of one entity keep their order.
+    ``acc`` is moved too unless it is empty."""
+    with_acc = acc.shape[0] > 0
+    for i in range(codes.shape[0]):
+        e = cmap[codes[i]]
+        j = fill[e]
+        fill[e] = j + 1
+        r = base + i
+        t_out[j] = t_us[r]
+        lat_out[j] = lat[r]
+        lon_out[j] = lon[r]
+        if with_acc:
+            acc_out[j] = acc[r]
+
+
+@jit
+def sort_rows(t_us: IntArray, lat: FloatArray, lon: FloatArray, acc: FloatArray, bounds: IntArray) -> None:
+    """Sort the rows of each segment ``bounds[e]:bounds[e + 1]`` stably by ``t_us``, in place, moving
+    ``lat``, ``lon`` and ``acc`` (unless it is empty) along.
+
+    Rows already in order are left alone. Otherwise the times (less the segment's earliest) go to
+    about m / 2 buckets by their top bits (a stable counting pass); buckets of up to 32 rows get an
+    insertion sort, bigger ones (clustered times) an LSD radix sort on the bits below the bucket's;
+    the positions follow through a scratch array."""
+    w = _longest(bounds)
+    with_acc = acc.shape[0] > 0
+    keys = np.empty(w, np.int64)
+    rows = np.empty(w, np.int64)
+    tmp_k = np.empty(w, np.int64)
+    tmp_r = np.empty(w, np.int64)
+    tmp_f = np.empty(w, np.float64)
+    nb = 1
+    while 2 * nb < w:
+        nb *= 2
+    count = np.empty(nb + 1, np.int64)
+    for e in range(bounds.shape[0] - 1):
+        a = bounds[e]
+        m = bounds[e + 1] - a
+        ordered = True
+        for i in range(a + 1, a + m):
+            if t_us[i] < t_us[i - 1]:
+                ordered = False
+                break
+        if ordered:
+            continue
+        t0 = t_us[a]
+        t1 = t_us[a]
+        for i in range(a, a + m):
+            t0 = min(t0, t_us[i])
+            t1 = max(t1, t_us[i])
+        n_buckets = 1
+        while 2 * n_buckets < m:
+            n_buckets *= 2
+        shift = 0
+        while ((t1 - t0) >> shift) >= n_buckets:
+            shift += 1
+        used = ((t1 - t0) >> shift) + 1
+        for d in range(used + 1):
+            count[d] = 0
+        for i in range(a, a + m):
+            count[((t_us[i] - t0) >> shift) + 1] += 1
+        for d in range(used):
+            count[d + 1] += count[d]
+        for i in range(m):
+            key = t_us[a + i] - t0
+            d = key >> shift
+            j = count[d]
+            count[d] = j + 1
+            keys[j] = key
+            rows[j] = i
+        # count[d] is now the end of bucket d
+        lo = 0
+        for d in range(used):
+            hi = count[d]
+            if hi - lo > 32:
+                _radix_rows(keys, rows, tmp_k, tmp_r, lo, hi, d << shift)
+            else:
+                for i in range(lo + 1, hi):
+                    k = keys[i]
+                    r = rows[i]
+                    j = i - 1
+                    while j >= lo and keys[j] > k:
+                        keys[j + 1] = keys[j]
+                        rows[j + 1] = rows[j]
+                        j -= 1
+                    keys[j + 1] = k
+                    rows[j + 1] = r
+            lo = hi
+        for i in range(m):
+            t_us[a + i] = keys[i] + t0
+        _permute(lat, a, m, rows, tmp_f)
+        _permute(lon, a, m, rows, tmp_f)
+        if with_acc:
+            _permute(acc, a, m, rows, tmp_f)
+
+
+@jit
+def _permute(v: FloatArray, a: int, m: int, rows: IntArray, tmp: FloatArray) -> None:
+    """``v[a + i] = v[a + rows[i]]`` for i < m, through ``tmp``."""
+    for i in range(m):
+        tmp[i] = v[a + rows[i]]
+    for i in range(m):
+        v[a + i] = tmp[i]
+
+
+@jit
+def _radix_rows(
+    keys: IntArray, rows: IntArray, tmp_k: IntArray, tmp_r: IntArray, lo: int, hi: int, base: int
+) -> None:
+    """Stable LSD radix sort of ``keys[lo:hi]`` (all at least ``base``), carrying ``rows``."""
+    top = 0
+    for i in range(lo, hi):
+        top = max(top, keys[i] - base)
+    bits = 0
+    while bits < 63 and (top >> bits) > 0:
+        bits += 1
+    if bits == 0:
+        return  # all equal: already in order
+    width = 11 if hi - lo >= 4096 else 8
+    passes = (bits + width - 1) // width
+    width = (bits + passes - 1) // passes
+    size = 1 << width
+    mask = size - 1
+    count = np.empty(size, np.int64)
+    src_k = keys
+    src_r = rows
+    dst_k = tmp_k
+    dst_r = tmp_r
+    for p in range(passes):
+        shift = p * width
+        for d in range(size):
+            count[d] = 0
+        for i in range(lo, hi):
+            count[((src_k[i] - base) >> shift) & mask] += 1
+        total = lo
+        for d in range(size):
+            c = count[d]
+            count[d] = total
+            total += c
+        for i in range(lo, hi):
+            d = ((src_k[i] - base) >> shift) & mask
+            j = count[d]
+            count[d] = j + 1
+            dst_k[j] = src_k[i]
+            dst_r[j] = src_r[i]
+        src_k, dst_k = dst_k, src_k
+        src_r, dst_r = dst_r, src_r
+    if passes % 2 == 1:
+        for i in range(lo, hi):
+            keys[i] = tmp_k[i]
+            rows[i] = tmp_r[i]
