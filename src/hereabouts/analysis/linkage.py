@@ -127,6 +127,7 @@ LINK_SCHEMA = pa.schema(
         pa.field("probability", pa.float64(), nullable=False),
         pa.field("relation", pa.string(), nullable=False),  # same_carrier, travels_with, none
         pa.field("vehicle_pair", pa.bool_(), nullable=False),  # exactly one stream is a vehicle
+        pa.field("coarse", pa.bool_(), nullable=False),  # one stream is coarse (cell towers)
         pa.field("evidence", pa.list_(EVIDENCE)),
         pa.field("method", pa.string()),
     ],
@@ -143,6 +144,10 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "place": 1.5,
     "apart": -2.0,
     "separation": -12.0,
+    "coarse_pair": 0.0,
+    "coarse_close": 0.02,
+    "coarse_place": 1.0,
+    "coarse_apart": -2.0,
 }
 
 
@@ -155,7 +160,11 @@ class LinkParams:
     min_buckets: int = 6  # candidate: shared buckets...
     min_bucket_days: int = 2  # ...on at least this many days
     min_share: float = 0.3  # ...and at least this share of the buckets of the sparser stream
-    max_accuracy_m: float = 250.0  # fixes less accurate than this are left out (cell towers)
+    max_accuracy_m: float = 250.0  # fixes less accurate than this are coarse (cell towers)
+    max_coarse_accuracy_m: float = 2500.0  # a coarse stream's fixes up to this are kept
+    coarse_close_sigmas: float = 1.5  # coarse pair: close within this many combined accuracies
+    coarse_apart_sigmas: float = 2.5  # and apart beyond this many
+    coarse_place_cell_m: float = 500.0  # distinct places together, coarse pair (the fine stream's)
     near_s: float = 45.0  # align with the other stream's fix at most this far in time
     interpolate_s: float = 180.0  # or interpolate between two fixes at most this far apart
     still_bracket_s: float = 960.0  # or take its place between two fixes this far apart at one spot
@@ -259,6 +268,7 @@ class _Stream:
     vehicular: bool = False  # a vehicle tracker: vehicle speeds only, little recorded at rest
     drives: bool = False  # moves at vehicle speeds only (a vehicle, or someone who drove every trip)
     walks: bool = False  # clearly moves at a walking or cycling pace
+    coarse: bool = False  # cell-level: its median accuracy is worse than max_accuracy_m
 
 
 def _column(table: pa.Table, name: str, default: float) -> F64:
@@ -288,7 +298,8 @@ def _streams(fixes: pa.Table, params: LinkParams, devices: Iterable[str] | None 
     acc = np.clip(_column(fixes, "accuracy_m", 50.0), 3.0, None)
     spd = _column(fixes, "speed_mps", np.nan)
     tz = _column(fixes, "tz_offset_s", 0.0).astype(np.int64)
-    ok = np.isfinite(lat) & np.isfinite(lon) & (acc <= params.max_accuracy_m)
+    ok = np.isfinite(lat) & np.isfinite(lon) & (acc <= params.max_coarse_accuracy_m)
+    fine = acc <= params.max_accuracy_m
     codes, uniq = _factorize(dev)
     order = np.lexsort((t_us, codes))
     out: dict[str, _Stream] = {}
@@ -297,12 +308,20 @@ def _streams(fixes: pa.Table, params: LinkParams, devices: Iterable[str] | None 
         idx = idx[ok[idx]]
         if idx.size == 0:
             continue
+        # a stream is coarse (cell towers) when most of its fixes are; a fine stream keeps only its
+        # fine fixes, and a coarse one is judged at its own accuracy
+        coarse = bool(np.median(acc[idx]) > params.max_accuracy_m)
+        if not coarse:
+            idx = idx[fine[idx]]
+            if idx.size == 0:
+                continue
         t = t_us[idx].astype(np.float64) / 1e6
         keep = np.concatenate([[True], np.diff(t) > 0])  # one fix per instant
         idx, t = idx[keep], t[keep]
         s = _Stream(t, lat[idx], lon[idx], acc[idx], spd[idx], np.zeros(idx.size, np.bool_), tz[idx])
         s.moving = _moving(s, params)
         s.vehicular, s.drives, s.walks = _vehicular(s, params)
+        s.coarse = coarse
         out[str(uniq[codes[idx[0]]])] = s
     return out
 
@@ -372,9 +391,11 @@ def link_candidates(
     """Pairs of device streams worth scoring (:data:`CANDIDATE_SCHEMA`), ``device_a < device_b``.
 
     Each fix goes into a grid cell of ``cell_m`` (twice that when its accuracy is worse than half a
-    cell; fixes worse than ``max_accuracy_m`` are left out) and a ``bucket_s`` time bucket; two
+    cell; four times that for every fix of a coarse stream, one whose median accuracy is worse than
+    ``max_accuracy_m``, whose fixes worse than ``max_coarse_accuracy_m`` are left out; a fine
+    stream's fixes worse than ``max_accuracy_m`` are left out) and a ``bucket_s`` time bucket; two
     devices share a bucket when one has a fix in the 3 × 3 cells around a cell of the other, at the
-    coarser of their two levels. Pairs sharing at least ``min_buckets`` buckets on
+    coarser of their two levels (two coarse streams are never paired). Pairs sharing at least ``min_buckets`` buckets on
     ``min_bucket_days`` days, and at least ``min_share`` of the buckets of the sparser device, are
     kept (``share`` is that fraction); ``exclude`` lists pairs to leave out (already one entity).
     The work grows with the number of distinct (device, cell, bucket) keys and with how many devices
@@ -394,8 +415,17 @@ def link_candidates(
     acc = np.clip(_column(fixes, "accuracy_m", 50.0), 3.0, None)
     lat0 = float(np.nanmean(lat[ok])) if ok.any() else 0.0
     x, y = _xy(lat, lon, lat0, 0.0)
-    ok &= acc <= p.max_accuracy_m
+    codes, _ = _factorize(fixes.column("device").cast(pa.string()).to_numpy(zero_copy_only=False))
+    n_dev = int(codes.max()) + 1
+    order = np.lexsort((acc, codes))
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(codes[order])) + 1, [codes.size]])
+    mid = order[(bounds[:-1] + bounds[1:] - 1) // 2]  # a median fix of each device, by accuracy
+    coarse_dev = np.zeros(n_dev, np.bool_)
+    coarse_dev[codes[mid]] = acc[mid] > p.max_accuracy_m
+    coarse = coarse_dev[codes]
+    ok &= np.where(coarse, acc <= p.max_coarse_accuracy_m, acc <= p.max_accuracy_m)
     level = np.clip(np.ceil(np.log2(np.maximum(2.0 * acc / p.cell_m, 1.0))), 0, 1).astype(np.int64)
+    level = np.where(coarse, 2, level)
     t_s = fixes.column("t").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy() // 1_000_000
     tz = _column(fixes, "tz_offset_s", 0.0).astype(np.int64)
     keys = pa.table(
@@ -423,7 +453,7 @@ def link_candidates(
         _excl = excl
         con.execute(
             f"""CREATE TEMP TABLE k AS
-                WITH lv AS (SELECT * FROM range(0, 2) r(l))
+                WITH lv AS (SELECT * FROM range(0, 3) r(l))
                 SELECT DISTINCT device, _keys.lv AS lv, l, floor(x / ({p.cell_m} * pow(2, l)))::BIGINT AS cx,
                        floor(y / ({p.cell_m} * pow(2, l)))::BIGINT AS cy, tb, day
                 FROM _keys JOIN lv ON lv.l >= _keys.lv WHERE ok"""
@@ -437,7 +467,7 @@ def link_candidates(
                 m AS (
                     SELECT a.device AS device_a, b.device AS device_b, a.tb, min(a.day) AS day
                     FROM k a JOIN e b ON a.l = b.l AND a.tb = b.tb AND a.cx = b.ex AND a.cy = b.ey
-                    WHERE a.device < b.device AND a.l = greatest(a.lv, b.lv)
+                    WHERE a.device < b.device AND a.l = greatest(a.lv, b.lv) AND least(a.lv, b.lv) < 2
                     GROUP BY ALL
                 ),
                 g AS (
@@ -471,6 +501,9 @@ class _Aligned:
     lat: F64
     lon: F64
     tz: I64
+    px: F64  # where the more accurate of the two streams put the carrier (local metres)
+    py: F64
+    pmoving: B  # and whether that stream was moving
 
 
 def _align(a: _Stream, b: _Stream, p: LinkParams, lat0: float, lon0: float) -> _Aligned:
@@ -524,6 +557,11 @@ def _align(a: _Stream, b: _Stream, p: LinkParams, lat0: float, lon0: float) -> _
         ),
     )
     allow = np.where(near, v * dt_near, np.where(interp, 10.0 + 0.1 * v_int * np.where(fin, span, 0.0), 0.0))
+    if b.coarse:
+        # a coarse stream's fixes are far apart: while a moves, b's place between two of them may
+        # be behind or ahead by as far as a travels to the nearer one
+        va = np.where(np.isfinite(a.speed), a.speed, np.where(a.moving, p.unknown_speed_mps, 0.0))
+        allow = np.where(still, va * np.minimum(dtp, dtn), allow)
     sigma = np.sqrt(a.acc**2 + bacc**2 + allow**2)
     d = np.hypot(ax - bxx, ay - byy)
     # co-moving: both streams show movement at that instant (one moving past the other's still
@@ -531,8 +569,18 @@ def _align(a: _Stream, b: _Stream, p: LinkParams, lat0: float, lon0: float) -> _
     b_moving = np.where(near, b.moving[k], interp & (bmove | b.moving[prev] | b.moving[nxt]))
     moving = a.moving & b_moving & ~still
     sel = np.flatnonzero(use)
+    a_better = a.acc <= bacc
     return _Aligned(
-        a.t[sel], d[sel], sigma[sel], np.asarray(moving[sel], np.bool_), a.lat[sel], a.lon[sel], a.tz[sel]
+        a.t[sel],
+        d[sel],
+        sigma[sel],
+        np.asarray(moving[sel], np.bool_),
+        a.lat[sel],
+        a.lon[sel],
+        a.tz[sel],
+        np.where(a_better, ax, bxx)[sel],
+        np.where(a_better, ay, byy)[sel],
+        np.where(a_better, a.moving, b_moving)[sel],
     )
 
 
@@ -547,6 +595,9 @@ def _concat(x: _Aligned, y: _Aligned) -> _Aligned:
         np.concatenate([x.lat, y.lat])[o],
         np.concatenate([x.lon, y.lon])[o],
         np.concatenate([x.tz, y.tz])[o],
+        np.concatenate([x.px, y.px])[o],
+        np.concatenate([x.py, y.py])[o],
+        np.concatenate([x.pmoving, y.pmoving])[o],
     )
 
 
@@ -565,19 +616,59 @@ class _PairScore:
     n_days: int = 0
     n_days_together: int = 0
     one_vehicular: bool = False  # a vehicle's stream with a person's
+    coarse: bool = False  # one stream is coarse (cell towers): judged at its accuracy
     days: list[str] = field(default_factory=list)
     first: int | None = None
     last: int | None = None
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
     def features(self) -> dict[str, float]:
-        return {
-            "moving_close": float(self.n_moving_close),
-            "still_close": float(self.n_still_close),
-            "place": float(max(self.n_places - 1, 0)),
-            "apart": float(self.n_apart),
-            "separation": float(self.n_separations),
-        }
+        return features_of(
+            coarse=self.coarse,
+            moving_close=self.n_moving_close,
+            still_close=self.n_still_close,
+            places=self.n_places,
+            apart=self.n_apart,
+            separations=self.n_separations,
+        )
+
+
+#: The evidence the LLR weighs. A coarse pair's close and apart epochs and places are other
+#: evidence than a fine pair's (judged at a kilometre, not tens of metres), with weights of their own,
+#: and ``coarse_pair`` (1 for such a pair) its own prior odds: a coarse stream is a candidate with
+#: many more streams than the one it may share a carrier with.
+FEATURES = (
+    "moving_close",
+    "still_close",
+    "place",
+    "apart",
+    "separation",
+    "coarse_pair",
+    "coarse_close",
+    "coarse_place",
+    "coarse_apart",
+)
+
+
+def features_of(
+    *, coarse: bool, moving_close: float, still_close: float, places: float, apart: float, separations: float
+) -> dict[str, float]:
+    """The LLR's features (:data:`FEATURES`) of a pair from its counts."""
+    place = float(max(places - 1, 0))
+    out = dict.fromkeys(FEATURES, 0.0)
+    out["separation"] = float(separations)
+    if coarse:
+        out.update(
+            coarse_pair=1.0,
+            coarse_close=float(moving_close + still_close),
+            coarse_place=place,
+            coarse_apart=float(apart),
+        )
+    else:
+        out.update(
+            moving_close=float(moving_close), still_close=float(still_close), place=place, apart=float(apart)
+        )
+    return out
 
 
 def _day_str(day: int) -> str:
@@ -587,16 +678,27 @@ def _day_str(day: int) -> str:
 def _score_pair(a: _Stream, b: _Stream, p: LinkParams) -> _PairScore:
     lat0 = float(np.median(np.concatenate([a.lat, b.lat])))
     lon0 = float(np.median(np.concatenate([a.lon, b.lon])))
-    s = _concat(_align(a, b, p, lat0, lon0), _align(b, a, p, lat0, lon0))
     out = _PairScore()
+    out.coarse = a.coarse or b.coarse
+    if a.coarse and b.coarse:
+        return out  # two coarse streams: nothing a town's width of noise could tell
+    s = _concat(_align(a, b, p, lat0, lon0), _align(b, a, p, lat0, lon0))
     # a vehicle with a person: one is a tracker and the other not, or one only drives while the
     # other clearly walks or cycles
     out.one_vehicular = a.vehicular != b.vehicular or (a.drives and b.walks) or (b.drives and a.walks)
     if s.t.size == 0:
         return out
-    radius = p.close_sigmas * s.sigma + p.close_margin_m
-    close = (s.d <= radius) & (radius <= p.max_close_radius_m)
-    apart = s.d > p.apart_sigmas * s.sigma + p.apart_margin_m
+    if out.coarse:
+        # judged at the coarse stream's accuracy: sigma is the RMS distance of two positions of one
+        # carrier, so one carrier is within 1.5 sigma 89 % of the time and beyond 2.5 sigma 0.2 %
+        # (plus the coarse stream's outliers); there is no moving together to see at a kilometre
+        close = s.d <= p.coarse_close_sigmas * s.sigma
+        apart = s.d > p.coarse_apart_sigmas * s.sigma
+        s.moving = np.zeros(s.t.size, np.bool_)
+    else:
+        radius = p.close_sigmas * s.sigma + p.close_margin_m
+        close = (s.d <= radius) & (radius <= p.max_close_radius_m)
+        apart = s.d > p.apart_sigmas * s.sigma + p.apart_margin_m
     ep = np.floor(s.t / p.epoch_s).astype(np.int64)
     bounds = np.flatnonzero(np.diff(ep)) + 1
     starts = np.concatenate([[0], bounds])
@@ -637,11 +739,20 @@ def _score_pair(a: _Stream, b: _Stream, p: LinkParams) -> _PairScore:
         if e_end[j - 1] - e_t[i] >= p.separation_min_s and int(e_apart[i:j].sum()) >= 2:
             out.n_separations += 1
             ev.append((3, j - i, i, j, "separated", int(e_apart[i:j].sum())))
-    # distinct places where both were still together
+    # distinct places where both were still together (a coarse pair: where the fine stream put
+    # them while it was still, on a grid as coarse as the other's accuracy)
     sc = e_close & ~e_moving
+    if out.coarse:
+        sc &= 2 * np.add.reduceat(s.pmoving.astype(np.int64), starts) < n_all
     if sc.any():
-        px, py = _xy(e_lat[sc], e_lon[sc], lat0, lon0)
-        cells = np.unique(np.stack([np.floor(px / p.place_cell_m), np.floor(py / p.place_cell_m)]), axis=1)
+        if out.coarse:
+            px = (np.add.reduceat(s.px, starts) / n_all)[sc]
+            py = (np.add.reduceat(s.py, starts) / n_all)[sc]
+            cell = p.coarse_place_cell_m
+        else:
+            px, py = _xy(e_lat[sc], e_lon[sc], lat0, lon0)
+            cell = p.place_cell_m
+        cells = np.unique(np.stack([np.floor(px / cell), np.floor(py / cell)]), axis=1)
         out.n_places = _count_places(cells)
         for i, j in _runs(sc, ep[starts], max_skip=2):
             if j - i >= 3:
@@ -795,6 +906,7 @@ def score_links(
             probability=round(float(pr), 6),
             relation=_relation(sc, float(pr), p),
             vehicle_pair=sc.one_vehicular,
+            coarse=sc.coarse,
             evidence=sc.evidence,
             method=f"linkage(epoch_s={p.epoch_s:g}, weights={'fitted' if cal is not None else 'default'})",
         )
