@@ -36,6 +36,8 @@ def test_positioning_meets_the_goal_on_a_small_town(gps_wifi: tuple[Simulation, 
     )
     # learned access points are where their users are: about as far from the true ones as placement
     assert m["wifi.ap_error_median_m"] < 3 * m["wifi.placement_error_median_m"]
+    assert 0.5 < m["wifi.ap_usable_share"] <= 1.0
+    assert m["wifi.ap_usable_error_median_m"] < 3 * m["wifi.placement_error_median_m"]
     assert 0.5 < m["wifi.ap_learned_share"] <= 1.0
     # the positioning step alone, from the true access-point positions
     assert m["wifi.true_table.coverage"] == 1.0

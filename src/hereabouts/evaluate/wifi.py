@@ -26,6 +26,9 @@ Metrics (NaN where there was nothing to score):
 - ``wifi.accuracy_share``: share of positioned scans whose error is within their ``accuracy_m``
 - ``wifi.ap_error_median_m``, ``wifi.ap_error_p90_m``: learned (from every day) vs true access point
 - ``wifi.ap_uncertainty_share``: share of learned access points within their ``uncertainty_m``
+- ``wifi.ap_usable_error_median_m``, ``wifi.ap_usable_share``: the same error over the learned
+  access points positioning uses (heard from at least ``min_ap_positions`` distinct positions), and
+  their share of the learned ones
 - ``wifi.ap_learned_share``: share of the access points heard in the scans that were learned
 - ``wifi.placement_error_median_m``: the simulator's access-point placement error (from the building)
 - ``wifi.ratio_to_placement``: ``error_median_m`` / ``placement_error_median_m`` (goal: at most 1.5)
@@ -368,10 +371,13 @@ def score_wifi(
         true_aps.column("lon").to_numpy()[ti],
     )
     unc = wifi_rows.column("uncertainty_m").to_numpy()[ok]
+    usable = wifi_rows.column("n_positions").to_numpy()[ok] >= int(po.get("min_ap_positions", 3))
     heard = len(set(scans.filter(pc.equal(scans.column("kind"), "wifi")).column("ident").to_pylist()))
     metrics["wifi.ap_error_median_m"] = float(np.median(ap_err)) if ap_err.size else nan
     metrics["wifi.ap_error_p90_m"] = _q(ap_err, 0.9)
     metrics["wifi.ap_uncertainty_share"] = float(np.mean(ap_err <= unc)) if ap_err.size else nan
+    metrics["wifi.ap_usable_error_median_m"] = float(np.median(ap_err[usable])) if usable.any() else nan
+    metrics["wifi.ap_usable_share"] = float(np.mean(usable)) if ap_err.size else nan
     metrics["wifi.ap_learned_share"] = wifi_rows.num_rows / heard if heard else nan
     # the positioning step alone, from the true access-point positions
     oracle = pa.table(
