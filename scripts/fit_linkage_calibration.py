@@ -95,7 +95,25 @@ def main(argv: list[str] | None = None) -> int:
         ys.append(lab)
         print(f"seed {seed}: {sc.num_rows} candidate pairs, {int(lab.sum())} of one carrier")
     x, y = np.concatenate(xs), np.concatenate(ys)
-    coef, intercept = logistic_l2(x, y, l2=args.l2)
+    # fine pairs and coarse pairs (a cell-tower stream) are fitted apart: their evidence differs and so
+    # do their prior odds (a coarse stream is a candidate with many more streams); the coarse fit's
+    # intercept, relative to the fine one, is the weight of coarse_pair
+    is_coarse = x[:, FEATURES.index("coarse_pair")] > 0
+    fine_f = [i for i, f in enumerate(FEATURES) if not f.startswith("coarse")]
+    coarse_f = [i for i, f in enumerate(FEATURES) if f.startswith("coarse") and f != "coarse_pair"]
+    coef = np.zeros(len(FEATURES))
+    cf, intercept = logistic_l2(x[~is_coarse][:, fine_f], y[~is_coarse], l2=args.l2)
+    coef[fine_f] = cf
+    if is_coarse.any() and y[is_coarse].any():
+        cc, intercept_c = logistic_l2(x[is_coarse][:, coarse_f], y[is_coarse], l2=args.l2)
+        coef[coarse_f] = cc
+        coef[FEATURES.index("coarse_pair")] = intercept_c - intercept
+    else:  # nothing to learn from: a coarse pair is never likely
+        coef[FEATURES.index("coarse_pair")] = -50.0
+    print(
+        f"fine pairs {int((~is_coarse).sum())} ({int(y[~is_coarse].sum())} of one carrier), "
+        f"coarse pairs {int(is_coarse.sum())} ({int(y[is_coarse].sum())} of one carrier)"
+    )
     weights = {f: round(float(c), 6) for f, c in zip(FEATURES, coef, strict=True)}
     llr = x @ coef
     # isotonic on the logistic of the LLR (fit_isotonic works on [0, 1]); knots kept in LLR units

@@ -212,6 +212,42 @@ def test_bus_rider_is_not_proposed(scored: dict) -> None:
         assert r["n_separations"] >= 5
 
 
+def test_a_cell_tower_phone_is_judged_at_its_accuracy(town: pa.Table) -> None:
+    """P's phone reports only cell-tower positions (600 m RMS, every 10 minutes): it follows P's watch
+    home, to work and to the shops and is never apart from it for long, so it is proposed; H's cell
+    phone is at home with P at night but at H's work by day, kilometres away: never proposed. Two
+    coarse streams are never paired."""
+    cells = pa.concat_tables(
+        [
+            _device("p-cell", _day_p, every_s=600, phase_s=100, acc_m=600.0, seed=5),
+            _device("h-cell", _day_h, every_s=600, phase_s=200, acc_m=600.0, seed=6),
+        ]
+    )
+    fixes = pa.concat_tables([town, cells])
+    cand = lk.link_candidates(fixes)
+    pairs = set(zip(cand.column("device_a").to_pylist(), cand.column("device_b").to_pylist(), strict=True))
+    assert ("p-cell", "p-watch") in pairs
+    assert ("h-cell", "p-cell") not in pairs
+    rows = {
+        (r["device_a"], r["device_b"]): r
+        for r in lk.score_links(
+            fixes, [("p-cell", "p-watch"), ("h-cell", "p-watch"), ("h-cell", "p-cell")]
+        ).to_pylist()
+    }
+    same = rows[("p-cell", "p-watch")]
+    assert same["coarse"] and same["relation"] == "same_carrier" and same["probability"] >= 0.9
+    assert same["n_separations"] == 0 and same["n_places"] >= 2
+    other = rows[("h-cell", "p-watch")]
+    assert other["coarse"] and other["relation"] != "same_carrier" and other["probability"] < 0.05
+    assert other["n_separations"] >= 3  # apart every working day
+    both = rows[("h-cell", "p-cell")]
+    assert both["n_epochs"] == 0 and both["relation"] == "none"
+    # a fine stream's few coarse fixes are left out, as before: they never make the stream coarse
+    stray = _device("p-phone", _day_p, every_s=7200, phase_s=30, acc_m=900.0, seed=7)
+    fine = lk.score_links(pa.concat_tables([town, stray]), [("p-phone", "p-watch")]).to_pylist()[0]
+    assert not fine["coarse"] and fine["relation"] == "same_carrier"
+
+
 def test_a_single_coincidence_never_makes_a_proposal(town: pa.Table) -> None:
     # a stream that recorded only one trip, with P on day 2: perfect agreement, but once
     t2 = T0 + 2 * DAY + 8 * 3600
