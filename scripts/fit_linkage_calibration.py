@@ -35,7 +35,7 @@ FEATURES = lk.FEATURES
 def features(table: object) -> np.ndarray:
     """The evidence matrix of scored pairs, in the order of :data:`FEATURES`."""
     rows = table.select(  # type: ignore[attr-defined]
-        ["coarse", "n_moving_close", "n_still_close", "n_places", "n_apart", "n_separations"]
+        ["coarse", "n_moving_close", "n_still_close", "n_places", "n_apart", "n_separations", "spread"]
     ).to_pylist()
     out = np.zeros((len(rows), len(FEATURES)))
     for i, r in enumerate(rows):
@@ -46,6 +46,7 @@ def features(table: object) -> np.ndarray:
             places=r["n_places"],
             apart=r["n_apart"],
             separations=r["n_separations"],
+            spread=r["spread"] if r["spread"] is not None else float("nan"),
         )
         out[i] = [f[k] for k in FEATURES]
     return out

@@ -30,7 +30,8 @@ about moving together in a town, so a pair with a coarse stream is judged at its
 close when the two positions are within ``coarse_close_sigmas`` of their combined accuracy (89 % of
 one carrier's samples), apart beyond ``coarse_apart_sigmas`` (0.2 %, plus the coarse stream's
 outliers), nothing counts as moving together, and the distinct places are those where the fine
-stream was still, on a ``coarse_place_cell_m`` grid. What shows one carrier then is that the coarse
+stream was still, farther than ``coarse_place_sep_m`` from each other (beyond what the coarse
+stream's accuracy can confuse) with ``coarse_place_min_epochs`` epochs at each. What shows one carrier then is that the coarse
 stream followed the fine one to places kilometres apart and was never apart from it for half an
 hour (a household member's cell phone stays home while the other goes to work). Two coarse streams
 are never paired. Such a pair's evidence has weights of its own (``coarse_*``, below).
@@ -46,6 +47,11 @@ and for a pair with a coarse stream::
 
     llr = w_coarse_pair + w_coarse_place · (places − 1)
         + w_coarse_apart · apart epochs + w_coarse_separated · (1 if there was a separation)
+        + w_coarse_spread · spread
+
+where ``spread`` is the mean over epochs of the squared distance in combined accuracies (each
+sample's capped at ``coarse_apart_sigmas`` squared): one carrier's is about 1 or less, a neighbour's a
+few hundred metres away, or a household member's who is often a kilometre off, is more.
 
 The weights are the coefficients of a regularised logistic regression of "one carrier" on that
 evidence over every candidate pair of simulated towns (so "different carriers" are those the
@@ -134,6 +140,9 @@ LINK_SCHEMA = pa.schema(
         pa.field("n_moving_episodes", pa.int64(), nullable=False),
         pa.field("n_places", pa.int64(), nullable=False),
         pa.field("n_separations", pa.int64(), nullable=False),
+        # mean over epochs of the squared distance in combined accuracies (each sample's at most
+        # apart_sigmas²): about 1 or less for one carrier, more when the two are offset
+        pa.field("spread", pa.float64()),
         pa.field("n_days", pa.int64(), nullable=False),
         pa.field("n_days_together", pa.int64(), nullable=False),
         pa.field("days", pa.list_(pa.string())),
@@ -164,6 +173,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "coarse_place": 1.0,
     "coarse_apart": -0.5,
     "coarse_separated": -12.0,
+    "coarse_spread": -5.0,
 }
 
 
@@ -181,7 +191,8 @@ class LinkParams:
     coarse_min_share: float = 0.8  # min_share for a pair with a coarse stream
     coarse_close_sigmas: float = 1.5  # coarse pair: close within this many combined accuracies
     coarse_apart_sigmas: float = 2.5  # and apart beyond this many
-    coarse_place_cell_m: float = 500.0  # distinct places together, coarse pair (the fine stream's)
+    coarse_place_sep_m: float = 1000.0  # coarse pair: distinct places are farther apart than this
+    coarse_place_min_epochs: int = 3  # and were still together this many epochs
     near_s: float = 45.0  # align with the other stream's fix at most this far in time
     interpolate_s: float = 180.0  # or interpolate between two fixes at most this far apart
     still_bracket_s: float = 960.0  # or take its place between two fixes this far apart at one spot
@@ -633,6 +644,7 @@ class _PairScore:
     n_moving_episodes: int = 0
     n_places: int = 0
     n_separations: int = 0
+    spread: float = math.nan
     n_days: int = 0
     n_days_together: int = 0
     one_vehicular: bool = False  # a vehicle's stream with a person's
@@ -650,6 +662,7 @@ class _PairScore:
             places=self.n_places,
             apart=self.n_apart,
             separations=self.n_separations,
+            spread=self.spread,
         )
 
 
@@ -667,11 +680,19 @@ FEATURES = (
     "coarse_place",
     "coarse_apart",
     "coarse_separated",
+    "coarse_spread",
 )
 
 
 def features_of(
-    *, coarse: bool, moving_close: float, still_close: float, places: float, apart: float, separations: float
+    *,
+    coarse: bool,
+    moving_close: float,
+    still_close: float,
+    places: float,
+    apart: float,
+    separations: float,
+    spread: float = math.nan,
 ) -> dict[str, float]:
     """The LLR's features (:data:`FEATURES`) of a pair from its counts."""
     place = float(max(places - 1, 0))
@@ -686,6 +707,9 @@ def features_of(
             # whether they were ever apart for half an hour: one carrier never is, and how often
             # says little more at a kilometre's accuracy
             coarse_separated=float(separations > 0),
+            # how far apart, in accuracies, on average: a neighbour a few hundred metres away may
+            # never be apart for half an hour, but is farther on average than one carrier's streams
+            coarse_spread=float(spread) if math.isfinite(spread) else 0.0,
         )
     else:
         out.update(
@@ -744,6 +768,9 @@ def _score_pair(a: _Stream, b: _Stream, p: LinkParams) -> _PairScore:
     e_d = np.add.reduceat(s.d, starts) / n_all
     e_day = (np.floor((s.t[starts] + s.tz[starts]) / 86400.0)).astype(np.int64)
     out.n_epochs = int(starts.size)
+    cap = p.coarse_apart_sigmas if out.coarse else p.apart_sigmas
+    z2 = np.minimum((s.d / np.maximum(s.sigma, 1e-9)) ** 2, cap**2)
+    out.spread = float(np.mean(np.add.reduceat(z2, starts) / n_all))
     out.n_moving_close = int(e_moving.sum())
     out.n_still_close = int((e_close & ~e_moving).sum())
     out.n_apart = int(e_apart.sum())
@@ -775,12 +802,12 @@ def _score_pair(a: _Stream, b: _Stream, p: LinkParams) -> _PairScore:
         if out.coarse:
             px = (np.add.reduceat(s.px, starts) / n_all)[sc]
             py = (np.add.reduceat(s.py, starts) / n_all)[sc]
-            cell = p.coarse_place_cell_m
+            out.n_places = _count_separated_places(px, py, p.coarse_place_sep_m, p.coarse_place_min_epochs)
         else:
             px, py = _xy(e_lat[sc], e_lon[sc], lat0, lon0)
             cell = p.place_cell_m
-        cells = np.unique(np.stack([np.floor(px / cell), np.floor(py / cell)]), axis=1)
-        out.n_places = _count_places(cells)
+            cells = np.unique(np.stack([np.floor(px / cell), np.floor(py / cell)]), axis=1)
+            out.n_places = _count_places(cells)
         for i, j in _runs(sc, ep[starts], max_skip=2):
             if j - i >= 3:
                 ev.append((1, j - i, i, j, "together", j - i))
@@ -790,6 +817,21 @@ def _score_pair(a: _Stream, b: _Stream, p: LinkParams) -> _PairScore:
         for _, _, i, j, kind, n in sorted(ev[: p.max_evidence], key=lambda r: r[2])
     ]
     return out
+
+
+def _count_separated_places(px: F64, py: F64, sep_m: float, min_epochs: int) -> int:
+    """Distinct places among epoch positions: groups farther than ``sep_m`` from each other (single
+    linkage on a 100 m grid) holding at least ``min_epochs`` epochs."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    cells, counts = np.unique(
+        np.stack([np.round(px / 100.0), np.round(py / 100.0)], axis=1), axis=0, return_counts=True
+    )
+    if cells.shape[0] == 1:
+        return int(counts[0] >= min_epochs)
+    label = fcluster(linkage(cells * 100.0, method="single"), t=sep_m, criterion="distance")
+    sizes = np.bincount(label, weights=counts)
+    return int(np.sum(sizes >= min_epochs))
 
 
 def _count_places(cells: NDArray[np.float64]) -> int:
@@ -924,6 +966,7 @@ def score_links(
             n_moving_episodes=sc.n_moving_episodes,
             n_places=sc.n_places,
             n_separations=sc.n_separations,
+            spread=None if not math.isfinite(sc.spread) else round(sc.spread, 4),
             n_days=sc.n_days,
             n_days_together=sc.n_days_together,
             days=sc.days,
