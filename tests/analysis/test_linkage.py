@@ -4,6 +4,7 @@ the proposals, the accepted merge with its audit entry, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -240,6 +241,10 @@ def test_a_cell_tower_phone_is_judged_at_its_accuracy(town: pa.Table) -> None:
     other = rows[("h-cell", "p-watch")]
     assert other["coarse"] and other["relation"] != "same_carrier" and other["probability"] < 0.05
     assert other["n_separations"] >= 3  # apart every working day
+    # a coarse pair is proposed only at coarse_min_probability (0.9), whatever min_probability says
+    strict = dataclasses.replace(lk.default_params(), coarse_min_probability=1.0)
+    again = lk.score_links(fixes, [("p-cell", "p-watch")], params=strict).to_pylist()[0]
+    assert again["probability"] == same["probability"] and again["relation"] == "none"
     both = rows[("h-cell", "p-cell")]
     assert both["n_epochs"] == 0 and both["relation"] == "none"
     # a fine stream's few coarse fixes are left out, as before: they never make the stream coarse
