@@ -5,11 +5,12 @@ device streams with :func:`hereabouts.analysis.linkage.score_links`, and labels 
 truth (one agent's two devices, or not). The weights of the log likelihood ratio are the
 coefficients of an L2-regularised logistic regression of "one carrier" on the pair's evidence
 (moving-together epochs, still-together epochs, distinct places together beyond the first, apart
-epochs, separations); the probability is an isotonic map fitted on the resulting LLR. Both go to
+epochs, separations; and for a pair with a coarse, cell-tower stream its own close epochs, places
+and apart epochs, judged at the coarse stream's accuracy); the probability is an isotonic map fitted on the resulting LLR. Both go to
 ``src/hereabouts/calibration/linkage.json``. A held-out seed is then scored with the new map and
 its precision, recall and ECE printed.
 
-    python scripts/fit_linkage_calibration.py --agents 150 --days 7 --seeds 11 12 13 --holdout 21
+    python scripts/fit_linkage_calibration.py --agents 150 --days 7 --seeds 11 12 13 14 15 16 --holdout 17
 """
 
 from __future__ import annotations
@@ -28,23 +29,27 @@ from hereabouts.evaluate.linkage import score_linkage, scored_links
 from hereabouts.sim import simulate
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "hereabouts" / "calibration" / lk.CALIBRATION_FILE
-FEATURES = ("moving_close", "still_close", "place", "apart", "separation")
-COLUMNS = {
-    "moving_close": "n_moving_close",
-    "still_close": "n_still_close",
-    "place": "n_places",
-    "apart": "n_apart",
-    "separation": "n_separations",
-}
+FEATURES = lk.FEATURES
 
 
 def features(table: object) -> np.ndarray:
     """The evidence matrix of scored pairs, in the order of :data:`FEATURES`."""
-    cols = []
-    for f in FEATURES:
-        v = np.asarray(table.column(COLUMNS[f]).to_numpy(), np.float64)  # type: ignore[attr-defined]
-        cols.append(np.maximum(v - 1.0, 0.0) if f == "place" else v)
-    return np.stack(cols, axis=1)
+    rows = table.select(  # type: ignore[attr-defined]
+        ["coarse", "n_moving_close", "n_still_close", "n_places", "n_apart", "n_separations", "spread"]
+    ).to_pylist()
+    out = np.zeros((len(rows), len(FEATURES)))
+    for i, r in enumerate(rows):
+        f = lk.features_of(
+            coarse=bool(r["coarse"]),
+            moving_close=r["n_moving_close"],
+            still_close=r["n_still_close"],
+            places=r["n_places"],
+            apart=r["n_apart"],
+            separations=r["n_separations"],
+            spread=r["spread"] if r["spread"] is not None else float("nan"),
+        )
+        out[i] = [f[k] for k in FEATURES]
+    return out
 
 
 def logistic_l2(
@@ -73,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agents", type=int, default=150)
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--profile", default="mixed")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
-    ap.add_argument("--holdout", type=int, default=21)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13, 14, 15, 16])
+    ap.add_argument("--holdout", type=int, default=17)
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--dry-run", action="store_true", help="fit and score, but write nothing")
@@ -91,7 +96,25 @@ def main(argv: list[str] | None = None) -> int:
         ys.append(lab)
         print(f"seed {seed}: {sc.num_rows} candidate pairs, {int(lab.sum())} of one carrier")
     x, y = np.concatenate(xs), np.concatenate(ys)
-    coef, intercept = logistic_l2(x, y, l2=args.l2)
+    # fine pairs and coarse pairs (a cell-tower stream) are fitted apart: their evidence differs and so
+    # do their prior odds (a coarse stream is a candidate with many more streams); the coarse fit's
+    # intercept, relative to the fine one, is the weight of coarse_pair
+    is_coarse = x[:, FEATURES.index("coarse_pair")] > 0
+    fine_f = [i for i, f in enumerate(FEATURES) if not f.startswith("coarse")]
+    coarse_f = [i for i, f in enumerate(FEATURES) if f.startswith("coarse") and f != "coarse_pair"]
+    coef = np.zeros(len(FEATURES))
+    cf, intercept = logistic_l2(x[~is_coarse][:, fine_f], y[~is_coarse], l2=args.l2)
+    coef[fine_f] = cf
+    if is_coarse.any() and y[is_coarse].any():
+        cc, intercept_c = logistic_l2(x[is_coarse][:, coarse_f], y[is_coarse], l2=args.l2)
+        coef[coarse_f] = cc
+        coef[FEATURES.index("coarse_pair")] = intercept_c - intercept
+    else:  # nothing to learn from: a coarse pair is never likely
+        coef[FEATURES.index("coarse_pair")] = -50.0
+    print(
+        f"fine pairs {int((~is_coarse).sum())} ({int(y[~is_coarse].sum())} of one carrier), "
+        f"coarse pairs {int(is_coarse.sum())} ({int(y[is_coarse].sum())} of one carrier)"
+    )
     weights = {f: round(float(c), 6) for f, c in zip(FEATURES, coef, strict=True)}
     llr = x @ coef
     # isotonic on the logistic of the LLR (fit_isotonic works on [0, 1]); knots kept in LLR units

@@ -4,6 +4,7 @@ the proposals, the accepted merge with its audit entry, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -210,6 +211,46 @@ def test_bus_rider_is_not_proposed(scored: dict) -> None:
         assert r["relation"] != "same_carrier"
         assert r["probability"] < 0.5
         assert r["n_separations"] >= 5
+
+
+def test_a_cell_tower_phone_is_judged_at_its_accuracy(town: pa.Table) -> None:
+    """P's phone reports only cell-tower positions (600 m RMS, every 10 minutes): it follows P's watch
+    home, to work and to the shops and is never apart from it for long, so it is proposed; H's cell
+    phone is at home with P at night but at H's work by day, kilometres away: never proposed. Two
+    coarse streams are never paired."""
+    cells = pa.concat_tables(
+        [
+            _device("p-cell", _day_p, every_s=600, phase_s=100, acc_m=600.0, seed=5),
+            _device("h-cell", _day_h, every_s=600, phase_s=200, acc_m=600.0, seed=6),
+        ]
+    )
+    fixes = pa.concat_tables([town, cells])
+    cand = lk.link_candidates(fixes)
+    pairs = set(zip(cand.column("device_a").to_pylist(), cand.column("device_b").to_pylist(), strict=True))
+    assert ("p-cell", "p-watch") in pairs
+    assert ("h-cell", "p-cell") not in pairs
+    rows = {
+        (r["device_a"], r["device_b"]): r
+        for r in lk.score_links(
+            fixes, [("p-cell", "p-watch"), ("h-cell", "p-watch"), ("h-cell", "p-cell")]
+        ).to_pylist()
+    }
+    same = rows[("p-cell", "p-watch")]
+    assert same["coarse"] and same["relation"] == "same_carrier" and same["probability"] >= 0.9
+    assert same["n_separations"] == 0 and same["n_places"] >= 2
+    other = rows[("h-cell", "p-watch")]
+    assert other["coarse"] and other["relation"] != "same_carrier" and other["probability"] < 0.05
+    assert other["n_separations"] >= 3  # apart every working day
+    # a coarse pair is proposed only at coarse_min_probability (0.9), whatever min_probability says
+    strict = dataclasses.replace(lk.default_params(), coarse_min_probability=1.0)
+    again = lk.score_links(fixes, [("p-cell", "p-watch")], params=strict).to_pylist()[0]
+    assert again["probability"] == same["probability"] and again["relation"] == "none"
+    both = rows[("h-cell", "p-cell")]
+    assert both["n_epochs"] == 0 and both["relation"] == "none"
+    # a fine stream's few coarse fixes are left out, as before: they never make the stream coarse
+    stray = _device("p-phone", _day_p, every_s=7200, phase_s=30, acc_m=900.0, seed=7)
+    fine = lk.score_links(pa.concat_tables([town, stray]), [("p-phone", "p-watch")]).to_pylist()[0]
+    assert not fine["coarse"] and fine["relation"] == "same_carrier"
 
 
 def test_a_single_coincidence_never_makes_a_proposal(town: pa.Table) -> None:

@@ -162,6 +162,39 @@ def test_an_access_point_heard_from_one_spot_stays_uncertain() -> None:
     assert row["uncertainty_m"] >= wifi.AP_OFFSET_M["wifi"]
 
 
+def test_an_access_point_heard_from_one_spot_positions_no_scan_elsewhere() -> None:
+    """An access point heard only by someone standing 60 m from it is learned where they stood: a
+    scan beside the access point that hears nothing else known is not positioned there (it would be
+    60 m off with a claimed accuracy of about 30 m), unless asked for with ``min_ap_positions=1``;
+    beside an access point learned from many positions, it is ignored."""
+    rng = np.random.default_rng(5)
+    ap_x, ap_y = np.array([60.0, -200.0]), np.array([0.0, 0.0])
+    still = np.zeros(40)  # one spot, 60 m from the first access point, far from the second
+    f1, s1 = _survey(ap_x, ap_y, still, still.copy(), rng=rng, gps_noise_m=1.0)
+    wx, wy = _walk(rng, 800, box_m=120)  # a walk around the second
+    f2, s2 = _survey(ap_x, ap_y, wx - 200.0, wy, rng=rng, t0=T0 + 3600 * S)
+    table = wifi.learn_access_points(pa.concat_tables([f1, f2]), pa.concat_tables([s1, s2]))
+    rows = {r["ident"]: r for r in table.to_pylist()}
+    one, many = rows[_bssid(0)], rows[_bssid(1)]
+    assert one["n_positions"] == 1 and many["n_positions"] >= 3
+    beside = _scan([(0, "wifi", _bssid(0), -40.0)])
+    assert wifi.position_scans(beside, table).num_rows == 0
+    forced = wifi.position_scans(beside, table, min_ap_positions=1).to_pylist()[0]
+    x, _ = enu_m(np.array([forced["lat"]]), np.array([forced["lon"]]), LAT0, LON0)
+    assert abs(x[0]) < 10.0  # where it was heard, 60 m from where it is
+    # heard with a well-learned one: the position is the well-learned one's alone
+    both = _scan([(0, "wifi", _bssid(0), -80.0), (0, "wifi", _bssid(1), -80.0)])
+    alone = _scan([(0, "wifi", _bssid(1), -80.0)])
+    a = wifi.position_scans(both, table).to_pylist()[0]
+    b = wifi.position_scans(alone, table).to_pylist()[0]
+    assert (a["lat"], a["lon"]) == pytest.approx((b["lat"], b["lon"]))
+    # a supplied table says nothing of positions: every access point of it is used
+    supplied = table.drop_columns(["n_positions"])
+    assert wifi.position_scans(beside, supplied).num_rows == 1
+    with pytest.raises(InputError, match="min_ap_positions"):
+        wifi.position_scans(beside, table, min_ap_positions=0)
+
+
 def test_a_moving_hotspot_is_dropped() -> None:
     rng = np.random.default_rng(4)
     x = np.linspace(0, 2000, 200)  # a 2 km walk; the hotspot walks along (heard at every scan)

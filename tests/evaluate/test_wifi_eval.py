@@ -36,6 +36,8 @@ def test_positioning_meets_the_goal_on_a_small_town(gps_wifi: tuple[Simulation, 
     )
     # learned access points are where their users are: about as far from the true ones as placement
     assert m["wifi.ap_error_median_m"] < 3 * m["wifi.placement_error_median_m"]
+    assert 0.5 < m["wifi.ap_usable_share"] <= 1.0
+    assert m["wifi.ap_usable_error_median_m"] < 3 * m["wifi.placement_error_median_m"]
     assert 0.5 < m["wifi.ap_learned_share"] <= 1.0
     # the positioning step alone, from the true access-point positions
     assert m["wifi.true_table.coverage"] == 1.0
@@ -74,6 +76,24 @@ def test_without_gps_scans_nothing_is_learned_but_the_true_table_still_scores() 
     assert m["wifi.coverage"] == 0.0 and math.isnan(m["wifi.error_median_m"])
     assert m["wifi.true_table.coverage"] == 1.0
     assert m["wifi.true_table.error_median_m"] < 3 * m["wifi.placement_error_median_m"]
+
+
+def test_scans_away_from_where_the_table_was_taught_are_scored_apart(
+    gps_wifi: tuple[Simulation, Path],
+) -> None:
+    """``wifi.unvisited.*``: the scans whose carrier stood more than 30 m from every teaching fix of
+    the learning fold (free of the simulator's people-at-the-centroid artefact); in a gps-wifi town
+    the teaching phones stand everywhere the scans are taken, so there are few or none."""
+    sim, _ = gps_wifi
+    m = score_wifi(sim)
+    assert 0.0 <= m["wifi.unvisited.share"] < 0.2
+    if m["wifi.unvisited.share"] > 0:
+        assert m["wifi.unvisited.error_median_m"] <= m["wifi.unvisited.error_p90_m"]
+        assert m["wifi.unvisited.ratio_to_placement"] == pytest.approx(
+            m["wifi.unvisited.error_median_m"] / m["wifi.placement_error_median_m"]
+        )
+    else:
+        assert math.isnan(m["wifi.unvisited.error_median_m"])
 
 
 def test_pairing_by_person_scores_too(gps_wifi: tuple[Simulation, Path]) -> None:

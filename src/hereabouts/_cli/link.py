@@ -12,10 +12,13 @@ def _n(k: int, word: str) -> str:
 
 
 def _summary(r: dict[str, Any]) -> str:
-    return (
+    text = (
         f"{_n(r['n_moving_episodes'], 'trip')} together, {_n(r['n_places'], 'place')} together, "
         f"{_n(r['n_separations'], 'separation')}, together on {r['n_days_together']} of {r['n_days']} days"
     )
+    if r.get("coarse"):
+        text += " (one stream has cell-tower positions only: judged at their accuracy)"
+    return text
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,9 @@ device heard at one time, with their signal strength. Two steps turn scans into 
 2. :func:`position_scans` positions each scan (all rows of one device at one time) at the weighted
    centre of the known access points it heard (Wi-Fi preferred; cell towers only when no access point
    of the scan is known), weighting by signal strength and by each access point's uncertainty, after
-   trimming access points inconsistent with the rest. Its ``accuracy_m`` combines the access points'
+   trimming access points inconsistent with the rest. Learned access points heard from fewer than
+   three distinct positions are not used: their learned position is where someone heard them (often
+   weakly, 50 m or more away), not where they are. Its ``accuracy_m`` combines the access points'
    uncertainty, their spread, and their coverage radius (fewer access points, larger radius: less
    accurate). The result is the ``fix`` tier, provider ``"wifi"`` (or ``"cell"``).
 
@@ -439,6 +441,7 @@ def position_scans(
     rssi_weight_db: float = 10.0,
     default_rssi_dbm: float = -80.0,
     min_aps: int = 1,
+    min_ap_positions: int = 3,
     provider: str = "wifi",
 ) -> pa.Table:
     """Position every scan (the rows of ``scans`` with the same device and time) from the access
@@ -449,8 +452,11 @@ def position_scans(
     in :func:`learn_access_points`, over the square of each access point's uncertainty plus 10 m),
     after dropping those farther from the weighted median than twice the largest coverage radius
     (they disagree with the rest). Wi-Fi access points are used when the scan heard any known one;
-    otherwise its known cell towers. Scans with fewer than ``min_aps`` known access points are left
-    out. ``accuracy_m`` is ``sqrt(u² + s² + r²/n)``: ``u`` the weighted RMS uncertainty of the access
+    otherwise its known cell towers. A learned access point heard from fewer than
+    ``min_ap_positions`` distinct positions (``n_positions``) is not used: its position is where it
+    was heard, which may be 50 m or more from where it is, and a scan elsewhere that hears it would
+    be put there (supplied access points, without ``n_positions``, are always used). Scans with fewer
+    than ``min_aps`` usable access points are left out. ``accuracy_m`` is ``sqrt(u² + s² + r²/n)``: ``u`` the weighted RMS uncertainty of the access
     points, ``s`` their weighted RMS distance from the result, ``r`` their weighted RMS reach (the
     coverage radius, or more when an access point was heard much weaker than its ``rssi_max_dbm``:
     log-distance path loss with exponent 3 from 5 m) and ``n`` how many were used.
@@ -458,9 +464,15 @@ def position_scans(
     Returns the ``fix`` tier (``provider`` ``"wifi"``, or ``"cell"`` for a scan positioned by cell
     towers alone; ``source_id`` of the scan), sorted by device and time.
     """
-    if min_aps < 1:
-        raise InputError(f"min_aps must be at least 1, got {min_aps}")
+    if min_aps < 1 or min_ap_positions < 1:
+        raise InputError(
+            f"min_aps and min_ap_positions must be at least 1, got {min_aps} and {min_ap_positions}"
+        )
     ap_table = validate_ap_table(ap_table)
+    if ap_table.num_rows:
+        npos = ap_table.column("n_positions")
+        usable = pc.fill_null(pc.greater_equal(npos, min_ap_positions), True)
+        ap_table = ap_table.filter(usable)
     if scans.num_rows == 0 or ap_table.num_rows == 0:
         return schemas.FIX.empty_table()
     scans = schemas.validate(scans.select([c for c in scans.column_names if c in schemas.SCAN.names]), "scan")

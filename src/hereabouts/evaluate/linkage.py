@@ -7,8 +7,9 @@ probability of at least the threshold (0.5). Over the first ``days`` days of a s
 - ``linkage.precision``: share of proposed pairs that are true pairs (1.0 when nothing is proposed);
 - ``linkage.recall``: share of *all* true pairs that are proposed;
 - ``linkage.recall_linkable``: the same over the *linkable* true pairs: both devices report a
-  median accuracy within the engine's ``max_accuracy_m`` (250 m; cell-tower phones are not) and
-  both recorded on at least two days;
+  median accuracy within the engine's ``max_coarse_accuracy_m`` (2.5 km; cell-tower phones are
+  within it), not both worse than ``max_accuracy_m`` (250 m: two cell-tower streams are never
+  paired), and both recorded on at least two days;
 - ``linkage.false_merge_rate_household``: share of pairs of devices of two people of one household
   that are proposed; ``linkage.false_merge_rate_bus``: the same for two people who rode the same
   bus (passed a junction of a line at the same instant, as the simulator counts it);
@@ -159,21 +160,23 @@ def scored_links(sim: Any, *, days: float | None = 7, params: LinkParams | None 
     )
 
 
-def _linkable(fixes: pa.Table, max_accuracy_m: float) -> set[str]:
-    """Devices whose median accuracy is within ``max_accuracy_m`` and that recorded on two days."""
+def _linkable(fixes: pa.Table, max_accuracy_m: float, max_coarse_accuracy_m: float) -> dict[str, bool]:
+    """Devices whose median accuracy is within ``max_coarse_accuracy_m`` and that recorded on two
+    days, each with whether it is coarse (median accuracy worse than ``max_accuracy_m``)."""
     import duckdb
 
     _f = fixes.select(["device", "t", "accuracy_m"])
     con = duckdb.connect()
     try:
         rows = con.sql(
-            f"""SELECT device FROM _f GROUP BY device
-                HAVING coalesce(median(accuracy_m), 0) <= {float(max_accuracy_m)}
+            f"""SELECT device, coalesce(median(accuracy_m), 0) > {float(max_accuracy_m)} FROM _f
+                GROUP BY device
+                HAVING coalesce(median(accuracy_m), 0) <= {float(max_coarse_accuracy_m)}
                    AND count(DISTINCT date_trunc('day', t)) >= 2"""
         ).fetchall()
     finally:
         con.close()
-    return {str(r[0]) for r in rows}
+    return {str(r[0]): bool(r[1]) for r in rows}
 
 
 def score_linkage(
@@ -201,8 +204,14 @@ def score_linkage(
         if r["relation"] == "same_carrier" and r["probability"] >= threshold
     }
     true = truth.true_pairs()
-    linkable_dev = _linkable(fixes, p.max_accuracy_m)
-    linkable = {pr for pr in true if pr[0] in linkable_dev and pr[1] in linkable_dev}
+    linkable_dev = _linkable(fixes, p.max_accuracy_m, p.max_coarse_accuracy_m)
+    linkable = {
+        pr
+        for pr in true
+        if pr[0] in linkable_dev
+        and pr[1] in linkable_dev
+        and not (linkable_dev[pr[0]] and linkable_dev[pr[1]])
+    }
     m: dict[str, float] = {}
     tp = len(proposed & true)
     m["linkage.precision"] = tp / len(proposed) if proposed else 1.0

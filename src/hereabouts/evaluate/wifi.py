@@ -26,9 +26,18 @@ Metrics (NaN where there was nothing to score):
 - ``wifi.accuracy_share``: share of positioned scans whose error is within their ``accuracy_m``
 - ``wifi.ap_error_median_m``, ``wifi.ap_error_p90_m``: learned (from every day) vs true access point
 - ``wifi.ap_uncertainty_share``: share of learned access points within their ``uncertainty_m``
+- ``wifi.ap_usable_error_median_m``, ``wifi.ap_usable_share``: the same error over the learned
+  access points positioning uses (heard from at least ``min_ap_positions`` distinct positions), and
+  their share of the learned ones
 - ``wifi.ap_learned_share``: share of the access points heard in the scans that were learned
 - ``wifi.placement_error_median_m``: the simulator's access-point placement error (from the building)
 - ``wifi.ratio_to_placement``: ``error_median_m`` / ``placement_error_median_m`` (goal: at most 1.5)
+- ``wifi.unvisited.error_median_m``, ``wifi.unvisited.error_p90_m``, ``wifi.unvisited.share``,
+  ``wifi.unvisited.ratio_to_placement``: the positioned scans whose carrier stood more than
+  :data:`VISITED_M` from every fix that could teach the table in the learning fold. The simulator
+  puts people at a building's centroid during stays, so a scan taken where the table was taught is
+  re-found almost exactly; these scans are free of that artefact (and are few when the same people
+  teach and scan everywhere)
 - ``wifi.true_table.error_median_m``, ``wifi.true_table.error_p90_m``, ``wifi.true_table.coverage``
 """
 
@@ -46,7 +55,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from ..analysis._geo import haversine_m
+from ..analysis._geo import enu_m, haversine_m
 from ..analysis.wifi import learn_access_points, position_scans
 from ..model import schemas
 from ..model.errors import InputError
@@ -62,6 +71,9 @@ __all__ = ["GOAL_RATIO_TO_PLACEMENT", "score_wifi", "true_positions_from_folder"
 
 #: The goal: median positioning error at most this multiple of the median access-point placement error.
 GOAL_RATIO_TO_PLACEMENT = 1.5
+#: A scan is at a spot the learning fold *visited* when its carrier's true position is within this of
+#: a fix that could teach the table in that fold (see ``wifi.unvisited.*``).
+VISITED_M = 30.0
 _DAY_US = 86_400_000_000
 
 
@@ -167,28 +179,71 @@ def _scan_keys(scans: pa.Table) -> tuple[NDArray[np.object_], I64]:
 
 
 def _errors(
-    positioned: pa.Table, true_position: TruePosition, stay_intervals: Mapping[str, tuple[I64, I64]]
+    positioned: pa.Table,
+    true_position: TruePosition,
+    stay_intervals: Mapping[str, tuple[I64, I64]],
+    true_out: list[F64] | None = None,
 ) -> tuple[F64, F64, NDArray[np.bool_], NDArray[np.bool_]]:
     """(error m, accuracy m, during a true stay, carried by an agent) of every positioned scan, grouped
-    by device."""
+    by device; ``true_out``, when given, receives the true latitudes and longitudes in that order."""
     if positioned.num_rows == 0:
+        if true_out is not None:
+            true_out.extend([np.zeros(0), np.zeros(0)])
         return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     errs: list[F64] = []
     accs: list[F64] = []
     staying: list[NDArray[np.bool_]] = []
     carried: list[NDArray[np.bool_]] = []
+    tlats: list[F64] = []
+    tlons: list[F64] = []
     devs = positioned.column("device")
     for dev in pc.unique(devs).to_pylist():
         part = positioned.filter(pc.equal(devs, dev))
         t = _us(part.column("t"))
         tlat, tlon = true_position(str(dev), t)
+        tlats.append(np.asarray(tlat, np.float64))
+        tlons.append(np.asarray(tlon, np.float64))
         errs.append(haversine_m(part.column("lat").to_numpy(), part.column("lon").to_numpy(), tlat, tlon))
         accs.append(np.asarray(part.column("accuracy_m").fill_null(np.nan).to_numpy(), np.float64))
         starts, ends = stay_intervals.get(str(dev), (np.zeros(0, np.int64), np.zeros(0, np.int64)))
         i = np.searchsorted(starts, t, side="right") - 1
         staying.append((i >= 0) & (t < ends[np.clip(i, 0, None)]) if starts.size else np.zeros(t.size, bool))
         carried.append(np.full(t.size, str(dev) in stay_intervals))
+    if true_out is not None:
+        true_out.extend([np.concatenate(tlats), np.concatenate(tlons)])
     return np.concatenate(errs), np.concatenate(accs), np.concatenate(staying), np.concatenate(carried)
+
+
+def _teaching_positions(fixes: pa.Table, scans: pa.Table, key: str, max_accuracy_m: float) -> pa.Table:
+    """The fixes that could teach the access-point table: of a device (or entity, ``key``) that
+    scans, not positioned from networks, accurate enough."""
+    f = fixes.filter(pc.is_in(fixes.column(key), pc.unique(scans.column(key))))
+    if "provider" in f.column_names:
+        f = f.filter(
+            pc.invert(
+                pc.fill_null(pc.is_in(f.column("provider"), pa.array(["wifi", "cell", "reported"])), False)
+            )
+        )
+    if "accuracy_m" in f.column_names:
+        f = f.filter(pc.fill_null(pc.less_equal(f.column("accuracy_m"), max_accuracy_m), True))
+    return f.select(["lat", "lon"])
+
+
+def _visited(lat: F64, lon: F64, teach: pa.Table, radius_m: float) -> NDArray[np.bool_]:
+    """Whether each point is within ``radius_m`` of a teaching fix."""
+    from scipy.spatial import cKDTree
+
+    if lat.size == 0 or teach.num_rows == 0:
+        return np.zeros(lat.size, dtype=bool)
+    flat = np.asarray(teach.column("lat").to_numpy(), np.float64)
+    flon = np.asarray(teach.column("lon").to_numpy(), np.float64)
+    lat0, lon0 = float(np.median(flat)), float(np.median(flon))
+    fx, fy = enu_m(flat, flon, lat0, lon0)
+    px, py = enu_m(lat, lon, lat0, lon0)
+    d, _ = cKDTree(np.column_stack([fx, fy])).query(
+        np.column_stack([px, py]), k=1, distance_upper_bound=radius_m
+    )
+    return np.asarray(np.isfinite(d), dtype=bool)
 
 
 def _stay_intervals(devices: pa.Table, stays: pa.Table) -> dict[str, tuple[I64, I64]]:
@@ -259,16 +314,27 @@ def score_wifi(
     sday = (_us(scans.column("t")) // _DAY_US) % 2
     positioned: list[pa.Table] = []
     n_tables: list[int] = []
+    unvisited: list[F64] = []
+    key = "entity" if pair_by == "entity" else "device"
     for k in (0, 1):
-        table = learn_access_points(
-            fixes.filter(pa.array(fday == k)), scans.filter(pa.array(sday == k)), **lo
-        )
+        learn_fixes = fixes.filter(pa.array(fday == k))
+        learn_scans = scans.filter(pa.array(sday == k))
+        table = learn_access_points(learn_fixes, learn_scans, **lo)
         n_tables.append(table.num_rows)
         test = scans.filter(pa.array(sday != k))
         if table.num_rows and test.num_rows:
-            positioned.append(position_scans(test, table, **po))
+            part = position_scans(test, table, **po)
+            positioned.append(part)
+            # the scans at spots the teaching devices never stood at in the learning fold
+            true_ll: list[F64] = []
+            e_part, _, _, _ = _errors(part, true_position, intervals, true_ll)
+            teach = _teaching_positions(
+                learn_fixes, learn_scans, key, float(lo.get("max_fix_accuracy_m", 30.0))
+            )
+            unvisited.append(e_part[~_visited(true_ll[0], true_ll[1], teach, VISITED_M)])
     pos = pa.concat_tables(positioned) if positioned else schemas.FIX.empty_table()
     err, acc, staying, carried = _errors(pos, true_position, intervals)
+    far = np.concatenate(unvisited) if unvisited else np.zeros(0)
     metrics["wifi.coverage"] = pos.num_rows / n_scans if n_scans else nan
     metrics["wifi.error_median_m"] = float(np.median(err)) if err.size else nan
     metrics["wifi.error_p90_m"] = _q(err, 0.9)
@@ -282,6 +348,13 @@ def score_wifi(
         metrics[f"wifi.{name}.share"] = float(sel.mean()) if err.size else nan
     pm = metrics["wifi.placement_error_median_m"]
     metrics["wifi.ratio_to_placement"] = metrics["wifi.error_median_m"] / pm if pm and pm > 0 else nan
+    # away from where the table was taught: free of the simulator's standing-at-the-centroid artefact
+    metrics["wifi.unvisited.error_median_m"] = float(np.median(far)) if far.size else nan
+    metrics["wifi.unvisited.error_p90_m"] = _q(far, 0.9)
+    metrics["wifi.unvisited.share"] = far.size / err.size if err.size else nan
+    metrics["wifi.unvisited.ratio_to_placement"] = (
+        metrics["wifi.unvisited.error_median_m"] / pm if pm and pm > 0 else nan
+    )
     # stays found in the positioned scans alone, beside those found in the same carriers' GPS fixes
     metrics.update(_stay_scores(pos, fixes, devices, true_stays))
     # the access points learned from every day, against their true positions
@@ -298,10 +371,13 @@ def score_wifi(
         true_aps.column("lon").to_numpy()[ti],
     )
     unc = wifi_rows.column("uncertainty_m").to_numpy()[ok]
+    usable = wifi_rows.column("n_positions").to_numpy()[ok] >= int(po.get("min_ap_positions", 3))
     heard = len(set(scans.filter(pc.equal(scans.column("kind"), "wifi")).column("ident").to_pylist()))
     metrics["wifi.ap_error_median_m"] = float(np.median(ap_err)) if ap_err.size else nan
     metrics["wifi.ap_error_p90_m"] = _q(ap_err, 0.9)
     metrics["wifi.ap_uncertainty_share"] = float(np.mean(ap_err <= unc)) if ap_err.size else nan
+    metrics["wifi.ap_usable_error_median_m"] = float(np.median(ap_err[usable])) if usable.any() else nan
+    metrics["wifi.ap_usable_share"] = float(np.mean(usable)) if ap_err.size else nan
     metrics["wifi.ap_learned_share"] = wifi_rows.num_rows / heard if heard else nan
     # the positioning step alone, from the true access-point positions
     oracle = pa.table(
