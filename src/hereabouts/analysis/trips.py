@@ -54,7 +54,8 @@ trip (at least 0.2; 1 for a flight, which is judged by its gap); a train guess i
 (without a rail network a fast motorway drive looks the same). A trip's own ``confidence`` is
 the geometric mean of its two stays' confidences (0.5 when missing), times ``1 − 0.6 · gap_s /
 duration_s``. Both raw scores go through the shipped calibration maps (``trips`` and ``modes``,
-:func:`hereabouts.evaluate.calibration.apply`), so the emitted numbers are measured probabilities;
+:func:`hereabouts.evaluate.calibration.apply`, with the map of the entity's sensor class as its stays
+show it), so the emitted numbers are measured probabilities;
 :func:`guess_mode` itself returns the raw score.
 """
 
@@ -330,8 +331,10 @@ def build_trips(
     gap_frac = np.where(duration > 0, np.clip(gap_s / np.where(duration > 0, duration, 1.0), 0.0, 1.0), 1.0)
     conf = np.sqrt(np.clip(ca, 0, 1) * np.clip(cb, 0, 1)) * (1.0 - 0.6 * gap_frac)
     from ..evaluate.calibration import apply as calibrated  # raw scores → measured probabilities
+    from ..evaluate.calibration import stay_sensor_classes
 
-    conf, mode_conf = calibrated("trips", conf), calibrated("modes", mode_conf)
+    classes = stay_sensor_classes(stays)[a]  # the sensor class of the trip's entity
+    conf, mode_conf = calibrated("trips", conf, classes), calibrated("modes", mode_conf, classes)
 
     # the path column: trips ▸ pieces ▸ points
     pts = pa.StructArray.from_arrays([pa.array(klat), pa.array(klon)], fields=list(PATH_POINT))
