@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -63,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--dry-run", action="store_true", help="fit and score, but write no map")
     ap.add_argument(
+        "--reuse-raw",
+        action="store_true",
+        help="keep the raw-score samples of each --work folder (fit-raw-samples.pkl) and reuse them in a "
+        "later run; delete them after changing a stage",
+    )
+    ap.add_argument(
         "--only",
         nargs="+",
         choices=KINDS,
@@ -90,14 +97,21 @@ def main(argv: list[str] | None = None) -> int:
                     if folder in emitted and not emitted[folder] & {"stays"}:
                         continue  # no stays (cell positions): no place or trip to fit on either
                     # this group's maps off (raw scores), the maps fitted before it on
-                    ev = evaluate(folder, calibrated=earlier, trackintel=False, plots=False, signals=())
-                    emitted.setdefault(folder, set()).update(k for k, (c, _) in ev.samples.items() if len(c))
+                    cache = folder / "fit-raw-samples.pkl"
+                    if args.reuse_raw and not earlier and cache.is_file():
+                        samples, by_class = pickle.loads(cache.read_bytes())
+                    else:
+                        ev = evaluate(folder, calibrated=earlier, trackintel=False, plots=False, signals=())
+                        samples, by_class = ev.samples, ev.samples_by_class
+                        if args.reuse_raw and not earlier:
+                            cache.write_bytes(pickle.dumps((samples, by_class)))
+                    emitted.setdefault(folder, set()).update(k for k, (c, _) in samples.items() if len(c))
                     for kind in group:
-                        if kind in ev.samples:
-                            c, y = ev.samples[kind]
+                        if kind in samples:
+                            c, y = samples[kind]
                             pooled[kind][0].append(c)
                             pooled[kind][1].append(y)
-                    for cname, ks in ev.samples_by_class.items():
+                    for cname, ks in by_class.items():
                         for kind in group:
                             if kind in ks:
                                 slot = by_cls.setdefault((kind, cname), ([], []))

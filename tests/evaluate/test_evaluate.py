@@ -189,10 +189,16 @@ def test_raw_run_gives_the_scores_the_maps_were_fitted_on(
     assert raw.details["run"]["calibrated"] == [] and ev.details["run"]["calibrated"] == list(cal.KINDS)
     assert raw.details["calibration"]["stays"]["calibrated"] is False
     for kind in ("stays", "modes", "anchors"):
-        c_raw, ok_raw = raw.samples[kind]
-        c_cal, ok_cal = ev.samples[kind]
+        _, ok_raw = raw.samples[kind]
+        _, ok_cal = ev.samples[kind]
         assert np.array_equal(ok_raw, ok_cal), kind
-        assert np.allclose(c_cal, cal.apply(kind, c_raw), equal_nan=True), kind
+        # each agent's confidences go through the map of its sensor class
+        assert set(raw.samples_by_class) == set(ev.samples_by_class)
+        for cname, ks in raw.samples_by_class.items():
+            cr, okr = ks[kind]
+            cc, okc = ev.samples_by_class[cname][kind]
+            assert np.array_equal(okr, okc), (kind, cname)
+            assert np.allclose(cc, cal.apply(kind, cr, cname), equal_nan=True), (kind, cname)
     # the raw scores are badly calibrated, the emitted confidences are not
     assert raw.metrics["calibration.ece.stays"] > 2 * ev.metrics["calibration.ece.stays"]
     with pytest.raises(InputError, match="unknown confidence kind"):

@@ -339,8 +339,11 @@ def fit_isotonic(
     """Fit a non-decreasing map from ``conf`` to the probability of ``correct`` by pool-adjacent-violators.
 
     Blocks with fewer than ``min_block`` samples are pooled with a neighbour, so a handful of samples
-    at an extreme confidence cannot pin the map to 0 or 1. The knots are the blocks' mean confidences
-    and their shares correct, smoothed by Laplace's rule (``(right + 1) / (n + 2)``).
+    at an extreme confidence cannot pin the map to 0 or 1. The map is flat over each block (knots at
+    its lowest and highest confidence) at the block's share correct, smoothed by Laplace's rule
+    (``(right + 1) / (n + 2)``), and linear between blocks: every confidence of a block gets the share
+    measured on the block (interpolating between the blocks' means instead would move the block's
+    edges towards its neighbours' shares, which they do not have).
 
     >>> m = fit_isotonic([0.2] * 50 + [0.9] * 50, [True] * 25 + [False] * 25 + [True] * 40 + [False] * 10)
     >>> [round(float(v), 2) for v in m([0.2, 0.9])]
@@ -354,30 +357,39 @@ def fit_isotonic(
     # initial blocks: one per distinct confidence
     uniq, start = np.unique(c, return_index=True)
     ends = np.append(start[1:], c.size)
-    blocks: list[list[float]] = []  # [sum_conf, sum_y, n]
+    blocks: list[list[float]] = []  # [sum_y, n, lowest conf, highest conf]
     for a, b in zip(start, ends, strict=True):
-        blocks.append([float(c[a:b].sum()), float(yf[a:b].sum()), float(b - a)])
+        blocks.append([float(yf[a:b].sum()), float(b - a), float(c[a]), float(c[a])])
+
+    def merge(lo: list[float], hi: list[float]) -> list[float]:
+        return [lo[0] + hi[0], lo[1] + hi[1], lo[2], hi[3]]
+
     stack: list[list[float]] = []
     for blk in blocks:
         stack.append(blk)
         while len(stack) > 1 and (
-            stack[-2][1] / stack[-2][2] >= stack[-1][1] / stack[-1][2] or stack[-2][2] < min_block
+            stack[-2][0] / stack[-2][1] >= stack[-1][0] / stack[-1][1] or stack[-2][1] < min_block
         ):
             top = stack.pop()
-            stack[-1] = [stack[-1][0] + top[0], stack[-1][1] + top[1], stack[-1][2] + top[2]]
-    while len(stack) > 1 and stack[-1][2] < min_block:
+            stack[-1] = merge(stack[-1], top)
+    while len(stack) > 1 and stack[-1][1] < min_block:
         top = stack.pop()
-        stack[-1] = [stack[-1][0] + top[0], stack[-1][1] + top[1], stack[-1][2] + top[2]]
-    xs = [b[0] / b[2] for b in stack]
+        stack[-1] = merge(stack[-1], top)
     # Laplace's rule of succession: a block of n inferences all right is worth (n + 1) / (n + 2), not
-    # certainty
-    ys = [(b[1] + 1.0) / (b[2] + 2.0) for b in stack]
-    # enforce monotone (pooling with min_block may leave equal neighbours; keep non-decreasing)
-    ys = list(np.maximum.accumulate(np.asarray(ys)))
+    # certainty; pooling with min_block may leave equal neighbours: keep the shares non-decreasing
+    share = np.maximum.accumulate(np.asarray([(b[0] + 1.0) / (b[1] + 2.0) for b in stack]))
+    xs: list[float] = []
+    ys: list[float] = []
+    for b, v in zip(stack, share.tolist(), strict=True):
+        for x in (b[2], b[3]) if b[3] > b[2] else (b[2],):
+            xs.append(round(x, 6))
+            ys.append(round(float(v), 6))
+    # rounding may make neighbouring knots equal: keep x non-decreasing (np.interp takes steps)
+    xs = list(np.maximum.accumulate(np.asarray(xs)))
     return CalibrationMap(
         kind,
-        [round(float(v), 6) for v in xs],
-        [round(float(v), 6) for v in ys],
+        [float(v) for v in xs],
+        ys,
         meta={"n": int(c.size), "n_distinct": int(uniq.size)},
     )
 
