@@ -8,7 +8,9 @@ of the confidences the engine emits with the new maps.
 
 Besides the pooled map, the kinds of :data:`CLASSED` get one map per sensor class
 (``calibration.sensor_classes``: the spread and the rate of fixes of an agent's stays) with at least
-``--min-class-samples`` training samples; the stages pick the map of each row's class. So the training
+``--min-class-samples`` training samples, and modes one per class, guess and trip length
+(``trips.mode_calibration_keys``); the stages pick the map of each row's key (or of its coarser
+prefix when it has none). So the training
 towns should hold every class the engine will meet: forced single profiles as well as ``mixed``.
 
     python scripts/fit_calibration.py --agents 60 --days 14 \\
@@ -113,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
                             pooled[kind][1].append(y)
                     for cname, ks in by_class.items():
                         for kind in group:
-                            if kind in ks:
-                                slot = by_cls.setdefault((kind, cname), ([], []))
-                                slot[0].append(ks[kind][0])
-                                slot[1].append(ks[kind][1])
+                            # the kind's samples of this class, and finer keys of it ("modes/walk/long")
+                            for key, (kc, ky) in ks.items():
+                                if key == kind or key.startswith(kind + "/"):
+                                    slot = by_cls.setdefault((kind, cname + key[len(kind) :]), ([], []))
+                                    slot[0].append(kc)
+                                    slot[1].append(ky)
                     counts = ", ".join(f"{k} {sum(len(c) for c in pooled[k][0])}" for k in group)
                     print(f"{folder.name}: pooled so far {counts}", flush=True)
             for kind in group:
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if kind in CLASSED:
                     for (k2, cname), (ccs, cys) in sorted(by_cls.items()):
-                        if k2 != kind or cname == "unknown":
+                        if k2 != kind or cname.startswith("unknown"):
                             continue
                         cc, cy = np.concatenate(ccs), np.concatenate(cys)
                         ok = np.isfinite(cc)

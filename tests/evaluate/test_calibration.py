@@ -184,7 +184,7 @@ def test_stages_emit_calibrated_confidences(pipeline: dict[str, object]) -> None
     trip's raw score is computed from the stays' emitted (calibrated) confidences."""
     from hereabouts.analysis.places import cluster_places
     from hereabouts.analysis.stays import detect_stays
-    from hereabouts.analysis.trips import build_trips
+    from hereabouts.analysis.trips import build_trips, mode_calibration_keys
 
     fixes = pipeline["fixes"]
 
@@ -224,9 +224,11 @@ def test_stages_emit_calibrated_confidences(pipeline: dict[str, object]) -> None
     t_cls = [cls_of[e] for e in trips.column("entity").to_pylist()]
     assert np.allclose(col(trips, "confidence"), cal.apply("trips", col(raw_trips, "confidence"), t_cls))
     raw_modes = col(raw_trips, "mode_confidence")
-    assert np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes, t_cls))
-    # the map of the class is used, not the pooled one
+    keys = mode_calibration_keys(t_cls, trips.column("mode").to_pylist(), col(trips, "distance_m"))
+    assert np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes, keys))
+    # the map of the class, guess and length is used, not the pooled one nor the class's alone
     assert not np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes))
+    assert not np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes, t_cls))
 
 
 def test_measured_record_is_valid() -> None:

@@ -371,7 +371,8 @@ def _evaluate(
             sink["places"] = psamp
         tr = filter_entities(trips, "entity", agents_)
         ttr = filter_entities(truth["true_trips"], "agent", agents_)
-        tm, tsamp, confusion = score_trips(tr, ttr)
+        mode_rows: list[int] = []
+        tm, tsamp, confusion = score_trips(tr, ttr, mode_rows=mode_rows)
         for k, v in tm.items():
             if full or k in ("trips.precision", "trips.recall", "trips.f1", "modes.accuracy"):
                 metrics_[f"{k}{suffix}"] = v
@@ -384,6 +385,20 @@ def _evaluate(
                 metrics_[f"{k}{suffix}"] = v
         if sink is not None:
             sink.update(tsamp)
+            if only_samples and "modes" in tsamp:
+                # the mode samples split further by guess and length, as the modes map is keyed
+                from ..analysis.trips import mode_calibration_keys
+
+                rows = np.asarray(mode_rows, np.int64)
+                keys = mode_calibration_keys(
+                    np.full(rows.shape[0], "", dtype=object),
+                    tr.column("mode").take(pa.array(rows)).to_pylist(),
+                    tr.column("distance_m").take(pa.array(rows)).to_numpy(),
+                )
+                mc, my = tsamp["modes"]
+                for key in sorted(set(keys.tolist())):
+                    sel = keys == key
+                    sink[f"modes{key}"] = (mc[sel], my[sel])
         if full:
             details["mode_confusion"] = confusion
         if anchors is not None:

@@ -280,9 +280,11 @@ class CalibrationMap:
     """A monotone piecewise-linear map from raw confidence to calibrated probability.
 
     ``x`` (increasing) and ``y`` (non-decreasing) are its knots; below ``x[0]`` and above ``x[-1]``
-    it is flat. ``classes`` optionally holds one map per sensor class (:data:`SENSOR_CLASSES`), used
-    for the rows of that class when the caller names the classes; every other row (and every call
-    without classes) uses the pooled knots ``x``, ``y``.
+    it is flat. ``classes`` optionally holds one map per sensor class (:data:`SENSOR_CLASSES`), or per
+    finer key ``"<class>/<more>"`` (a mode guess and a distance band: ``"fine-sparse/walk/long"``),
+    used for the rows of that key when the caller names them (a key without a map falls back to its
+    coarser prefix, see :meth:`resolve`); every other row (and every call without classes) uses the
+    pooled knots ``x``, ``y``.
     """
 
     kind: str
@@ -297,14 +299,26 @@ class CalibrationMap:
         out = np.asarray(np.interp(np.clip(r, 0.0, 1.0), self.x, self.y), np.float64)
         if classes is not None and self.classes and r.ndim > 0:
             cls = np.broadcast_to(np.asarray(classes, dtype=object), r.shape)
-            for name, sub in self.classes.items():
-                sel = cls == name
-                if sel.any():
+            for name in set(cls.ravel().tolist()):
+                sub = self.resolve(name)
+                if sub is not None:
+                    sel = cls == name
                     out[sel] = np.interp(np.clip(r[sel], 0.0, 1.0), sub.x, sub.y)
-        elif classes is not None and self.classes and isinstance(classes, str) and classes in self.classes:
-            sub = self.classes[classes]
-            out = np.asarray(np.interp(np.clip(r, 0.0, 1.0), sub.x, sub.y), np.float64)
+        elif classes is not None and self.classes and isinstance(classes, str):
+            sub = self.resolve(classes)
+            if sub is not None:
+                out = np.asarray(np.interp(np.clip(r, 0.0, 1.0), sub.x, sub.y), np.float64)
         return np.asarray(np.where(np.isfinite(r), out, np.nan), np.float64)
+
+    def resolve(self, key: object) -> CalibrationMap | None:
+        """The map of ``key`` (``"<class>"`` or a finer ``"<class>/<more>/..."``): its own, else that of
+        the longest prefix ending before a ``/`` that has one, else None (the pooled map applies)."""
+        name = str(key)
+        while name:
+            if name in self.classes:
+                return self.classes[name]
+            name = name.rpartition("/")[0]
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "method": self.method, "x": self.x, "y": self.y}
