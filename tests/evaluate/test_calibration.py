@@ -199,7 +199,16 @@ def test_stages_emit_calibrated_confidences(pipeline: dict[str, object]) -> None
     classes = cal.stay_sensor_classes(stays)
     assert set(classes.tolist()) == {"fine-sparse"}
     cls_of = dict(zip(stays.column("entity").to_pylist(), classes.tolist(), strict=True))
-    assert np.allclose(col(stays, "confidence"), cal.apply("stays", col(raw_stays, "confidence"), classes))
+    # a stay's map is that of its own class
+    rows = cal.row_classes(
+        col(stays, "n_fixes"),
+        np.asarray(
+            [(r["end"] - r["start"]).total_seconds() for r in stays.select(["start", "end"]).to_pylist()]
+        ),
+        col(stays, "radius_m"),
+    )
+    assert "fine-sparse" in set(rows.tolist())
+    assert np.allclose(col(stays, "confidence"), cal.apply("stays", col(raw_stays, "confidence"), rows))
     assert not np.allclose(col(stays, "confidence"), col(raw_stays, "confidence"))
     for kind in ("stays", "places", "trips", "modes"):
         shipped = cal.load_map(kind)

@@ -432,8 +432,27 @@ def _evaluate(
         members = {a for a in agents_set if cls_of.get(a, cal.UNKNOWN_CLASS) == cname}
         by_class[cname] = {}
         score(members, "", by_class[cname])
+    # a stay's map is that of its own class (calibration.row_classes), not its agent's: split again
+    if "stays" in samples:
+        st_all = filter_entities(stays, "entity", agents_set)
+        rc = cal.row_classes(
+            np.asarray(st_all.column("n_fixes").cast(pa.float64()).to_numpy(), np.float64),
+            (
+                np.asarray(st_all.column("end").cast(pa.int64()).to_numpy(), np.float64)
+                - np.asarray(st_all.column("start").cast(pa.int64()).to_numpy(), np.float64)
+            )
+            / 1e6,
+            np.asarray(st_all.column("radius_m").cast(pa.float64()).to_numpy(), np.float64),
+        )
+        sc, sy = samples["stays"]
+        for ks in by_class.values():
+            ks.pop("stays", None)
+        for cname in sorted(set(rc.tolist())):
+            sel = rc == cname
+            by_class.setdefault(cname, {})["stays"] = (sc[sel], sy[sel])
     class_ece: dict[str, dict[str, Any]] = {}
     for cname, ks in by_class.items():
+        # agents of the class (stays are split by their own class, which may differ from the agent's)
         class_ece[cname] = {"agents": sum(1 for a in agents_set if cls_of.get(a, cal.UNKNOWN_CLASS) == cname)}
         for kind, (c, y) in ks.items():
             r = cal.reliability(c, y)

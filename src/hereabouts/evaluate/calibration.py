@@ -13,10 +13,11 @@ without a shipped map is returned unchanged.
 
 One map fitted on a mix of sensors is miscalibrated on each of them (a mode guessed from fixes 15
 minutes apart is wrong far more often than the same raw score from fixes a minute apart), so a map
-may hold one map per **sensor class** besides its pooled map: the class of an entity is computed
-from its own stays (:func:`sensor_classes`: the median spread of its stays — fine GPS, about 50 m,
-Wi-Fi-like — and the median rate of fixes during them — dense, medium, sparse), and each stage passes
-the class of every row to :func:`apply`. A class without a map of its own (too few training
+may hold one map per **sensor class** besides its pooled map: a stay's class comes from its own
+spread (fine GPS, about 50 m, Wi-Fi-like) and rate of fixes (dense, medium, sparse;
+:func:`row_classes`), the class of a place, trip or mode guess from its entity's stays (the medians
+of the same two, :func:`sensor_classes`), and each stage passes the class of every row to
+:func:`apply`. A class without a map of its own (too few training
 samples, or data of no known class) uses the pooled map.
 
 Raw scores stay reachable: inside ``with raw_confidences():`` (or ``raw_confidences("stays")`` for
@@ -58,6 +59,7 @@ __all__ = [
     "load_map",
     "raw_confidences",
     "reliability",
+    "row_classes",
     "sensor_classes",
     "stay_sensor_classes",
     "use_maps",
@@ -214,6 +216,31 @@ def ece(conf: ArrayLike, correct: ArrayLike, *, bins: int = N_BINS) -> float:
 def _bucket(value: F64, bounds: tuple[tuple[float, str], ...]) -> NDArray[np.int64]:
     edges = np.asarray([b for b, _ in bounds[:-1]], np.float64)
     return np.asarray(np.searchsorted(edges, value, side="right"), np.int64)
+
+
+def row_classes(n_fixes: ArrayLike, duration_s: ArrayLike, radius_m: ArrayLike) -> NDArray[Any]:
+    """The sensor class of each stay from its own spread (``radius_m``) and rate of fixes
+    (``(n_fixes - 1) / duration``): what a stay's confidence is calibrated by, as it depends on that
+    stay alone (an incremental analysis gives every stay the confidence a full one gives it). A stay
+    with no duration is :data:`UNKNOWN_CLASS`.
+
+    >>> row_classes([61, 5, 2], [3600.0, 3600.0, 0.0], [12.0, 75.0, 5.0]).tolist()
+    ['fine-dense', 'mid-sparse', 'unknown']
+    """
+    n = np.asarray(n_fixes, np.float64).ravel()
+    dur = np.asarray(duration_s, np.float64).ravel()
+    rad = np.asarray(radius_m, np.float64).ravel()
+    if not (n.shape == dur.shape == rad.shape):
+        raise InputError("row_classes needs one fix count, duration and radius per stay")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(dur > 0, (n - 1.0) / dur * 3600.0, np.nan)
+    ok = np.isfinite(rate) & np.isfinite(rad)
+    idx = _bucket(np.where(ok, rad, 0.0), SPREAD_CLASSES) * len(RATE_CLASSES) + _bucket(
+        np.where(ok, rate, 0.0), RATE_CLASSES
+    )
+    out = np.asarray(SENSOR_CLASSES, dtype=object)[idx]
+    out[~ok] = UNKNOWN_CLASS
+    return np.asarray(out, dtype=object)
 
 
 def sensor_classes(
