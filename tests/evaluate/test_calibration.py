@@ -233,7 +233,13 @@ def test_stages_emit_calibrated_confidences(pipeline: dict[str, object]) -> None
     t_cls = [cls_of[e] for e in trips.column("entity").to_pylist()]
     assert np.allclose(col(trips, "confidence"), cal.apply("trips", col(raw_trips, "confidence"), t_cls))
     raw_modes = col(raw_trips, "mode_confidence")
-    keys = mode_calibration_keys(t_cls, trips.column("mode").to_pylist(), col(trips, "distance_m"))
+    keys = mode_calibration_keys(
+        t_cls,
+        trips.column("mode").to_pylist(),
+        col(trips, "distance_m"),
+        col(trips, "n_fixes"),
+        col(trips, "duration_s"),
+    )
     assert np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes, keys))
     # the map of the class, guess and length is used, not the pooled one nor the class's alone
     assert not np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes))

@@ -194,7 +194,7 @@ def test_raw_run_gives_the_scores_the_maps_were_fitted_on(
         assert np.array_equal(ok_raw, ok_cal), kind
         # each agent's confidences go through the map of its sensor class
         assert set(raw.samples_by_class) == set(ev.samples_by_class)
-        # (mode guesses: of its class, guess and trip length, samples keyed "modes/<guess>/<length>")
+        # (mode guesses: of its class, trip sampling, guess and length: "modes/<sampling>/<guess>/<length>")
         for cname, ks in raw.samples_by_class.items():
             for key in ks:
                 finer = kind == "modes"  # a mode's map is picked by class, guess and length

@@ -386,7 +386,7 @@ def _evaluate(
         if sink is not None:
             sink.update(tsamp)
             if only_samples and "modes" in tsamp:
-                # the mode samples split further by guess and length, as the modes map is keyed
+                # the mode samples split further by trip sampling, guess and length, as the modes map is keyed
                 from ..analysis.trips import mode_calibration_keys
 
                 rows = np.asarray(mode_rows, np.int64)
@@ -394,6 +394,8 @@ def _evaluate(
                     np.full(rows.shape[0], "", dtype=object),
                     tr.column("mode").take(pa.array(rows)).to_pylist(),
                     tr.column("distance_m").take(pa.array(rows)).to_numpy(),
+                    tr.column("n_fixes").take(pa.array(rows)).to_numpy(),
+                    tr.column("duration_s").take(pa.array(rows)).to_numpy(),
                 )
                 mc, my = tsamp["modes"]
                 for key in sorted(set(keys.tolist())):
