@@ -6,8 +6,16 @@ pools, per confidence kind (stays, places, trips, modes, anchors), the pairs (ra
 ``src/hereabouts/calibration/``. Then scores held-out seeds and prints the ECE of the raw scores and
 of the confidences the engine emits with the new maps.
 
-    python scripts/fit_calibration.py --agents 100 --days 14 --profiles mixed cell \\
-        --seeds 101 103 104 --holdout 200
+Besides the pooled map, the kinds of :data:`CLASSED` get one map per sensor class
+(``calibration.sensor_classes``: the spread and the rate of fixes of an agent's stays) with at least
+``--min-class-samples`` training samples, and modes one per class, guess and trip length
+(``trips.mode_calibration_keys``); the stages pick the map of each row's key (or of its coarser
+prefix when it has none). So the training
+towns should hold every class the engine will meet: forced single profiles as well as ``mixed``.
+
+    python scripts/fit_calibration.py --agents 60 --days 14 \\
+        --profiles gps-1min gps-15min gps-5min-50m-gaps wifi duty-cycled significant-change mixed cell \\
+        --seeds 101 102 --holdout
 
 Every map is fitted on *raw* scores of its own kind: the runs switch its map off
 (``evaluate(calibrated=...)``). Kinds whose raw score is computed from another kind's emitted
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -28,6 +37,9 @@ import numpy as np
 from hereabouts.evaluate import evaluate
 from hereabouts.evaluate.calibration import FIT_ORDER, KINDS, CalibrationMap, ece, fit_isotonic, use_maps
 from hereabouts.sim import simulate
+
+#: The kinds fitted per sensor class as well (anchors: one pooled map; its stage passes no class).
+CLASSED = ("stays", "places", "trips", "modes")
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "hereabouts" / "calibration"
 
@@ -45,13 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--profiles", nargs="+", default=["mixed", "cell"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[101, 103, 104])
-    ap.add_argument("--holdout", type=int, nargs="+", default=[200])
+    ap.add_argument("--holdout", type=int, nargs="*", default=[200])
     ap.add_argument("--min-samples", type=int, default=100)
+    ap.add_argument("--min-class-samples", type=int, default=300)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument(
         "--work", type=Path, default=None, help="keep the simulations here (default: a temp folder)"
     )
     ap.add_argument("--dry-run", action="store_true", help="fit and score, but write no map")
+    ap.add_argument(
+        "--reuse-raw",
+        action="store_true",
+        help="keep the raw-score samples of each --work folder (fit-raw-samples.pkl) and reuse them in a "
+        "later run; delete them after changing a stage",
+    )
     ap.add_argument(
         "--only",
         nargs="+",
@@ -74,18 +93,34 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             earlier = [k for g in FIT_ORDER[:level] for k in g]  # on: new maps, else the shipped ones
             pooled: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {k: ([], []) for k in group}
+            by_cls: dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray]]] = {}
             with use_maps(fitted):
                 for folder in train:
                     if folder in emitted and not emitted[folder] & {"stays"}:
                         continue  # no stays (cell positions): no place or trip to fit on either
                     # this group's maps off (raw scores), the maps fitted before it on
-                    ev = evaluate(folder, calibrated=earlier, trackintel=False, plots=False)
-                    emitted.setdefault(folder, set()).update(k for k, (c, _) in ev.samples.items() if len(c))
+                    cache = folder / "fit-raw-samples.pkl"
+                    if args.reuse_raw and not earlier and cache.is_file():
+                        samples, by_class = pickle.loads(cache.read_bytes())
+                    else:
+                        ev = evaluate(folder, calibrated=earlier, trackintel=False, plots=False, signals=())
+                        samples, by_class = ev.samples, ev.samples_by_class
+                        if args.reuse_raw and not earlier:
+                            cache.write_bytes(pickle.dumps((samples, by_class)))
+                    emitted.setdefault(folder, set()).update(k for k, (c, _) in samples.items() if len(c))
                     for kind in group:
-                        if kind in ev.samples:
-                            c, y = ev.samples[kind]
+                        if kind in samples:
+                            c, y = samples[kind]
                             pooled[kind][0].append(c)
                             pooled[kind][1].append(y)
+                    for cname, ks in by_class.items():
+                        for kind in group:
+                            # the kind's samples of this class, and finer keys of it ("modes/walk/long")
+                            for key, (kc, ky) in ks.items():
+                                if key == kind or key.startswith(kind + "/"):
+                                    slot = by_cls.setdefault((kind, cname + key[len(kind) :]), ([], []))
+                                    slot[0].append(kc)
+                                    slot[1].append(ky)
                     counts = ", ".join(f"{k} {sum(len(c) for c in pooled[k][0])}" for k in group)
                     print(f"{folder.name}: pooled so far {counts}", flush=True)
             for kind in group:
@@ -111,13 +146,30 @@ def main(argv: list[str] | None = None) -> int:
                         "train_ece_after": round(ece(m(c[keep]), y[keep]), 4),
                     }
                 )
+                if kind in CLASSED:
+                    for (k2, cname), (ccs, cys) in sorted(by_cls.items()):
+                        if k2 != kind or cname.startswith("unknown"):
+                            continue
+                        cc, cy = np.concatenate(ccs), np.concatenate(cys)
+                        ok = np.isfinite(cc)
+                        if int(ok.sum()) < args.min_class_samples:
+                            continue
+                        sub = fit_isotonic(cc[ok], cy[ok], kind=kind)
+                        sub.meta.update(
+                            {
+                                "train_ece_pooled_map": round(ece(m(cc[ok]), cy[ok]), 4),
+                                "train_ece_after": round(ece(sub(cc[ok]), cy[ok]), 4),
+                            }
+                        )
+                        m.classes[cname] = sub
+                        print(f"{kind} {cname}: {int(ok.sum())} samples, {sub.meta}", flush=True)
                 fitted[kind] = m
                 summary[kind] = {"n_train": int(keep.sum())}
         # held out: raw scores, then the engine as shipped with the new maps
         for folder in held:
-            raw = evaluate(folder, calibrated=False, trackintel=False, plots=False)
+            raw = evaluate(folder, calibrated=False, trackintel=False, plots=False, signals=())
             with use_maps(fitted):
-                cal = evaluate(folder, trackintel=False, plots=False)
+                cal = evaluate(folder, trackintel=False, plots=False, signals=())
             for kind in KINDS:
                 if kind not in summary:
                     continue

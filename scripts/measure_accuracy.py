@@ -73,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-trackintel-on", nargs="*", default=["cell"], help="profiles scored without trackintel"
     )
+    ap.add_argument(
+        "--signals",
+        nargs="*",
+        default=[],
+        help="also score these signal-linking inferences (wifi, linkage, copresence); default none",
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
@@ -90,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             profile=prof,
             trackintel=prof not in args.no_trackintel_on,
             plots=False,
+            signals=tuple(args.signals),
         )
         by_profile[prof] = ev.metrics
         runs[prof] = {

@@ -112,6 +112,39 @@ def test_shipped_maps_are_valid() -> None:
         assert np.all(np.diff(ys) >= 0) and ys.min() >= 0 and ys.max() <= 1
 
 
+def test_sensor_classes_from_the_entities_own_stays() -> None:
+    """An entity's class comes from the median spread and rate of fixes of its own stays, one class per
+    entity; entities with no usable stay are unknown."""
+    ent = np.array(["a", "a", "a", "b", "b", "c", "d"])
+    n = np.array([61, 61, 2, 5, 4, 13, 1])
+    dur = np.array([3600.0, 3600.0, 600.0, 3600.0, 3600.0, 3600.0, 0.0])
+    rad = np.array([12.0, 11.0, 300.0, 75.0, 70.0, 118.0, 5.0])
+    got = cal.sensor_classes(ent, n, dur, rad).tolist()
+    assert got == ["fine-dense"] * 3 + ["mid-sparse"] * 2 + ["coarse-medium", cal.UNKNOWN_CLASS]
+    assert set(got) - {cal.UNKNOWN_CLASS} <= set(cal.SENSOR_CLASSES)
+    assert cal.sensor_classes([], [], [], []).shape == (0,)
+    with pytest.raises(InputError, match="one entity"):
+        cal.sensor_classes([1, 2], [1], [1.0], [1.0])
+
+
+def test_map_per_class_and_pooled_fallback() -> None:
+    pooled = {"kind": "modes", "x": [0.0, 1.0], "y": [0.5, 0.5]}
+    d = {**pooled, "classes": {"fine-sparse": {"x": [0.0, 1.0], "y": [0.1, 0.3]}}}
+    m = cal.CalibrationMap.from_dict(d)
+    assert cal.CalibrationMap.from_dict(m.as_dict()) == m
+    out = m(np.array([0.0, 1.0, 0.5, np.nan]), np.array(["fine-sparse", "fine-sparse", "fine-dense", "x"]))
+    assert np.allclose(out[:3], [0.1, 0.3, 0.5]) and math.isnan(out[3])
+    assert float(m(0.5, "fine-sparse")) == pytest.approx(0.2) and float(m(0.5)) == 0.5
+    with cal.use_maps({"modes": m}):
+        assert cal.apply("modes", 1.0, "fine-sparse") == pytest.approx(0.3)
+        assert cal.apply("modes", 1.0, "unknown") == 0.5
+        assert cal.apply("modes", 1.0) == 0.5
+        assert np.allclose(cal.apply("modes", [1.0, 1.0], ["fine-sparse", "mid-dense"]), [0.3, 0.5])
+    bad = {**pooled, "classes": {"fine-sparse": {"x": [0.5, 0.1], "y": [0.1, 0.3]}}}
+    with pytest.raises(InputError, match="malformed"):
+        cal.CalibrationMap.from_dict(bad)
+
+
 def test_raw_confidences_and_use_maps_switches() -> None:
     m = cal.CalibrationMap("stays", [0.0, 1.0], [0.5, 0.5])
     shipped = cal.apply("stays", 0.3)
@@ -151,7 +184,7 @@ def test_stages_emit_calibrated_confidences(pipeline: dict[str, object]) -> None
     trip's raw score is computed from the stays' emitted (calibrated) confidences."""
     from hereabouts.analysis.places import cluster_places
     from hereabouts.analysis.stays import detect_stays
-    from hereabouts.analysis.trips import build_trips
+    from hereabouts.analysis.trips import build_trips, mode_calibration_keys
 
     fixes = pipeline["fixes"]
 
@@ -162,8 +195,24 @@ def test_stages_emit_calibrated_confidences(pipeline: dict[str, object]) -> None
     with cal.raw_confidences("stays"):
         raw_stays = detect_stays(fixes)
     assert stays.num_rows > 20
-    assert np.allclose(col(stays, "confidence"), cal.apply("stays", col(raw_stays, "confidence")))
+    # every entity of this town samples every 15 minutes with GPS: one sensor class, with its own map
+    classes = cal.stay_sensor_classes(stays)
+    assert set(classes.tolist()) == {"fine-sparse"}
+    cls_of = dict(zip(stays.column("entity").to_pylist(), classes.tolist(), strict=True))
+    # a stay's map is that of its own class
+    rows = cal.row_classes(
+        col(stays, "n_fixes"),
+        np.asarray(
+            [(r["end"] - r["start"]).total_seconds() for r in stays.select(["start", "end"]).to_pylist()]
+        ),
+        col(stays, "radius_m"),
+    )
+    assert "fine-sparse" in set(rows.tolist())
+    assert np.allclose(col(stays, "confidence"), cal.apply("stays", col(raw_stays, "confidence"), rows))
     assert not np.allclose(col(stays, "confidence"), col(raw_stays, "confidence"))
+    for kind in ("stays", "places", "trips", "modes"):
+        shipped = cal.load_map(kind)
+        assert shipped is not None and "fine-sparse" in shipped.classes, kind
     # the comparison method's stays are not calibrated
     ti = detect_stays(fixes, method="trackintel")
     with cal.raw_confidences():
@@ -174,14 +223,27 @@ def test_stages_emit_calibrated_confidences(pipeline: dict[str, object]) -> None
     places = cluster_places(stays, towns=False)
     with cal.raw_confidences("places"):
         raw_places = cluster_places(stays, towns=False)
-    assert np.allclose(col(places, "confidence"), cal.apply("places", col(raw_places, "confidence")))
+    p_cls = [cls_of[e] for e in places.column("entity").to_pylist()]
+    assert np.allclose(col(places, "confidence"), cal.apply("places", col(raw_places, "confidence"), p_cls))
 
     trips = build_trips(fixes, stays, places=places)
     with cal.raw_confidences("trips", "modes"):
         raw_trips = build_trips(fixes, stays, places=places)
     assert trips.num_rows > 10
-    assert np.allclose(col(trips, "confidence"), cal.apply("trips", col(raw_trips, "confidence")))
-    assert np.allclose(col(trips, "mode_confidence"), cal.apply("modes", col(raw_trips, "mode_confidence")))
+    t_cls = [cls_of[e] for e in trips.column("entity").to_pylist()]
+    assert np.allclose(col(trips, "confidence"), cal.apply("trips", col(raw_trips, "confidence"), t_cls))
+    raw_modes = col(raw_trips, "mode_confidence")
+    keys = mode_calibration_keys(
+        t_cls,
+        trips.column("mode").to_pylist(),
+        col(trips, "distance_m"),
+        col(trips, "n_fixes"),
+        col(trips, "duration_s"),
+    )
+    assert np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes, keys))
+    # the map of the class, guess and length is used, not the pooled one nor the class's alone
+    assert not np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes))
+    assert not np.allclose(col(trips, "mode_confidence"), cal.apply("modes", raw_modes, t_cls))
 
 
 def test_measured_record_is_valid() -> None:

@@ -1136,6 +1136,53 @@ def _precise_centre(
     return cx, cy, n
 
 
+def _steady_hours_centre(
+    x: F64, y: F64, sod: I64, members: list[I64], cx: float, cy: float, acc_m: float
+) -> tuple[float, float, int, int, tuple[F64, F64]]:
+    """The centre of the fixes of ``members`` windows by a mean shift from ``(cx, cy)``, using only the
+    hours of the day at which the entity is, on average, at that centre.
+
+    A working day's window (09:00-17:00) holds hours spent elsewhere on most days: a student home at
+    15:00, a gym after work, a regular lunch out. Hundreds of metres away, they are inside the
+    mean shift's radius (1.5 x a cell fix's 600 m accuracy) and pull the mean towards them by more
+    than the 100 m it must be within. Per hour of the day, the mean of that hour's fixes (over all the
+    days) is compared with the centre: an hour whose mean lies more than 3 standard errors from it
+    (``acc / sqrt(2 n)`` per axis) was spent elsewhere, and its fixes are left out; repeated until no
+    hour is dropped. Returns the centre, the number of fixes its last mean took, the number of hours
+    left out and the kept hours' means (metres east and north; their scatter bounds the centre's error
+    from below, see :func:`_p_within`)."""
+    idx = np.concatenate(members) if members else np.zeros(0, np.int64)
+    hour = (sod[idx] // H).astype(np.int64) if idx.size else np.zeros(0, np.int64)
+    hours = np.unique(hour)
+    keep_h = np.ones(hours.shape[0], np.bool_)
+    n = 0
+    hx = hy = np.zeros(0)
+    for _ in range(len(hours) + 1):
+        sel = [idx[hour == h] for h in hours[keep_h].tolist()]
+        cx, cy, n = _precise_centre(x, y, sel, cx, cy, acc_m)
+        r = max(1.5 * acc_m, 1.0)
+        z = np.zeros(hours.shape[0])
+        mx = np.full(hours.shape[0], np.nan)
+        my = np.full(hours.shape[0], np.nan)
+        for k, h in enumerate(hours.tolist()):
+            part = idx[hour == h]
+            near = part[np.hypot(x[part] - cx, y[part] - cy) <= r]
+            if near.size < COARSE_MIN_FIXES:
+                continue
+            mx[k], my[k] = float(x[near].mean()), float(y[near].mean())
+            se = max(acc_m, 1.0) / math.sqrt(2.0 * near.size)
+            z[k] = math.hypot(mx[k] - cx, my[k] - cy) / se
+        # drop the single worst hour beyond 3 standard errors, then look again
+        cand = np.where(keep_h, z, 0.0)
+        worst = int(np.argmax(cand)) if cand.size else 0
+        kept = np.isfinite(mx) & keep_h
+        hx, hy = mx[kept], my[kept]
+        if cand.size == 0 or cand[worst] <= 3.0 or int(keep_h.sum()) <= 2:
+            break
+        keep_h[worst] = False
+    return cx, cy, n, int((~keep_h).sum()), (hx, hy)
+
+
 def _p_within(
     acc_m: float, n_fixes: int, target_m: float = COARSE_TARGET_M, scatter: tuple[F64, F64] | None = None
 ) -> float:
@@ -1395,18 +1442,22 @@ def coarse_anchors(
                 obs_weeks = int(np.unique(week_of(wk.day)).shape[0])
                 share = k / n_wd
                 if k >= 3 and share >= 0.4 and weeks >= min(2, obs_weeks):
-                    px, py, nf = _precise_centre(
-                        x, y, [wk.members[i] for i in sel_w.tolist()], *wcent[0], acc_m
+                    px, py, nf, dropped, hours_xy = _steady_hours_centre(
+                        x, y, sod, [wk.members[i] for i in sel_w.tolist()], *wcent[0], acc_m
                     )
                     conf = (
                         math.sqrt(share)
                         * (1.0 - math.exp(-k / 3.0))
                         * (1.0 - math.exp(-weeks))
-                        * _p_within(acc_m, nf, scatter=(wk.x[sel_w], wk.y[sel_w]))
+                        * min(
+                            _p_within(acc_m, nf, scatter=(wk.x[sel_w], wk.y[sel_w])),
+                            _p_within(acc_m, nf, scatter=hours_xy),
+                        )
                     )
+                    away_h = f", {dropped} hours of the day spent elsewhere left out" if dropped else ""
                     ev = (
                         f"{k} of {n_wd} observed weekdays over {weeks} weeks, 09:00-17:00 local ({zname}), "
-                        f"{nf} fixes, {what}"
+                        f"{nf} fixes{away_h}, {what}"
                     )
                     best = (conf, ev, (px, py))
         for c, k in night_work.items():

@@ -163,8 +163,11 @@ def cluster_places(
     ent_code = s.codes[seeds]
     n_entities = _count_distinct_pairs(label, s.codes, k)
     from ..evaluate.calibration import apply as calibrated
+    from ..evaluate.calibration import stay_sensor_classes
 
-    conf = calibrated("places", place_confidence(label, s.confidence, n_visits, k))
+    # a place's sensor class is its entity's (shared places mix entities: the pooled map)
+    classes = None if shared else stay_sensor_classes(stays)[seeds]
+    conf = calibrated("places", place_confidence(label, s.confidence, n_visits, k), classes)
 
     keep = np.flatnonzero(n_visits >= min_visits)
     # sort: entity, dwell desc, then position (deterministic)

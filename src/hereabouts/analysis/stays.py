@@ -23,8 +23,10 @@ entities (in threads over groups of entities for big tables). Two methods:
 Every stay row carries its evidence (``evidence_first``/``evidence_last``: row numbers of its first
 and last supporting fix in the input sorted by (entity, t)), a ``confidence`` — the raw score of
 :func:`stay_confidence`, which for the default method goes through the shipped calibration map
-(:func:`hereabouts.evaluate.calibration.apply`, so it is the measured probability that the stay is
-real; ``raw_confidences("stays")`` turns that off) and for the trackintel method, whose stays are
+(:func:`hereabouts.evaluate.calibration.apply`, with the map of the stay's sensor class —
+:func:`hereabouts.evaluate.calibration.row_classes`, from its own spread and rate of fixes —, so it
+is the measured probability that the stay is real;
+``raw_confidences("stays")`` turns that off) and for the trackintel method, whose stays are
 not calibrated, is left raw —, ``radius_m``
 (the distance from the centre within which 90 % of its supporting fixes lie) and ``method`` (name
 and parameters, e.g. ``default(radius_m=100, min_duration_s=300, ...)``).
@@ -653,9 +655,10 @@ def _stay_table(
         min_duration_s=min_duration_s,
     )
     if calibrate:
-        from ..evaluate.calibration import apply
+        from ..evaluate.calibration import apply, row_classes
 
-        conf = apply("stays", conf)
+        # each stay's own class, so an incremental analysis gives it the confidence a full one does
+        conf = apply("stays", conf, row_classes(n_fixes, (end - start) / 1e6, radius))
     names = cols.entities.take(pa.array(ent, pa.int64()))
     if not pa.types.is_string(names.type):
         names = names.cast(pa.string())

@@ -54,7 +54,10 @@ trip (at least 0.2; 1 for a flight, which is judged by its gap); a train guess i
 (without a rail network a fast motorway drive looks the same). A trip's own ``confidence`` is
 the geometric mean of its two stays' confidences (0.5 when missing), times ``1 − 0.6 · gap_s /
 duration_s``. Both raw scores go through the shipped calibration maps (``trips`` and ``modes``,
-:func:`hereabouts.evaluate.calibration.apply`), so the emitted numbers are measured probabilities;
+:func:`hereabouts.evaluate.calibration.apply`, with the map of the entity's sensor class as its stays
+show it; for the mode, of the class, how the trip was sampled, the guess and the trip's length,
+:func:`mode_calibration_keys`),
+so the emitted numbers are measured probabilities;
 :func:`guess_mode` itself returns the raw score.
 """
 
@@ -94,6 +97,7 @@ __all__ = [
     "gather_paths_reference",
     "guess_mode",
     "habitual_routes",
+    "mode_calibration_keys",
     "smooth_path",
     "smooth_path_reference",
     "trip_ranges_reference",
@@ -330,8 +334,13 @@ def build_trips(
     gap_frac = np.where(duration > 0, np.clip(gap_s / np.where(duration > 0, duration, 1.0), 0.0, 1.0), 1.0)
     conf = np.sqrt(np.clip(ca, 0, 1) * np.clip(cb, 0, 1)) * (1.0 - 0.6 * gap_frac)
     from ..evaluate.calibration import apply as calibrated  # raw scores → measured probabilities
+    from ..evaluate.calibration import stay_sensor_classes
 
-    conf, mode_conf = calibrated("trips", conf), calibrated("modes", mode_conf)
+    classes = stay_sensor_classes(stays)[a]  # the sensor class of the trip's entity
+    conf = calibrated("trips", conf, classes)
+    mode_conf = calibrated(
+        "modes", mode_conf, mode_calibration_keys(classes, mode, distance, n_fix, duration)
+    )
 
     # the path column: trips ▸ pieces ▸ points
     pts = pa.StructArray.from_arrays([pa.array(klat), pa.array(klon)], fields=list(PATH_POINT))
@@ -388,6 +397,50 @@ def build_trips(
         }
     )
     return validate(table, "trip")
+
+
+#: Trips at least this long are ``long`` in the keys of the mode calibration maps.
+MODE_KEY_LONG_M = 1500.0
+#: Trips with at most this many seconds per fix are ``dense`` in the keys of the mode calibration maps.
+MODE_KEY_DENSE_S = 180.0
+
+
+def mode_calibration_keys(
+    classes: ArrayLike,
+    mode: ArrayLike,
+    distance_m: ArrayLike,
+    n_fixes: ArrayLike,
+    duration_s: ArrayLike,
+) -> NDArray[np.object_]:
+    """The keys of the ``modes`` calibration map for trips:
+    ``"<sensor class>/<trip sampling>/<guess>/<length>"``.
+
+    How often a guess is right depends on more than its raw score: from sparse or coarse fixes a car
+    trip's chords average out to a bike's or a walker's speed, so a ``walk`` guess over 3 km is right
+    far less often than one over 500 m; and how a trip was sampled (``dense``: at most
+    :data:`MODE_KEY_DENSE_S` seconds per fix, else ``sparse``) is not what the entity's stays show (a
+    phone that records on movement only samples its stays every 15 minutes and its trips every 100 m).
+    ``mode`` holds indices into :data:`MODES` (or their names).
+
+    >>> mode_calibration_keys(["fine-sparse", "fine-dense"], [0, "bike"], [3000.0, 200.0], [2, 30], [1800.0, 600.0]).tolist()
+    ['fine-sparse/sparse/walk/long', 'fine-dense/dense/bike/short']
+    """
+    cls = np.asarray(classes, dtype=object).ravel()
+    mv = np.asarray(mode, dtype=object).ravel()
+    names = [MODES[int(m)] if not isinstance(m, str) else m for m in mv.tolist()]
+    dist = np.asarray(distance_m, np.float64).ravel()
+    band = np.where(dist >= MODE_KEY_LONG_M, "long", "short")
+    per_fix = np.asarray(duration_s, np.float64).ravel() / np.maximum(
+        np.asarray(n_fixes, np.float64).ravel(), 1.0
+    )
+    sampling = np.where(per_fix <= MODE_KEY_DENSE_S, "dense", "sparse")
+    return np.asarray(
+        [
+            f"{c}/{s}/{g}/{b}"
+            for c, s, g, b in zip(cls.tolist(), sampling.tolist(), names, band.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
 
 
 def guess_mode(

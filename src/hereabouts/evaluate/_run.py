@@ -46,12 +46,15 @@ class Evaluation:
     reliability curves, the mode confusion, which stages were available and the run's parameters.
     ``samples`` holds, per confidence kind, the ``(confidence, correct)`` pairs of the confidences as
     emitted — raw scores for the kinds the run switched the maps off for (``calibrated``), which is
-    what maps are fitted on; not written out.
+    what maps are fitted on; ``samples_by_class`` the same split by the sensor class of the agent
+    (:func:`~hereabouts.evaluate.calibration.sensor_classes`, from its stays; ``unknown`` when it has
+    none), which per-class maps are fitted on. Neither is written out.
     """
 
     metrics: dict[str, float]
     details: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, Samples] = field(default_factory=dict, repr=False)
+    samples_by_class: dict[str, dict[str, Samples]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"metrics": {...}, **details}`` with NaN written as null."""
@@ -320,57 +323,85 @@ def _evaluate(
     samples: dict[str, Samples] = {}
     details: dict[str, Any] = dict(signal_details)
 
-    def score(agents_: set[str], suffix: str) -> None:
-        full = suffix == ""
+    def score(agents_: set[str], suffix: str, sink: dict[str, Samples] | None = None) -> None:
+        """Metrics of ``agents_`` keyed with ``suffix``; with ``sink``, only their samples, into it."""
+        only_samples = sink is not None
+        full = suffix == "" and not only_samples
+        if full:
+            sink = samples
+        metrics_ = {} if only_samples else metrics
         st = filter_entities(stays, "entity", agents_)
         ts = filter_entities(truth["true_stays"], "agent", agents_)
         s = score_stays(st, ts)
         for k in ("precision", "recall", "f1"):
-            metrics[f"stays.{k}{suffix}"] = getattr(s, k)
-        metrics[f"stays.start_error_median_s{suffix}"] = s.start_error_median_s
-        metrics[f"stays.end_error_median_s{suffix}"] = s.end_error_median_s
+            metrics_[f"stays.{k}{suffix}"] = getattr(s, k)
+        metrics_[f"stays.start_error_median_s{suffix}"] = s.start_error_median_s
+        metrics_[f"stays.end_error_median_s{suffix}"] = s.end_error_median_s
         if full:
-            metrics["stays.n_detected"] = float(s.n_detected)
-            metrics["stays.n_true"] = float(s.n_true)
+            metrics_["stays.n_detected"] = float(s.n_detected)
+            metrics_["stays.n_true"] = float(s.n_true)
+        if sink is not None:
             from .stays import match_stays
 
             pairs, _ = match_stays(st, ts)
             ok = np.zeros(st.num_rows, np.bool_)
             for i, _j in pairs:
                 ok[i] = True
-            samples["stays"] = (
+            sink["stays"] = (
                 np.asarray(
                     st.column("confidence").cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64
                 ),
                 ok,
             )
-        if ti_stays is not None:
+        if ti_stays is not None and not only_samples:
             s2 = score_stays(filter_entities(ti_stays, "entity", agents_), ts)
             for k in ("precision", "recall", "f1"):
-                metrics[f"stays_trackintel.{k}{suffix}"] = getattr(s2, k)
+                metrics_[f"stays_trackintel.{k}{suffix}"] = getattr(s2, k)
             if full:
-                metrics["stays_trackintel.start_error_median_s"] = s2.start_error_median_s
-                metrics["stays_trackintel.n_detected"] = float(s2.n_detected)
+                metrics_["stays_trackintel.start_error_median_s"] = s2.start_error_median_s
+                metrics_["stays_trackintel.n_detected"] = float(s2.n_detected)
         pm, psamp = score_places(places, truth["true_stays"], truth["true_places"], entities=agents_)
         for k in ("precision", "recall", "f1"):
-            metrics[f"places.{k}{suffix}"] = pm[k]
+            metrics_[f"places.{k}{suffix}"] = pm[k]
         if full:
-            metrics["places.distance_median_m"] = pm["distance_median_m"]
-            metrics["places.n_detected"] = pm["n_detected"]
-            metrics["places.n_true"] = pm["n_true"]
-            samples["places"] = psamp
+            metrics_["places.distance_median_m"] = pm["distance_median_m"]
+            metrics_["places.n_detected"] = pm["n_detected"]
+            metrics_["places.n_true"] = pm["n_true"]
+        if sink is not None:
+            sink["places"] = psamp
         tr = filter_entities(trips, "entity", agents_)
         ttr = filter_entities(truth["true_trips"], "agent", agents_)
-        tm, tsamp, confusion = score_trips(tr, ttr)
+        mode_rows: list[int] = []
+        tm, tsamp, confusion = score_trips(tr, ttr, mode_rows=mode_rows)
         for k, v in tm.items():
             if full or k in ("trips.precision", "trips.recall", "trips.f1", "modes.accuracy"):
-                metrics[f"{k}{suffix}"] = v
-        rm = score_routes(filter_entities(routes, "entity", agents_), places, ttr, truth["true_places"])
+                metrics_[f"{k}{suffix}"] = v
+        if only_samples:
+            rm = {}
+        else:
+            rm = score_routes(filter_entities(routes, "entity", agents_), places, ttr, truth["true_places"])
         for k, v in rm.items():
             if full or k == "routes.recall":
-                metrics[f"{k}{suffix}"] = v
+                metrics_[f"{k}{suffix}"] = v
+        if sink is not None:
+            sink.update(tsamp)
+            if only_samples and "modes" in tsamp:
+                # the mode samples split further by trip sampling, guess and length, as the modes map is keyed
+                from ..analysis.trips import mode_calibration_keys
+
+                rows = np.asarray(mode_rows, np.int64)
+                keys = mode_calibration_keys(
+                    np.full(rows.shape[0], "", dtype=object),
+                    tr.column("mode").take(pa.array(rows)).to_pylist(),
+                    tr.column("distance_m").take(pa.array(rows)).to_numpy(),
+                    tr.column("n_fixes").take(pa.array(rows)).to_numpy(),
+                    tr.column("duration_s").take(pa.array(rows)).to_numpy(),
+                )
+                mc, my = tsamp["modes"]
+                for key in sorted(set(keys.tolist())):
+                    sel = keys == key
+                    sink[f"modes{key}"] = (mc[sel], my[sel])
         if full:
-            samples.update(tsamp)
             details["mode_confusion"] = confusion
         if anchors is not None:
             am, asamp = score_anchors(
@@ -378,11 +409,11 @@ def _evaluate(
             )
             for k, v in am.items():
                 if full or k in ("home.top1", "work.top1", "home.abstention", "work.abstention"):
-                    metrics[f"{k}{suffix}"] = v
-            if full:
+                    metrics_[f"{k}{suffix}"] = v
+            if sink is not None:
                 c = np.concatenate([asamp["home"][0], asamp["work"][0]])
                 y = np.concatenate([asamp["home"][1], asamp["work"][1]])
-                samples["anchors"] = (c, y)
+                sink["anchors"] = (c, y)
 
     agents_set = set(all_agents)
     score(agents_set, "")
@@ -395,6 +426,40 @@ def _evaluate(
         by_profile[prof] = len(members)
         if members:
             score(members, f"@{prof}")
+    # the samples again, split by the agents' sensor classes (what per-class maps are fitted on)
+    stay_cls = cal.stay_sensor_classes(stays)
+    cls_of = dict(zip(stays.column("entity").cast(pa.string()).to_pylist(), stay_cls.tolist(), strict=True))
+    by_class: dict[str, dict[str, Samples]] = {}
+    for cname in sorted({cls_of.get(a, cal.UNKNOWN_CLASS) for a in agents_set}):
+        members = {a for a in agents_set if cls_of.get(a, cal.UNKNOWN_CLASS) == cname}
+        by_class[cname] = {}
+        score(members, "", by_class[cname])
+    # a stay's map is that of its own class (calibration.row_classes), not its agent's: split again
+    if "stays" in samples:
+        st_all = filter_entities(stays, "entity", agents_set)
+        rc = cal.row_classes(
+            np.asarray(st_all.column("n_fixes").cast(pa.float64()).to_numpy(), np.float64),
+            (
+                np.asarray(st_all.column("end").cast(pa.int64()).to_numpy(), np.float64)
+                - np.asarray(st_all.column("start").cast(pa.int64()).to_numpy(), np.float64)
+            )
+            / 1e6,
+            np.asarray(st_all.column("radius_m").cast(pa.float64()).to_numpy(), np.float64),
+        )
+        sc, sy = samples["stays"]
+        for ks in by_class.values():
+            ks.pop("stays", None)
+        for cname in sorted(set(rc.tolist())):
+            sel = rc == cname
+            by_class.setdefault(cname, {})["stays"] = (sc[sel], sy[sel])
+    class_ece: dict[str, dict[str, Any]] = {}
+    for cname, ks in by_class.items():
+        # agents of the class (stays are split by their own class, which may differ from the agent's)
+        class_ece[cname] = {"agents": sum(1 for a in agents_set if cls_of.get(a, cal.UNKNOWN_CLASS) == cname)}
+        for kind, (c, y) in ks.items():
+            r = cal.reliability(c, y)
+            if r.n:
+                class_ece[cname][kind] = {"ece": r.ece, "n": r.n}
 
     # calibration of every confidence emitted
     curves: dict[str, Any] = {}
@@ -433,10 +498,11 @@ def _evaluate(
             },
             "anchors": anchors_status,
             "calibration": curves,
+            "calibration_by_class": class_ece,
             "timings": timings,
         }
     )
-    ev = Evaluation(metrics=metrics, details=details, samples=samples)
+    ev = Evaluation(metrics=metrics, details=details, samples=samples, samples_by_class=by_class)
     if out is not None:
         ev.write(out, plots=plots)
     return ev

@@ -314,13 +314,14 @@ def match_trips(detected: pa.Table, truth: pa.Table) -> list[tuple[int, int]]:
 
 
 def score_trips(
-    trips: pa.Table, true_trips: pa.Table
+    trips: pa.Table, true_trips: pa.Table, *, mode_rows: list[int] | None = None
 ) -> tuple[dict[str, float], dict[str, Samples], dict[str, dict[str, int]]]:
     """Trip detection (precision, recall, F1) and mode accuracy of matched trips.
 
     Both tables should already be limited to the entities scored. Returns the metrics (``trips.*``
     and ``modes.*`` keys), the samples for ``trips`` (confidence, matched) and ``modes``
-    (mode_confidence, right) and the mode confusion ``{true mode: {guess: count}}``.
+    (mode_confidence, right) and the mode confusion ``{true mode: {guess: count}}``. ``mode_rows``,
+    when given, is extended with the row of ``trips`` behind each ``modes`` sample.
     """
     pairs = match_trips(trips, true_trips)
     out: dict[str, float] = {}
@@ -355,6 +356,8 @@ def score_trips(
         per_mode[tm].append(ok)
         s_conf.append(float(mconf[i]))
         s_ok.append(ok)
+        if mode_rows is not None:
+            mode_rows.append(i)
     out["modes.accuracy"] = float(np.mean(s_ok)) if s_ok else NAN
     out["modes.n"] = float(len(s_ok))
     for tm in sorted(TRUE_MODE_AS_GUESS):
