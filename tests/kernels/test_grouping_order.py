@@ -88,11 +88,13 @@ def test_fix_order_equals_the_reference(data: tuple[list[str], list[int]]) -> No
         }
     )
     order, bounds = entity_time_order_reference(ents, ts)
-    cols = _columns(table)
-    got = list(range(n)) if cols.order is None else cols.order.tolist()
-    assert got == order
-    assert cols.bounds.tolist() == bounds
-    assert cols.entities.to_pylist() == sorted(set(ents))
-    assert cols.t_us.tolist() == [ts[i] for i in order]
-    assert cols.lat.tolist() == [float(i) for i in order]  # the row numbers, in sorted order
-    assert cols.accuracy_m().tolist() == [i + 0.5 for i in order]
+    for accuracy in (False, True):
+        cols = _columns(table, accuracy=accuracy)
+        if cols.order is not None:
+            assert cols.order.tolist() == order
+        assert cols.bounds.tolist() == bounds
+        assert cols.entities.to_pylist() == sorted(set(ents))
+        assert cols.t_us.tolist() == [ts[i] for i in order]
+        assert cols.lat.tolist() == [float(i) for i in order]  # the row numbers, in sorted order
+        if accuracy:  # asked for, the accuracies move with the rows
+            assert cols.accuracy_m().tolist() == [i + 0.5 for i in order]
