@@ -944,6 +944,30 @@ def serve(
             "the store's single writer); 0: one process.",
         ),
     ] = 0,
+    owntracks_friends: Annotated[
+        int,
+        typer.Option(
+            "--owntracks-friends",
+            min=0,
+            help="With users: an OwnTracks HTTP reply tells of up to this many other devices of the sender's "
+            "workspace (the most recently seen); 0 replies [].",
+        ),
+    ] = 50,
+    analysis_delay_s: Annotated[
+        float,
+        typer.Option(
+            "--analysis-delay-s",
+            min=0.0,
+            help="Analyse a device's stays again in the background once its fixes have paused this long.",
+        ),
+    ] = 2.0,
+    no_analysis: Annotated[
+        bool,
+        typer.Option(
+            "--no-analysis",
+            help="No background analysis (the API still analyses what it is asked about when asked).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the ingest endpoints (OwnTracks, OsmAnd/Traccar Client, GPSLogger, Overland) on the
     embedded store, or on PostgreSQL with --database: /ingest/owntracks, /ingest/osmand,
@@ -996,6 +1020,8 @@ def serve(
             accounts=use_accounts,
             mqtt=mqtt,
             workers=workers,
+            owntracks_friends=owntracks_friends,
+            analysis_delay_s=None if no_analysis else analysis_delay_s,
         )
 
 

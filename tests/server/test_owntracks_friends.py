@@ -14,6 +14,7 @@ import hereabouts as hb
 from hereabouts.accounts import Accounts
 from hereabouts.server import _friends, create_app
 from hereabouts.server._friends import messages, tid_for
+from hereabouts.server._friends import tids_for as tids_for_names
 
 T0 = 1_740_000_000  # 2025-02-19T21:20:00Z
 
@@ -132,3 +133,24 @@ def test_replies_tell_of_the_most_recently_seen_friends_with_stable_tids(world: 
     assert [(m["name"], m["tid"]) for m in reply if m["_type"] == "card"] == [("alice/tablet", "at")]
     world["app"].state.friends.max_friends = 0
     assert post("alice/phone", T0 + 300, 52.09) == []
+
+
+def test_the_view_sent_to_workers_replies_as_the_whole_one() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from hereabouts.server._friends import View
+
+    t = datetime(2025, 2, 19, 21, 20, tzinfo=UTC)
+    names = ["a/1", "a/2", "a/3", "a/4"]
+    ranked = tuple(
+        (n, {"t": t - timedelta(minutes=i), "lat": 52.0 + i, "lon": 5.0, "acc": 5.0})
+        for i, n in enumerate(names)
+    )
+    whole = View("a", frozenset({"a"}), ranked, tids_for_names(names), 50)
+    for limit in (1, 2, 3):
+        sent = whole.trimmed(limit)
+        assert len(sent.ranked) == limit + 1 and set(sent.tids) == {n for n, _ in sent.ranked}
+        for device in names:
+            assert sent.reply(device) == whole.reply(device, limit)
+    assert whole.trimmed(0).reply("a/1") == []
+    assert View("a", frozenset({"b"}), ranked, whole.tids).reply("a/1") == []  # user a left

@@ -51,7 +51,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 import duckdb
@@ -484,13 +484,20 @@ async def _owntracks(request: Request) -> Response:
     else:
         parsed = await asyncio.to_thread(parse_owntracks, body, device=device, options=options, key=key)
     headers = await _store(cfg, parsed)
-    return JSONResponse(_owntracks_reply(request, forced), headers=headers)
+    return JSONResponse(await _owntracks_reply(request, forced), headers=headers)
 
 
-def _owntracks_reply(request: Request, device: str | None) -> list[dict[str, Any]]:
-    """What the app is told after its records are stored: its friends' positions (``_friends``)."""
+async def _owntracks_reply(request: Request, device: str | None) -> list[dict[str, Any]]:
+    """What the app is told after its records are stored: its friends' positions (``_friends``; in an
+    ingest worker, ``areply`` asks the main process for them, :class:`._workers.RemoteFriends`)."""
     friends = getattr(request.app.state, "friends", None)
-    return friends.reply(device) if friends is not None else []
+    if friends is None:
+        return []
+    areply = getattr(friends, "areply", None)
+    if areply is not None:
+        reply: list[dict[str, Any]] = await areply(device)
+        return reply
+    return cast(list[dict[str, Any]], friends.reply(device))
 
 
 async def _osmand(request: Request) -> Response:

@@ -15,7 +15,9 @@ reply is ``[]``.
 Positions come from the live hub (the latest fix of each device committed since the server started,
 kept in memory) over the store's latest fixes, read at most once every :data:`CACHE_S` seconds per
 workspace: building the reply reads nothing from the store on most requests, and their ranking is
-reused for :data:`REPLY_S`. A reply tells of at most ``max_friends`` friends (50 by default, the most
+reused for :data:`REPLY_S` (a :class:`View` of the workspace: its members, ranked positions and
+tracker ids; with ``serve --workers`` the main process sends it to the ingest workers, which keep it
+for as long and build their replies from it, :mod:`._workers`). A reply tells of at most ``max_friends`` friends (50 by default, the most
 recently seen, so that a fleet in one workspace does not make every reply grow with its size;
 ``create_app(owntracks_friends=0)`` turns replies back to ``[]``).
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +34,48 @@ from typing import Any
 CACHE_S = 5.0
 #: seconds a workspace's ranked positions (stored and live together) are reused
 REPLY_S = 1.0
+
+
+@dataclass(frozen=True)
+class View:
+    """What the replies to the devices of one workspace are made of, for :data:`REPLY_S`: its members,
+    its entities with a position (the most recently seen first) and their tracker ids. The main process
+    sends it to the ingest workers (:mod:`._workers`), which build their replies from it."""
+
+    workspace: str
+    #: the users who are members of the workspace
+    members: frozenset[str]
+    #: (entity, {t, lat, lon, acc}), the most recently seen first
+    ranked: tuple[tuple[str, dict[str, Any]], ...]
+    #: entity -> tracker id, over the whole workspace (a friend keeps its tid from reply to reply)
+    tids: dict[str, str]
+    max_friends: int = 50
+    #: when it was made (``time.monotonic()``, the same clock in every process of the machine)
+    made: float = 0.0
+
+    def reply(self, device: str, max_friends: int | None = None) -> list[dict[str, Any]]:
+        """The reply to ``device``, an entity of this workspace: ``[]`` when its user is no longer a
+        member (they see no one through it) or ``max_friends`` is 0."""
+        if device.split("/", 1)[0] not in self.members:
+            return []
+        limit = self.max_friends if max_friends is None else max_friends
+        if limit <= 0:
+            return []
+        friends = [(n, p) for n, p in self.ranked if n != device][:limit]
+        return messages(dict(friends), self.tids)
+
+    def trimmed(self, max_friends: int) -> View:
+        """This view with only what a reply under ``max_friends`` can use (the device itself being
+        one of the ranked), to send to another process."""
+        ranked = self.ranked[: max_friends + 1] if max_friends > 0 else ()
+        return View(
+            self.workspace,
+            self.members,
+            ranked,
+            {n: self.tids[n] for n, _ in ranked if n in self.tids},
+            max_friends,
+            self.made,
+        )
 
 
 class Friends:
@@ -60,24 +105,39 @@ class Friends:
     def reply(self, device: str | None) -> list[dict[str, Any]]:
         """The messages to send back to ``device`` (``user/device``): cards and locations of its
         friends, ``[]`` when it has none (or is not known to the accounts)."""
-        if device is None or self.accounts is None:
+        if device is None or self.max_friends <= 0:
             return []
-        ws = self._cached(f"ws:{device}", lambda: self.accounts.workspace_of_entity(device))
+        view = self.view(device)
+        return view.reply(device, self.max_friends) if view is not None else []
+
+    def view(self, device: str) -> View | None:
+        """The view of the workspace ``device`` belongs to, None when it belongs to none (or there are
+        no accounts)."""
+        if self.accounts is None:
+            return None
+        ws: str | None = self._cached(f"ws:{device}", lambda: self.accounts.workspace_of_entity(device))
         if ws is None:
-            return []
-        user = device.split("/", 1)[0]
-        roles = self._cached(f"roles:{user}", lambda: self.accounts.workspaces_of(user))
-        if ws not in roles:
-            return []  # the device's user has left the workspace: they see no one through it
-        if self.max_friends <= 0:
-            return []
-        ranked: list[tuple[str, dict[str, Any]]] = self._cached(
-            f"ranked:{ws}", lambda: self._ranked(ws), REPLY_S
+            return None
+        view: View = self._cached(f"view:{ws}", lambda: self._view(ws), REPLY_S)
+        return view
+
+    def shipped_view(self, device: str) -> View | None:
+        """:meth:`view`, trimmed to this server's ``max_friends``: what an ingest worker is sent."""
+        if self.accounts is None:
+            return None
+        if self.max_friends <= 0:  # nothing to tell: the workspace is not read
+            ws = self._cached(f"ws:{device}", lambda: self.accounts.workspace_of_entity(device))
+            return View(ws, frozenset(), (), {}, 0, time.monotonic()) if ws is not None else None
+        view = self.view(device)
+        return view.trimmed(self.max_friends) if view is not None else None
+
+    def _view(self, ws: str) -> View:
+        members = self._cached(
+            f"members:{ws}", lambda: frozenset(m["user"] for m in self.accounts.members(ws))
         )
-        friends = [(n, p) for n, p in ranked if n != device][: self.max_friends]
-        # tracker ids from the whole workspace's names: a friend keeps its tid from reply to reply
         tids: dict[str, str] = self._cached(f"tids:{ws}", lambda: tids_for(self.accounts.entities_of(ws)))
-        return messages(dict(friends), tids)
+        made = time.monotonic()
+        return View(ws, members, tuple(self._ranked(ws)), tids, self.max_friends, made)
 
     def _ranked(self, ws: str) -> list[tuple[str, dict[str, Any]]]:
         """The workspace's entities with a position, the most recently seen first."""

@@ -13,7 +13,11 @@ Every other request (the REST API, the web UI and its event streams) is passed u
 process, which serves it on a second unix socket, so the workers need no access to the store: the
 embedded store allows one process only. Ingest tokens of the accounts are looked up by the main
 process and cached by each worker as long as the main process caches them
-(:data:`~hereabouts.accounts.GRANT_CACHE_S`).
+(:data:`~hereabouts.accounts.GRANT_CACHE_S`). The friends an OwnTracks reply tells of
+(:mod:`~hereabouts.server._friends`) come from the main process too: a worker asks it for the view of
+the device's workspace (members, ranked positions, tracker ids) and builds the replies of that
+workspace's devices from it for :data:`~hereabouts.server._friends.REPLY_S`, as the main process
+itself reuses it, so a fix costs no round trip on most requests.
 
 The wire between the processes: frames of a 4-byte big-endian length and a pickle, between processes
 of the same installation and user only (the sockets live in a private temporary directory).
@@ -49,6 +53,7 @@ from .._db import Database
 from ..accounts import GRANT_CACHE_S
 from ..io._base import Counts
 from ..model.errors import InputError, StoreError
+from ._friends import CACHE_S, REPLY_S, View
 from ._writer import GroupWriter, Job, WriterBusy
 
 log = logging.getLogger("hereabouts.server")
@@ -78,10 +83,18 @@ class WriterService:
     unix socket, one thread per connection, and feeds them to the writer; each job's acknowledgement
     (or error) goes back when its group has committed."""
 
-    def __init__(self, writer: GroupWriter, path: str, grant: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        writer: GroupWriter,
+        path: str,
+        grant: Callable[[str], str | None],
+        friends: Callable[[str], Any] | None = None,
+    ) -> None:
         self.writer = writer
         self.path = path
         self.grant = grant
+        #: device -> the :class:`~._friends.View` of its workspace (or None), for OwnTracks replies
+        self.friends = friends
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind(path)
         self._sock.listen(64)
@@ -147,6 +160,14 @@ class WriterService:
                         log.exception("an ingest token could not be looked up")
                         device = None
                     reply(("grant", msg[1], device))
+                elif msg[0] == "friends":
+                    try:
+                        view = self.friends(msg[2]) if self.friends is not None else None
+                    except Exception as exc:
+                        log.exception("the friends of a device could not be looked up")
+                        reply(("friends-error", msg[1], f"{type(exc).__name__}: {exc}"))
+                        continue
+                    reply(("friends", msg[1], view))
         except OSError:
             return
         finally:
@@ -250,7 +271,10 @@ def serve_workers(
             probe.bind((host, port))
         except OSError as exc:
             raise InputError(f"cannot listen on {host}:{port}: {exc}") from exc
-    service = WriterService(cfg.writer, rpc_path, grant)
+    friends = getattr(app.state, "friends", None)
+    service = WriterService(
+        cfg.writer, rpc_path, grant, friends.shipped_view if friends is not None else None
+    )
     spec = {
         "host": host,
         "port": port,
@@ -258,6 +282,7 @@ def serve_workers(
         "http": http_path,
         "parent": os.getpid(),
         "auth": cfg.tokens is not None,
+        "friends": friends is not None,
         "keys": dict(owntracks_keys or {}),
         "max_body_bytes": cfg.max_body_bytes,
         "max_pending": max(1, cfg.writer._queue.maxsize // workers),
@@ -400,6 +425,128 @@ class _Grant:
     device: str
 
 
+class RemoteFriends:
+    """In a worker: the OwnTracks replies of :class:`~hereabouts.server._friends.Friends`, built from
+    the views of the workspaces (members, ranked positions, tracker ids) that the main process sends on
+    request. A view serves every device of its workspace until it is :data:`~._friends.REPLY_S` old
+    (counted from when the main process made it), so a worker asks about a workspace at most about
+    once a second, whatever the number of its devices and fixes. The same rules as in one process: a
+    device is only ever told of its own workspace (which an entity never leaves), ``[]`` when its user
+    is no longer a member, when it belongs to no workspace (looked up again after
+    :data:`~._friends.CACHE_S`) or when the main process does not answer within :attr:`timeout_s`."""
+
+    def __init__(self, path: str, *, timeout_s: float = 2.0) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        #: device -> its workspace, as the main process said
+        self._ws_of: dict[str, str] = {}
+        #: device -> until when it is known to belong to no workspace
+        self._none: dict[str, float] = {}
+        #: workspace -> (its view, until when it is used)
+        self._views: dict[str, tuple[View, float]] = {}
+        #: the look-ups under way, by workspace (or by device when its workspace is not known yet)
+        self._inflight: dict[str, asyncio.Future[View | None]] = {}
+        self._pending: dict[int, asyncio.Future[View | None]] = {}
+        self._ids = itertools.count(1)
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Lock | None = None
+        #: round trips made to the main process (for tests and monitoring)
+        self.lookups = 0
+
+    async def areply(self, device: str | None) -> list[dict[str, Any]]:
+        """The reply to ``device`` (see :meth:`~hereabouts.server._friends.Friends.reply`)."""
+        if device is None:
+            return []
+        now = time.monotonic()
+        ws = self._ws_of.get(device)
+        if ws is not None:
+            hit = self._views.get(ws)
+            if hit is not None and hit[1] > now:
+                return hit[0].reply(device)
+            key = "ws:" + ws
+        else:
+            until = self._none.get(device)
+            if until is not None and until > now:
+                return []
+            key = "device:" + device
+        future = self._inflight.get(key)
+        if future is None:  # one look-up per workspace at a time, however many of its devices wait
+            future = asyncio.ensure_future(self._fetch(device))
+            self._inflight[key] = future
+            future.add_done_callback(functools.partial(self._done, key))
+        try:
+            view = await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
+        except Exception as exc:  # the reply is a courtesy: the fixes are stored already
+            log.warning("no friends for an OwnTracks reply (%s: %s)", type(exc).__name__, exc)
+            return []
+        if view is None or (ws is not None and view.workspace != ws):
+            return []
+        return view.reply(device)
+
+    def _done(self, key: str, future: asyncio.Future[View | None]) -> None:
+        self._inflight.pop(key, None)
+        if not future.cancelled():
+            future.exception()  # retrieved: a look-up whose waiters timed out logs nothing more
+
+    async def _fetch(self, device: str) -> View | None:
+        view = await self._call(device)
+        now = time.monotonic()
+        if len(self._ws_of) > 100_000:
+            self._ws_of.clear()
+        if len(self._none) > 100_000:
+            self._none.clear()
+        if len(self._views) > 10_000:
+            self._views.clear()
+        if view is None:
+            self._none[device] = now + CACHE_S
+        else:
+            self._ws_of[device] = view.workspace
+            self._views[view.workspace] = (view, view.made + REPLY_S)
+        return view
+
+    async def _call(self, device: str) -> View | None:
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._writer is None:
+                reader, self._writer = await asyncio.open_unix_connection(self.path, limit=1 << 22)
+                self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
+        rid = next(self._ids)
+        future: asyncio.Future[View | None] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        self.lookups += 1
+        self._writer.write(_frame(("friends", rid, device)))
+        return await future
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                head = await reader.readexactly(4)
+                msg = pickle.loads(await reader.readexactly(_HEADER.unpack(head)[0]))
+                future = self._pending.pop(msg[1], None)
+                if future is None or future.done():
+                    continue
+                if msg[0] == "friends":
+                    future.set_result(msg[2])
+                else:
+                    future.set_exception(StoreError(f"the main process could not look them up: {msg[2]}"))
+        except (asyncio.IncompleteReadError, OSError):
+            pass
+        finally:  # the connection is gone: the next look-up opens another
+            self._writer = None
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(StoreError("the connection to the main process closed"))
+            self._pending.clear()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+
+
 def proxy_to(path: str) -> Callable[[Scope, Receive, Send], Any]:
     """An ASGI app passing each HTTP request unchanged to the HTTP server on the unix socket ``path``
     and streaming its response back (event streams included; a client going away closes it)."""
@@ -515,6 +662,7 @@ def worker_main() -> None:
     logging.basicConfig(level=getattr(logging, str(spec["log_level"]).upper(), logging.INFO))
     writer = RemoteWriter(spec["rpc"], int(spec["max_pending"]))
     accounts = RemoteGrants(spec["rpc"]) if spec["auth"] else None
+    friends = RemoteFriends(spec["rpc"]) if spec.get("friends") else None
     cfg = IngestConfig(
         cast(Database, None),
         {} if spec["auth"] else None,  # tokens, static or of the accounts, are checked by the main process
@@ -531,9 +679,12 @@ def worker_main() -> None:
             yield
         finally:
             await writer.close()
+            if friends is not None:
+                await friends.close()
 
     app = IngestApp(routes=_ingest_routes(), lifespan=lifespan)
     app.state.ingest = cfg
+    app.state.friends = friends
     app.fallback = proxy_to(spec["http"])
 
     family = socket.AF_INET6 if ":" in spec["host"] else socket.AF_INET
