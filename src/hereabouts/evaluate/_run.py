@@ -33,8 +33,9 @@ from .stays import score_stays
 
 __all__ = ["Evaluation", "evaluate"]
 
-#: The confidence kinds whose ECE makes up ``calibration.ece`` (the worst of them).
-ECE_KINDS = cal.KINDS
+#: The confidence kinds whose ECE makes up ``calibration.ece`` (the worst of them): the engine's
+#: calibrated kinds and the top-1 probability of next-place predictions (``predict``).
+ECE_KINDS = (*cal.KINDS, "predict")
 
 
 @dataclass
@@ -315,10 +316,17 @@ def _evaluate(
             anchors_status = {"available": True}
         timings["anchors_s"] = time.perf_counter() - t0
 
-    say("scoring")
-    t0 = time.perf_counter()
     profiles = _entity_profiles(truth["devices"])
     all_agents = sorted(profiles)
+    t0 = time.perf_counter()
+    say("predicting the last week")
+    from .predict import run_predictions, summarize
+
+    pred_run = run_predictions(stays, places, truth["true_stays"], truth["true_places"], set(all_agents))
+    timings["predict_s"] = time.perf_counter() - t0
+
+    say("scoring")
+    t0 = time.perf_counter()
     metrics: dict[str, float] = dict(signal_metrics)
     samples: dict[str, Samples] = {}
     details: dict[str, Any] = dict(signal_details)
@@ -414,12 +422,23 @@ def _evaluate(
                 c = np.concatenate([asamp["home"][0], asamp["work"][0]])
                 y = np.concatenate([asamp["home"][1], asamp["work"][1]])
                 sink["anchors"] = (c, y)
+        if pred_run.skipped is None:
+            pmet, psamp_ = summarize(pred_run, agents_)
+            for k, v in pmet.items():
+                if full or k in ("predict.top1", "predict.baseline_top1", "predict.brier", "predict.ece"):
+                    metrics_[f"{k}{suffix}"] = v
+            if sink is not None and psamp_[0].size:
+                sink["predict"] = psamp_
 
     agents_set = set(all_agents)
     score(agents_set, "")
     if anchors is None:  # explicit: not measured (see details["anchors"]), not zero
         for k in ("home.top1", "work.top1"):
             metrics[k] = float("nan")
+    if pred_run.skipped is not None:  # explicit: not measured (see details["predict"]), not zero
+        for k in ("top1", "baseline_top1", "brier", "ece", "fano_bound", "fano_bound_distinct"):
+            metrics[f"predict.{k}"] = float("nan")
+        metrics["predict.n_queries"] = 0.0
     by_profile: dict[str, int] = {}
     for prof in sorted(set(profiles.values())):
         members = {a for a, p in profiles.items() if p == prof} & agents_set
@@ -472,7 +491,7 @@ def _evaluate(
         r = cal.reliability(c, y)
         metrics[f"calibration.ece.{kind}"] = r.ece
         curve = r.as_dict()
-        curve["calibrated"] = kind not in raw
+        curve["calibrated"] = kind in cal.KINDS and kind not in raw
         curves[kind] = curve
         if not math.isnan(r.ece):
             eces.append(r.ece)
@@ -497,6 +516,18 @@ def _evaluate(
                 "calibrated": [k for k in cal.KINDS if k not in raw],
             },
             "anchors": anchors_status,
+            "predict": (
+                {"available": False, "reason": pred_run.skipped}
+                if pred_run.skipped is not None
+                else {
+                    "available": True,
+                    "test_days": pred_run.test_days,
+                    "trained_until": pred_run.origin,
+                    "truth": "true stays, their places matched to detected places",
+                    "method": pred_run.method,
+                    "agents_scored": len(pred_run.agents),
+                }
+            ),
             "calibration": curves,
             "calibration_by_class": class_ece,
             "timings": timings,
