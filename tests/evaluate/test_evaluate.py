@@ -114,6 +114,17 @@ def test_metric_keys_and_ranges(evaluated: tuple[Evaluation, Path]) -> None:
     assert sum(sum(r.values()) for r in ev.details["mode_confusion"].values()) == m["modes.n"]
 
 
+def test_predictions_of_a_town_under_two_weeks_are_reported_not_zero(
+    evaluated: tuple[Evaluation, Path],
+) -> None:
+    """This town has 10 days: too short to hold out a week, so predictions are skipped with a reason
+    (the 14-day floors are in test_predict_eval.py)."""
+    ev, _ = evaluated
+    assert ev.details["predict"]["available"] is False and "14" in ev.details["predict"]["reason"]
+    assert math.isnan(ev.metrics["predict.top1"]) and ev.metrics["predict.n_queries"] == 0
+    assert "predict" not in ev.samples
+
+
 def test_outputs_written(evaluated: tuple[Evaluation, Path]) -> None:
     ev, out = evaluated
     data = json.loads((out / "metrics.json").read_text())
