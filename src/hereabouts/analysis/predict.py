@@ -398,7 +398,7 @@ class Predictor:
                 tr = (row + p[near]) / (n + 1.0)
                 w = np.exp(-dt_h[near] / self.markov_tau_h)[:, None]
                 p[near] = w * tr + (1 - w) * p[near]
-        return p, m.support[bins], m.places
+        return _calibrated(p), m.support[bins], m.places
 
     def predict(
         self,
@@ -477,6 +477,35 @@ class Predictor:
             },
             schema=_PREDICT_SCHEMA,
         )
+
+
+def _calibrated(p: F64) -> F64:
+    """Each row's top-1 probability through the shipped ``predict`` calibration map
+    (:mod:`hereabouts.evaluate.calibration`; unchanged inside ``raw_confidences("predict")``), the
+    other outcomes rescaled to share the rest in their proportions. The most likely outcome stays the
+    most likely: its probability is kept at least as large as the runner-up's after rescaling."""
+    from ..evaluate.calibration import apply
+
+    n = p.shape[0]
+    if n == 0 or p.shape[1] < 2:
+        return p
+    rows = np.arange(n)
+    top = np.argmax(p, axis=1)
+    raw = p[rows, top]
+    mapped = np.asarray(apply("predict", raw), np.float64)
+    if np.array_equal(mapped, raw):
+        return p
+    second = np.partition(p, -2, axis=1)[:, -2]
+    # the runner-up after rescaling is second·(1 − t)/(1 − raw); t >= that when t >= s / (1 − raw + s)
+    floor = np.where(second > 0, second / np.maximum(1.0 - raw + second, 1e-12), 0.0)
+    t = np.clip(np.maximum(mapped, floor), 0.0, 1.0)
+    rest = 1.0 - raw
+    scale = np.where(rest > 1e-12, (1.0 - t) / np.maximum(rest, 1e-12), 0.0)
+    out = p * scale[:, None]
+    out[rows, top] = t
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out /= out.sum(axis=1, keepdims=True)
+    return out
 
 
 def _to_us(t: datetime, zone: tzinfo) -> int:

@@ -33,9 +33,9 @@ from .stays import score_stays
 
 __all__ = ["Evaluation", "evaluate"]
 
-#: The confidence kinds whose ECE makes up ``calibration.ece`` (the worst of them): the engine's
-#: calibrated kinds and the top-1 probability of next-place predictions (``predict``).
-ECE_KINDS = (*cal.KINDS, "predict")
+#: The confidence kinds whose ECE makes up ``calibration.ece`` (the worst of them), the top-1
+#: probability of next-place predictions (``predict``) among them.
+ECE_KINDS = cal.KINDS
 
 
 @dataclass
@@ -491,7 +491,7 @@ def _evaluate(
         r = cal.reliability(c, y)
         metrics[f"calibration.ece.{kind}"] = r.ece
         curve = r.as_dict()
-        curve["calibrated"] = kind in cal.KINDS and kind not in raw
+        curve["calibrated"] = kind not in raw
         curves[kind] = curve
         if not math.isnan(r.ece):
             eces.append(r.ece)
