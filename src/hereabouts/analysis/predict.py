@@ -33,6 +33,15 @@ weeks of history speaks for itself; a bin seen once leans on the same hour of si
 ``support`` in the output is how many weeks of observation the bin had (sampled hours / 1 h,
 not recency-weighted).
 
+Calibration
+-----------
+The probability of each query's most likely outcome goes through the shipped ``predict`` calibration
+map (``hereabouts/calibration/predict.json``, fitted by ``scripts/fit_calibration.py`` on simulated
+towns, see ``docs/accuracy.md``); the other outcomes are rescaled to share the rest in their
+proportions, and the most likely outcome stays the most likely. Inside
+``hereabouts.evaluate.calibration.raw_confidences("predict")`` the model's own (raw) probabilities
+are returned.
+
 Recent context (Markov term)
 ----------------------------
 When the caller knows where the entity was at a recent time (``context=(place_id or None, t0)``),

@@ -196,8 +196,12 @@ def evaluate(
     calibrated: bool | Iterable[str] = True,
     signals: Iterable[str] = ("wifi", "linkage", "copresence"),
 ) -> Evaluation:
-    """Run stays → places → trips → routes (→ anchors when that stage exists) on a simulated folder
-    and score every inference against its ground truth.
+    """Run stays → places → trips → routes (→ anchors when that stage exists) → predictions on a
+    simulated folder and score every inference against its ground truth.
+
+    Predictions (:mod:`hereabouts.evaluate.predict`): the last 7 days are held out when the town spans
+    at least 14 (else ``details["predict"]`` says why and ``predict.*`` are NaN), the predictor is
+    fitted on the detected stays before them and scored every hour against the true stays.
 
     ``directory`` is a folder written by :func:`hereabouts.sim.simulate` (``fixes.parquet`` and
     ``truth/``); when None, one is simulated in a temporary folder with ``agents``, ``days``,
