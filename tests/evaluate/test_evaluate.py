@@ -130,10 +130,12 @@ def test_outputs_written(evaluated: tuple[Evaluation, Path]) -> None:
     data = json.loads((out / "metrics.json").read_text())
     assert data["metrics"]["stays.f1"] == pytest.approx(ev.metrics["stays.f1"])
     assert data["anchors"]["available"] is True
-    assert set(data["calibration"]) == {"stays", "places", "trips", "modes", "anchors"}
+    assert set(data["calibration"]) == {"stays", "places", "trips", "modes", "anchors", "predict"}
+    assert data["calibration"]["predict"] == {"available": False}  # 10 days: no week held out
     assert len(data["calibration"]["stays"]["count"]) == 10
     report = (out / "report.md").read_text()
     assert "| `stays.f1` |" in report and "By noise profile" in report
+    assert "Predictions: not scored" in report
     for png in ("reliability.png", "profiles.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
