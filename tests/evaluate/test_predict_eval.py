@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from hereabouts.analysis.predict import _calibrated
+from hereabouts.analysis.predict import _calibrated, fit_predictor
 from hereabouts.evaluate import Evaluation, evaluate
 from hereabouts.evaluate import calibration as cal
 from hereabouts.evaluate.predict import run_predictions, summarize
@@ -136,6 +136,21 @@ def test_calibrated_probabilities_keep_the_ranking_and_sum_to_one() -> None:
     with cal.use_maps({"predict": lift}):
         out = _calibrated(p)
     assert out[0, 0] == pytest.approx(0.9) and out[0, 1] == pytest.approx(0.1 * 0.75)
+
+
+def test_the_map_reaches_time_of_week_queries_not_those_with_recent_context() -> None:
+    stays, places, _, _ = _regular(21)
+    pred = fit_predictor(stays, places, tz="UTC")
+    t0 = int(datetime(2025, 3, 20, 10, tzinfo=UTC).timestamp() * 1e6)
+    t = np.array([t0, t0 + 6 * 3600 * 10**6], np.int64)
+    ctx = (np.array(0, np.int64), np.array(t0 - 3600 * 10**6, np.int64))  # 1 h before the first query only
+    squash = cal.CalibrationMap("predict", [0.0, 1.0], [0.5, 0.5])
+    with cal.raw_confidences("predict"):
+        raw, _, _ = pred.probabilities("a1", t, context=ctx)
+    with cal.use_maps({"predict": squash}):
+        got, _, _ = pred.probabilities("a1", t, context=ctx)
+    assert np.allclose(got[0], raw[0])  # within the context horizon: raw
+    assert got[1].max() == pytest.approx(0.5) and raw[1].max() > 0.5  # 6 h later, beyond it: mapped
 
 
 @pytest.fixture(scope="module")
