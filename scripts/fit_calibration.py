@@ -1,7 +1,7 @@
 """Fit the shipped calibration maps: raw engine confidence → measured probability of being right.
 
 Simulates training populations (each ``--profiles`` × each ``--seeds``), runs the engine on them and
-pools, per confidence kind (stays, places, trips, modes, anchors), the pairs (raw score, correct) that
+pools, per confidence kind (stays, places, trips, modes, anchors, predict), the pairs (raw score, correct) that
 ``hereabouts.evaluate.evaluate`` collects; fits an isotonic map per kind and writes it as JSON into
 ``src/hereabouts/calibration/``. Then scores held-out seeds and prints the ECE of the raw scores and
 of the confidences the engine emits with the new maps.
@@ -16,6 +16,12 @@ towns should hold every class the engine will meet: forced single profiles as we
     python scripts/fit_calibration.py --agents 60 --days 14 \\
         --profiles gps-1min gps-15min gps-5min-50m-gaps wifi duty-cycled significant-change mixed cell \\
         --seeds 101 102 --holdout
+
+The ``predict`` map (top-1 probability of next-place predictions) gets samples only from towns of
+at least 14 days (the last 7 are held out), so it is fitted apart::
+
+    python scripts/fit_calibration.py --agents 60 --days 21 --profiles mixed gps-1min gps-15min wifi \\
+        --seeds 101 102 --holdout 200 --only predict
 
 Every map is fitted on *raw* scores of its own kind: the runs switch its map off
 (``evaluate(calibrated=...)``). Kinds whose raw score is computed from another kind's emitted

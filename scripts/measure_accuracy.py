@@ -47,12 +47,19 @@ TABLE = (
     "trips.recall",
     "modes.accuracy",
     "routes.recall",
+    "predict.top1",
+    "predict.baseline_top1",
+    "predict.brier",
+    "predict.ece",
+    "predict.fano_bound",
+    "predict.fano_bound_distinct",
     "calibration.ece",
     "calibration.ece.stays",
     "calibration.ece.places",
     "calibration.ece.trips",
     "calibration.ece.modes",
     "calibration.ece.anchors",
+    "calibration.ece.predict",
 )
 
 

@@ -768,7 +768,8 @@ def evaluate(
     as_json: JsonOpt = False,
 ) -> None:
     """Score every inference against a simulated town's ground truth: stays, places, home and work,
-    trips and modes, routes, calibration; per noise profile."""
+    trips and modes, routes, predictions (the last week held out; towns of 14 days or more),
+    calibration; per noise profile."""
     from .evaluate import evaluate as run_evaluation
 
     def say(msg: str) -> None:
@@ -796,6 +797,10 @@ def evaluate(
         [{"metric": k, "value": v} for k, v in sorted(metrics.items()) if "@" not in k],
         ["metric", "value"],
     )
+    for stage, label in (("anchors", "home and work"), ("predict", "predictions")):
+        info = data.get(stage) or {}
+        if info and not info.get("available", True):
+            out.print(f"{label}: not scored — {info.get('reason', '')}", highlight=False)
     if out_dir is not None:
         out.print(f"report written to {out_dir / 'report.md'}")
 

@@ -114,15 +114,28 @@ def test_metric_keys_and_ranges(evaluated: tuple[Evaluation, Path]) -> None:
     assert sum(sum(r.values()) for r in ev.details["mode_confusion"].values()) == m["modes.n"]
 
 
+def test_predictions_of_a_town_under_two_weeks_are_reported_not_zero(
+    evaluated: tuple[Evaluation, Path],
+) -> None:
+    """This town has 10 days: too short to hold out a week, so predictions are skipped with a reason
+    (the 14-day floors are in test_predict_eval.py)."""
+    ev, _ = evaluated
+    assert ev.details["predict"]["available"] is False and "14" in ev.details["predict"]["reason"]
+    assert math.isnan(ev.metrics["predict.top1"]) and ev.metrics["predict.n_queries"] == 0
+    assert "predict" not in ev.samples
+
+
 def test_outputs_written(evaluated: tuple[Evaluation, Path]) -> None:
     ev, out = evaluated
     data = json.loads((out / "metrics.json").read_text())
     assert data["metrics"]["stays.f1"] == pytest.approx(ev.metrics["stays.f1"])
     assert data["anchors"]["available"] is True
-    assert set(data["calibration"]) == {"stays", "places", "trips", "modes", "anchors"}
+    assert set(data["calibration"]) == {"stays", "places", "trips", "modes", "anchors", "predict"}
+    assert data["calibration"]["predict"] == {"available": False}  # 10 days: no week held out
     assert len(data["calibration"]["stays"]["count"]) == 10
     report = (out / "report.md").read_text()
     assert "| `stays.f1` |" in report and "By noise profile" in report
+    assert "Predictions: not scored" in report
     for png in ("reliability.png", "profiles.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

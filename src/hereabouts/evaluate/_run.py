@@ -33,7 +33,8 @@ from .stays import score_stays
 
 __all__ = ["Evaluation", "evaluate"]
 
-#: The confidence kinds whose ECE makes up ``calibration.ece`` (the worst of them).
+#: The confidence kinds whose ECE makes up ``calibration.ece`` (the worst of them), the top-1
+#: probability of next-place predictions (``predict``) among them.
 ECE_KINDS = cal.KINDS
 
 
@@ -195,8 +196,12 @@ def evaluate(
     calibrated: bool | Iterable[str] = True,
     signals: Iterable[str] = ("wifi", "linkage", "copresence"),
 ) -> Evaluation:
-    """Run stays → places → trips → routes (→ anchors when that stage exists) on a simulated folder
-    and score every inference against its ground truth.
+    """Run stays → places → trips → routes (→ anchors when that stage exists) → predictions on a
+    simulated folder and score every inference against its ground truth.
+
+    Predictions (:mod:`hereabouts.evaluate.predict`): the last 7 days are held out when the town spans
+    at least 14 (else ``details["predict"]`` says why and ``predict.*`` are NaN), the predictor is
+    fitted on the detected stays before them and scored every hour against the true stays.
 
     ``directory`` is a folder written by :func:`hereabouts.sim.simulate` (``fixes.parquet`` and
     ``truth/``); when None, one is simulated in a temporary folder with ``agents``, ``days``,
@@ -315,10 +320,17 @@ def _evaluate(
             anchors_status = {"available": True}
         timings["anchors_s"] = time.perf_counter() - t0
 
-    say("scoring")
-    t0 = time.perf_counter()
     profiles = _entity_profiles(truth["devices"])
     all_agents = sorted(profiles)
+    t0 = time.perf_counter()
+    say("predicting the last week")
+    from .predict import run_predictions, summarize
+
+    pred_run = run_predictions(stays, places, truth["true_stays"], truth["true_places"], set(all_agents))
+    timings["predict_s"] = time.perf_counter() - t0
+
+    say("scoring")
+    t0 = time.perf_counter()
     metrics: dict[str, float] = dict(signal_metrics)
     samples: dict[str, Samples] = {}
     details: dict[str, Any] = dict(signal_details)
@@ -414,12 +426,23 @@ def _evaluate(
                 c = np.concatenate([asamp["home"][0], asamp["work"][0]])
                 y = np.concatenate([asamp["home"][1], asamp["work"][1]])
                 sink["anchors"] = (c, y)
+        if pred_run.skipped is None:
+            pmet, psamp_ = summarize(pred_run, agents_)
+            for k, v in pmet.items():
+                if full or k in ("predict.top1", "predict.baseline_top1", "predict.brier", "predict.ece"):
+                    metrics_[f"{k}{suffix}"] = v
+            if sink is not None and psamp_[0].size:
+                sink["predict"] = psamp_
 
     agents_set = set(all_agents)
     score(agents_set, "")
     if anchors is None:  # explicit: not measured (see details["anchors"]), not zero
         for k in ("home.top1", "work.top1"):
             metrics[k] = float("nan")
+    if pred_run.skipped is not None:  # explicit: not measured (see details["predict"]), not zero
+        for k in ("top1", "baseline_top1", "brier", "ece", "fano_bound", "fano_bound_distinct"):
+            metrics[f"predict.{k}"] = float("nan")
+        metrics["predict.n_queries"] = 0.0
     by_profile: dict[str, int] = {}
     for prof in sorted(set(profiles.values())):
         members = {a for a, p in profiles.items() if p == prof} & agents_set
@@ -497,6 +520,18 @@ def _evaluate(
                 "calibrated": [k for k in cal.KINDS if k not in raw],
             },
             "anchors": anchors_status,
+            "predict": (
+                {"available": False, "reason": pred_run.skipped}
+                if pred_run.skipped is not None
+                else {
+                    "available": True,
+                    "test_days": pred_run.test_days,
+                    "trained_until": pred_run.origin,
+                    "truth": "true stays, their places matched to detected places",
+                    "method": pred_run.method,
+                    "agents_scored": len(pred_run.agents),
+                }
+            ),
             "calibration": curves,
             "calibration_by_class": class_ece,
             "timings": timings,

@@ -68,12 +68,13 @@ __all__ = [
 F64 = NDArray[np.float64]
 
 #: The confidences the engine emits, each with its own map: a stay, a place, a trip (that it is a
-#: real trip), a trip's mode guess, an anchor (home/work/regular place).
-KINDS = ("stays", "places", "trips", "modes", "anchors")
+#: real trip), a trip's mode guess, an anchor (home/work/regular place), the probability of a
+#: prediction's most likely outcome (``predict``; the other outcomes share the rest in proportion).
+KINDS = ("stays", "places", "trips", "modes", "anchors", "predict")
 
 #: The order maps are fitted in: kinds of one group depend on no confidence of the same or a later
 #: group (places and trips are computed from their stays' emitted confidences).
-FIT_ORDER: tuple[tuple[str, ...], ...] = (("stays", "modes", "anchors"), ("places", "trips"))
+FIT_ORDER: tuple[tuple[str, ...], ...] = (("stays", "modes", "anchors", "predict"), ("places", "trips"))
 
 N_BINS = 10
 

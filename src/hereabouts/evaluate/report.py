@@ -27,6 +27,7 @@ PROFILE_KEYS = (
     "routes.recall",
     "home.top1",
     "work.top1",
+    "predict.top1",
 )
 
 
@@ -37,7 +38,7 @@ def _fmt(v: float | None, key: str = "") -> str:
         return f"{v:.0f} s"
     if key.endswith("_m"):
         return f"{v:.0f} m"
-    if key.endswith((".n", "n_detected", "n_true", "n_without")):
+    if key.endswith((".n", "n_detected", "n_true", "n_without", "n_queries")):
         return f"{v:.0f}"
     return f"{v:.3f}"
 
@@ -64,6 +65,9 @@ def markdown(ev: Evaluation) -> str:
     anchors = ev.details.get("anchors", {})
     if not anchors.get("available", False):
         lines += ["", f"Anchors (home, work): not available — {anchors.get('reason', '')}."]
+    pred = ev.details.get("predict", {})
+    if pred and not pred.get("available", False):
+        lines += ["", f"Predictions: not scored — {pred.get('reason', '')}."]
     profiles = sorted(ev.details.get("run", {}).get("agents_by_profile", {}))
     if profiles:
         keys = [k for k in PROFILE_KEYS if any(f"{k}@{p}" in m for p in profiles)]
