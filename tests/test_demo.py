@@ -27,6 +27,10 @@ def test_demo_runs_and_scores_against_ground_truth(tmp_path: Path) -> None:
     qs = summary["questions"]
     assert len(qs) == 5 and all(q["answer"] for q in qs)
     assert "out of scope" in qs[-1]["answer"]
-    assert "## Questions" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "## Questions" in report
+    # every answer line states its confidence once, even when the answer text already ends with it
+    answers = [line for line in report.splitlines() if line.startswith("agent-0001")]
+    assert answers and all(line.count("(confidence") == 1 for line in answers), answers
     # devices were assigned to the simulated people they belong to
     assert sum(e["entity"].startswith("agent-") for e in summary["entities"]) >= 8
