@@ -5,6 +5,11 @@ The goal of 95 % was NOT met: on that first run 161 of 184 questions (87.5 %) pa
 kind with the expected key fields. This test therefore asserts the measured first-run rate, rounded
 down, as a regression floor (``FLOOR``); raise it to ``GOAL`` once the parser reaches it.
 
+Two of the first-run misses were party-political questions ("does bob vote labour", "which party
+does alice support") that were not refused, only not understood: a gap in the refusals, closed right
+after that run (``refusal_reason``'s politics pattern, with its own tests in ``test_parse.py``). With
+it the set scores 163 of 184 (88.6 %); no other change to the parser was made on this set.
+
 Run this file with ``-s`` to see the misses; ``python tests/ask/test_heldout.py`` prints them too.
 """
 

@@ -90,7 +90,9 @@ _LABELS: list[tuple[str, str]] = [
         "politics",
         r"politic\w*|vot(?:e|es|ed|ing) for|voters?|voting (?:intention|preference)|left[- ]wing|right[- ]wing|liberal"
         r"|conservative|democrat\w*|republican|communist|socialist|fascist|activist|protest(?:er|ers|or|ors)"
-        r"|partisan|union member",
+        r"|partisan|union member|vot(?:e|es|ed|ing) (?:labou?r|tory|tories|green|liberal|conservative|left|right)"
+        r"|(?:which|what) (?:political )?part(?:y|ies) (?:\w+ ){1,3}(?:supports?|backs?|votes?|belongs?|favou?rs?|join(?:s|ed)?)"
+        r"|supports? (?:the )?\w+ party|party (?:member\w*|affiliation|supporters?|politics)",
     ),
     (
         "sexuality",
