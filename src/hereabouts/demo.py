@@ -156,7 +156,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, console: Any = None) -> dict[str, 
     lines += ["", "## Questions", ""]
     for qa in answers:
         conf = f" (confidence {qa['confidence']:.2f})" if qa["confidence"] is not None else ""
-        if conf and qa["answer"].rstrip(".").endswith(conf.strip()):
+        if conf and str(qa["answer"]).rstrip(".").endswith(conf.strip()):
             conf = ""  # the answer already ends with it (one anchor, say)
         lines += [f"**{qa['question']}**", "", f"{qa['answer']}{conf}", "", f"_asked: {qa['said']}_", ""]
     lines += ["", "## Timings", ""] + [f"- {k}: {v:.2f}" for k, v in timings.items()]
