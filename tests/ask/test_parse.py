@@ -514,6 +514,7 @@ def test_general_rules(question: str, kind: str, fields: dict[str, Any]) -> None
         ("which places did bob stop at this morning", "where_during", {"entity": "bob", "period": True}),
         ("what places did alice stay at yesterday", "where_during", {"entity": "alice", "period": True}),
         ("where has alice been over the weekend", "where_during", {"entity": "alice", "period": True}),
+        ("what stops did alice make yesterday", "where_during", {"entity": "alice", "period": True}),
         ("where did alice go last month", "top_places", {"entity": "alice", "period": True}),
         # bases and anchors; "the N most important places" is a ranking
         ("where is alice based", "anchors", {"entity": "alice"}),
@@ -549,6 +550,8 @@ def test_general_rules(question: str, kind: str, fields: dict[str, Any]) -> None
         ("guess where bob will be tomorrow", "predict", {"entity": "bob"}),
         ("where is van 7 expected to be on friday at 9", "predict", {"entity": "van 7"}),
         ("best guess for alice's location on monday at 8am", "predict", {"entity": "alice"}),
+        ("where might alice be tomorrow morning", "predict", {"entity": "alice"}),
+        ("where could bob be on friday at 10", "predict", {"entity": "bob"}),
         ("where was bob on saturday at 3pm", "where_at", {"entity": "bob"}),
         # distance as ground covered
         ("how much ground did van 7 cover last week", "stats", {"measures": ("distance",), "period": True}),

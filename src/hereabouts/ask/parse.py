@@ -403,7 +403,7 @@ FORMS: tuple[Form, ...] = (
         "predict",
         "Where an entity is likely to be at a time",
         r"\b(?:will|predict\w*|forecast\w*|expect\w*|likely|going to be|gonna be|should .*be|probably be|guess\w*"
-        r"|best guess|anticipat\w*)\b"
+        r"|best guess|anticipat\w*)\b|\b(?:might|may|could|would)\s+(?:xent\w\s+)?(?:probably\s+)?be\b"
         r"|\bwhere\b.*\bbe\b.*\b(?:tomorrow|next)\b",
         lambda c: Predict(c.entity, c.moment()),
         (
@@ -683,7 +683,8 @@ def _one_day_where(c: Ctx) -> bool:
         return False
     # the span with data so far: "this week" on a Wednesday is two and a half days of stays to list
     elapsed = (min(p.end, c.now) - p.start).total_seconds() / 3600 if p.start < c.now else p.hours()
-    stops = r"\b(?:stop(?:s|ped)?|stay(?:s|ed)?) (?:at|in|over)\b"  # "what places did I stop at": the stays
+    # "what places did I stop at", "what stops did X make": the stays
+    stops = r"\b(?:stop(?:s|ped)?|stay(?:s|ed)?) (?:at|in|over)\b|\bstops (?:did|does|has|have|xent\w)\b"
     asks_rank = _RANKING + r"|\b(?:usually|normally|typically)\b"
     if not re.search(stops, c.skeleton):
         asks_rank += r"|\b(?:which|what)\b"
@@ -883,7 +884,10 @@ def _sub_entities(
     return re.sub(r"\s+", " ", "".join(out)).strip(), ents
 
 
-_FUTURE = r"\b(?:will|going to|gonna|tomorrow|next|likely|expect\w*|predict\w*|forecast\w*|probably|guess\w*|anticipat\w*)\b"
+_FUTURE = (
+    r"\b(?:will|going to|gonna|tomorrow|next|likely|expect\w*|predict\w*|forecast\w*|probably|guess\w*|anticipat\w*)\b"
+    r"|\b(?:might|may|could|would)\s+(?:xent[a-z]\s+)?be\b"
+)
 _NUMWORD = r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty"
 _NUMBER_RX = (
     rf"\b(?:top|best|first)\s+({_NUMWORD})\b|\b({_NUMWORD})\s+(?:most|top|main)\b"
