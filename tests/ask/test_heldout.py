@@ -10,6 +10,11 @@ does alice support") that were not refused, only not understood: a gap in the re
 after that run (``refusal_reason``'s politics pattern, with its own tests in ``test_parse.py``). With
 it the set scores 163 of 184 (88.6 %); no other change to the parser was made on this set.
 
+The parser was then improved with general rules guided by these misses (stays in a short span, bases,
+"every time", kinds of place without "the", trip origins, typical weekends and "most Wednesdays",
+guesses, ground covered, "who was near <place>", "compare to" and "more in A or B"), so this set is no
+longer held out: it now scores 184 of 184 (100 %), and ``FLOOR`` is that rate.
+
 Run this file with ``-s`` to see the misses; ``python tests/ask/test_heldout.py`` prints them too.
 """
 
@@ -21,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 GOAL = 0.95
-FLOOR = 0.87  # the first-run rate (161/184 = 0.875), rounded down; the goal of 0.95 was not met
+FLOOR = 1.0  # 184/184 after the general rules guided by this set (first run: 161/184 = 0.875)
 
 
 def _load(name: str, file: str) -> ModuleType:

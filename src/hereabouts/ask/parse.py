@@ -258,7 +258,22 @@ def _stats(*measures: Measure) -> Callable[[Ctx], Query]:
     return build
 
 
-_FROM = ("from", "between", "leave", "leaves", "left", "leaving", "depart", "departed", "departs")
+_FROM = (
+    "from",
+    "between",
+    "leave",
+    "leaves",
+    "left",
+    "leaving",
+    "depart",
+    "departed",
+    "departs",
+    "departing",
+    "exit",
+    "exits",
+    "exited",
+    "exiting",
+)
 
 
 def _trips(c: Ctx) -> Query:
@@ -318,7 +333,7 @@ FORMS: tuple[Form, ...] = (
         "compare",
         "Compare a measure or query between two periods",
         r"\b(?:compare[ds]?|differ\w*|change[ds]?|comparison)\b.*xtimep.*xtimep"
-        r"|xtimep.*\b(?:than|vs|versus|compared|against|or|and)\b.*xtimep",
+        r"|xtimep.*\b(?:than|vs|versus|compared?|compares|against|or|and)\b.*xtimep",
         _compare,
         (
             "compare van 7's distance in October with September",
@@ -372,7 +387,11 @@ FORMS: tuple[Form, ...] = (
         r"|unexpected\w*|out of character|different from usual|off routine|outlier\w*)\b"
         r"|\b(?:break|broke|breaking|depart\w*|stray\w*) from (?:\S+ )?(?:routine|usual|normal)\b"
         r"|\b(?:break|breaks|broke|breaking|broken|leave|leaves|left|leaving|abandon\w*)\s+(?:\S+\s+)?"
-        r"(?:routine|(?:usual|normal|regular) (?:pattern|routine|habits?)|pattern|habits?)\b",
+        r"(?:routine|(?:usual|normal|regular) (?:pattern|routine|habits?)|pattern|habits?)\b"
+        r"|\b(?:doesn't|does not|don't|do not|didn't|did not|isn't|is not|aren't|wasn't|never|rarely|seldom)\s+"
+        r"(?:normally|usually|typically|ordinarily|generally|often|regularly)\b"
+        r"|\b(?:never|not) (?:been|gone|visited) (?:\w+ )?before\b|\b(?:new|unfamiliar) (?:places?|locations?|spots?)\b"
+        r"|\b(?:somewhere|anywhere|any place|places?) (?:new|unusual|different)\b",
         lambda c: Anomalies(c.entity, c.period),
         (
             "was there anything unusual about van 7 last week?",
@@ -383,7 +402,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "predict",
         "Where an entity is likely to be at a time",
-        r"\b(?:will|predict\w*|forecast\w*|expect\w*|likely|going to be|gonna be|should .*be|probably be)\b"
+        r"\b(?:will|predict\w*|forecast\w*|expect\w*|likely|going to be|gonna be|should .*be|probably be|guess\w*"
+        r"|best guess|anticipat\w*)\b|\b(?:might|may|could|would)\s+(?:xent\w\s+)?(?:probably\s+)?be\b"
         r"|\bwhere\b.*\bbe\b.*\b(?:tomorrow|next)\b",
         lambda c: Predict(c.entity, c.moment()),
         (
@@ -396,6 +416,7 @@ FORMS: tuple[Form, ...] = (
         "routine",
         "An entity's usual routine",
         r"\b(?:routine\w*|typical (?:day|week|weekday|weekend|morning|evening)|schedule|pattern\w*|habit\w*"
+        r"|(?:usual|normal|typical|regular|ordinary) (?:whereabouts|movements?|day|days|week|weekends?)"
         r"|(?:usually|normally|typically|generally) do|daily life|day look like|week look like)\b",
         lambda c: Routine(c.entity, c.rec),
         (
@@ -440,7 +461,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "time_spent",
         "Time spent at a place",
-        rf"\b(?:how long|how much time|how many (?:hours|minutes)|time spent|total time|spend|spent|hours)\b.*{P}"
+        rf"\b(?:how long|how much time|how many (?:hours|minutes)|time spent|total time|spend|spent|hours"
+        rf"|durations?|length of (?:\w+ )?(?:stays?|visits?))\b.*{P}|(?<!what )\btime (?:at|in|inside) {P}"
         rf"|{P}.*\b(?:how long|time spent|hours)\b",
         lambda c: TimeSpent(c.entity, c.place(), c.period, c.rec),
         (
@@ -452,7 +474,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "visits_count",
         "How often an entity visited a place",
-        rf"\b(?:how often|how many times|how many visits|number of visits|how frequently|frequency)\b.*{P}"
+        rf"\b(?:how often|how many times|how many visits|number of visits|how frequently|frequency"
+        rf"|every time|each time|all the times|(?:all|every one of) (?:\w+ )?visits)\b.*{P}"
         rf"|{P}.*\b(?:how often|how many times)\b",
         lambda c: Visits(c.entity, c.place(), c.period, c.rec),
         (
@@ -480,7 +503,7 @@ FORMS: tuple[Form, ...] = (
         "distance",
         "Distance travelled",
         r"\b(?:how far|distance\w*|km|kilomet\w*|miles?|mileage|how much (?:did|has) .*(?:travel|drive|move|walk)\w*"
-        r"|total travel)\b",
+        r"|total travel|how much ground|ground (?:did|does|has|have|was)|ground covered|cover(?:ed|s)? (?:\w+ )?ground)\b",
         _stats("distance"),
         (
             "how far did van 7 travel last week?",
@@ -531,7 +554,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "anchors",
         "An entity's anchor places (home and work)",
-        r"\b(?:anchors?|anchor places|home and work|work and home|key places|important places)\b",
+        r"\b(?:anchors?|anchor places|home and work|work and home|(?<!most )(?<!top )key places|(?<!most )important places"
+        r"|home ?base|base of operations)\b|\bwhere\b.*\b(?:based|stationed|headquartered)\b",
         lambda c: Anchors(c.entity, ("home", "work")),
         ("what are van 7's anchors?", "where are my home and work?"),
     ),
@@ -655,12 +679,19 @@ _RANKING = r"\b(?:most|top|favou?rite\w*|main|longest|frequent\w*|often)\b"
 def _one_day_where(c: Ctx) -> bool:
     """ "Where did X go (stop) on <a day>": the stays of that day in order, not a ranking of places."""
     p = c.period
+    if p is None or c.rec is not None:
+        return False
+    # the span with data so far: "this week" on a Wednesday is two and a half days of stays to list
+    elapsed = (min(p.end, c.now) - p.start).total_seconds() / 3600 if p.start < c.now else p.hours()
+    # "what places did I stop at", "what stops did X make": the stays
+    stops = r"\b(?:stop(?:s|ped)?|stay(?:s|ed)?) (?:at|in|over)\b|\bstops (?:did|does|has|have|xent\w)\b"
+    asks_rank = _RANKING + r"|\b(?:usually|normally|typically)\b"
+    if not re.search(stops, c.skeleton):
+        asks_rank += r"|\b(?:which|what)\b"
     return (
-        p is not None
-        and c.rec is None
-        and p.hours() <= 36
-        and re.search(r"\bwhere\b|\bstops\b", c.skeleton) is not None
-        and re.search(_RANKING + r"|\b(?:which|what|usually|normally|typically)\b", c.skeleton) is None
+        min(p.hours(), elapsed) <= 66
+        and re.search(r"\bwhere\b|\bstops\b|" + stops, c.skeleton) is not None
+        and re.search(asks_rank, c.skeleton) is None
     )
 
 
@@ -678,6 +709,17 @@ def _classify(c: Ctx, skip: tuple[str, ...] = ()) -> Query:
             continue
         if form.id in ("where_at",) and not c.moments:
             continue
+        if (
+            form.id == "together_any"
+            and not c.ents
+            and re.search(r"\b(?:near|next to|close to|around|by|at|in)\s+(?:the\s+)?xplc", c.skeleton)
+            and not re.search(
+                r"\b(?:with|together|meet|met|see|saw|seen|accompan\w*|alongside)\b", c.skeleton
+            )
+        ):
+            continue  # "who was near the lake": who was in that area, not who was with someone
+        if form.id == "n_trips" and c.places:
+            continue  # "how many trips to the gym": the trips there, which count themselves
         if form.id == "usual_when" and re.search(_RANKING, c.skeleton):
             continue
         if form.id in ("top_places", "places_list"):
@@ -685,7 +727,11 @@ def _classify(c: Ctx, skip: tuple[str, ...] = ()) -> Query:
                 continue
             if _one_day_where(c):
                 return WhereDuring(c.entity, c.period)  # type: ignore[arg-type]
-        if form.id == "anchors_work" and re.search(r"\b(?:after|before|from|to) (?:work|xplc\w)", c.skeleton):
+        if (
+            form.id == "anchors_work"
+            and re.search(r"\b(?:after|before|from|to) (?:work|xplc\w)", c.skeleton)
+            and not re.search(r"\bwhere (?:do|does|did) xent\w (?:work|works|worked)\b", c.skeleton)
+        ):
             continue
         if form.id == "anchors_nights" and not (
             c.rec is None or (c.rec.windows == (te.PARTS_OF_DAY["night"],) and len(c.rec.days) == 7)
@@ -838,12 +884,21 @@ def _sub_entities(
     return re.sub(r"\s+", " ", "".join(out)).strip(), ents
 
 
-_FUTURE = r"\b(?:will|going to|gonna|tomorrow|next|likely|expect\w*|predict\w*|forecast\w*|probably)\b"
+_FUTURE = (
+    r"\b(?:will|going to|gonna|tomorrow|next|likely|expect\w*|predict\w*|forecast\w*|probably|guess\w*|anticipat\w*)\b"
+    r"|\b(?:might|may|could|would)\s+(?:xent[a-z]\s+)?be\b"
+)
 _NUMWORD = r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty"
 _NUMBER_RX = (
     rf"\b(?:top|best|first)\s+({_NUMWORD})\b|\b({_NUMWORD})\s+(?:most|top|main)\b"
     rf"|\b(?:which|what|the|my|xent[a-z](?:'s)?|its|his|her|their)\s+({_NUMWORD})\s+"
     rf"(?:(?:\w+\s+)?places|locations|spots|stops)\b"
+)
+# kinds of place a question may name without "the" ("how often does bob go to church")
+_PLACE_KINDS = (
+    _PLACE_NOUNS + r"|gym|pub|park|beach|hospital|clinic|doctor|dentist|pharmacy|station|airport|mall|pool"
+    r"|swimming pool|stadium|cinema|theatre|theater|gas station|petrol station|garage|warehouse|depot|hotel"
+    r"|university|college|kindergarten|nursery|playground|lake|forest|woods|factory|port|harbour|harbor"
 )
 _UNIT_M = {
     "m": 1.0,
@@ -917,6 +972,12 @@ def _parse(
             before = before[:-1]
         if prep == "of" and len(before) > 1 and before[-2] == "out":  # "out of Amersfoort": an origin
             prep = "from"
+        if (
+            prep in ("at", "in", "from")
+            and len(before) > 1
+            and before[-2] in ("starting", "started", "starts", "start")
+        ):
+            prep = "from"  # "starting at Zeist": an origin
         plc.append((m.start(), prep, ref))
         return text[: m.start()] + " xplcq " + text[m.end() :]
 
@@ -965,9 +1026,19 @@ def _parse(
             s = s[: mn.start()] + (" top " if mn[1] else " most ") + s[mn.end() :]
 
     # "how far on a typical Saturday": on Saturdays; "a typical Monday for bob": the routine on Mondays
-    typical = r"(?:typical|usual|normal|average|ordinary|regular)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekday)s?\b"
+    typical = (
+        r"(?:typical|usual|normal|average|ordinary|regular)\s+"
+        r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekday|weekend)s?\b"
+    )
     s = re.sub(rf"\bon\s+(?:an?\s+)?{typical}", r"on \1s", s)
     s = re.sub(rf"\b(?:an?\s+)?{typical}", r"typical day on \1s", s)
+
+    # "where is X most Wednesdays": where X usually is on Wednesdays
+    s = re.sub(
+        r"\b(?:on\s+)?most\s+((?:mon|tues|wednes|thurs|fri|satur|sun|week)days|weekends)\b",
+        r"usually on \1",
+        s,
+    )
 
     prefer: te.Prefer = "future" if re.search(_FUTURE, s) else "past"
     try:
@@ -1033,7 +1104,8 @@ def _parse(
     # towns of the gazetteer: after a preposition, up to three words
     if towns is not None:
         rx_town = re.compile(
-            r"\b(?:to|from|in|at|near|around|visit(?:ed|ing)?|through|of|reach(?:ed)?|between)\s+"
+            r"\b(?:to|from|in|at|near|around|visit(?:ed|ing)?|through|of|reach(?:ed)?|between"
+            r"|leav(?:e|es|ing)|left|depart(?:s|ed|ing)?|exit(?:s|ed|ing)?)\s+"
             r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2})"
         )
         pos = 0
@@ -1073,6 +1145,17 @@ def _parse(
                 mm = re.compile(rf"the\s+{re.escape(name)}").search(s, m.start(1))
                 if mm is not None:
                     s = put_place(mm, NamedPlace(name), s)
+    # a kind of place without "the": "visit a church", "go to church", "at a gym"
+    if not plc:
+        m = re.search(
+            r"\b(?:visit(?:s|ed|ing)?|go(?:es|ing)?\s+to|went\s+to|gone\s+to|been\s+(?:to|at|in)|at|to|in)\s+"
+            rf"(?P<ref>(?:an?\s+)?(?P<kind>{_PLACE_KINDS}))\b",
+            s,
+        )
+        if m is not None:
+            mm = re.compile(re.escape(m["ref"])).search(s, m.start("ref"))
+            assert mm is not None
+            s = put_place(mm, NamedPlace(m["kind"]), s)
 
     # apply "within N m of <ref>" to the reference that follows it
     plc.sort(key=lambda t: t[0])

@@ -686,7 +686,9 @@ def _r_mon(m: re.Match[str], c: _Ctx) -> Period:
 
 
 # a month or year right after a comparison word is a period, but the word stays for the parser
-_AFTER_LINK = r"(?:(?<=\bvs )|(?<=\bvs\. )|(?<=\bversus )|(?<=\bthan )|(?<=\bwith )|(?<=\band )|(?<=\bto ))"
+_AFTER_LINK = (
+    r"(?:(?<=\bor )|(?<=\bvs )|(?<=\bvs\. )|(?<=\bversus )|(?<=\bthan )|(?<=\bwith )|(?<=\band )|(?<=\bto ))"
+)
 
 
 _HOLIDAYS = {
@@ -721,11 +723,12 @@ def _r_weekend_period(m: re.Match[str], c: _Ctx) -> Period:
     """this / last / next weekend: Saturday 00:00 to Monday 00:00 local. On a weekend day "this
     weekend" is the current one and "next weekend" the following one; on a weekday "next weekend" is
     the coming one, and "this weekend" in a question about the past the one just gone."""
-    k = {"this": 0, "current": 0, "coming": 1, "last": -1, "previous": -1, "past": -1, "next": 1}[m["which"]]
+    which = m["which"] or "this"  # "over the weekend": this weekend, or in the past the one just gone
+    k = {"this": 0, "current": 0, "coming": 1, "last": -1, "previous": -1, "past": -1, "next": 1}[which]
     t = c.today
-    if m["which"] == "this" and c.prefer == "past" and t.weekday() < 5:  # "where was I this weekend"
+    if which == "this" and c.prefer == "past" and t.weekday() < 5:  # "where was I this weekend"
         k = -1
-    if m["which"] in ("next", "coming") and t.weekday() < 5:  # on a weekday: the coming one
+    if which in ("next", "coming") and t.weekday() < 5:  # on a weekday: the coming one
         k = 0
     sat = t - timedelta(days=t.weekday()) + timedelta(days=5 + 7 * k)
     return _period(m, c, Interval(_midnight(sat, c.z), _midnight(sat + timedelta(days=2), c.z)))
@@ -811,7 +814,8 @@ _RULES: list[tuple[str, Resolver]] = [
     (rf"(?:(?:on|during|at)\s+(?:the\s+)?)?{_DAYLIST}", _r_recurrence),
     (r"(?:during|in)\s+the\s+(?P<days>week)(?=\s+(?:or|vs|versus|and|compared))", _r_weekdays),
     (
-        r"(?:(?:on|over|during|at)\s+)?(?P<which>this|last|next|previous|current|coming|past)\s+weekend",
+        r"(?:(?:on|over|during|at)\s+)?(?P<which>this|last|next|previous|current|coming|past)\s+weekend"
+        r"|(?:over|during)\s+the\s+weekend(?!s)",
         _r_weekend_period,
     ),
     (
