@@ -15,6 +15,11 @@ The parser was then improved with general rules guided by these misses (stays in
 guesses, ground covered, "who was near <place>", "compare to" and "more in A or B"), so this set is no
 longer held out: it now scores 184 of 184 (100 %), and ``FLOOR`` is that rate.
 
+The fresh set (``paraphrases_fresh.py``, 191 questions) was written the same way while those rules
+were being made, without seeing the parser, and scored once after they were merged: **181 of 191
+(94.8 %)**, just short of the 95 % goal. Its floor is that first score, rounded down; its misses are
+left as they are, so that it keeps measuring phrasings the parser was not tuned on.
+
 Run this file with ``-s`` to see the misses; ``python tests/ask/test_heldout.py`` prints them too.
 """
 
@@ -25,8 +30,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 GOAL = 0.95
 FLOOR = 1.0  # 184/184 after the general rules guided by this set (first run: 161/184 = 0.875)
+# (module, list, floor): the fresh set's floor is its one first score, 181/191 = 0.948, rounded down
+SETS = {
+    "heldout": ("paraphrases_heldout.py", "HELDOUT", FLOOR),
+    "fresh": ("paraphrases_fresh.py", "FRESH", 0.94),
+}
 
 
 def _load(name: str, file: str) -> ModuleType:
@@ -40,35 +52,36 @@ def _load(name: str, file: str) -> ModuleType:
 _scorer = _load("ask_test_blind_scorer", "test_blind.py")
 
 
-def load_heldout() -> list[tuple[str, str, dict[str, Any]]]:
-    data: list[tuple[str, str, dict[str, Any]]] = _load(
-        "ask_paraphrases_heldout", "paraphrases_heldout.py"
-    ).HELDOUT
+def load_heldout(name: str = "heldout") -> list[tuple[str, str, dict[str, Any]]]:
+    file, attr, _ = SETS[name]
+    data: list[tuple[str, str, dict[str, Any]]] = getattr(_load(f"ask_paraphrases_{name}", file), attr)
     return data
 
 
-def misses() -> list[tuple[str, str]]:
+def misses(name: str = "heldout") -> list[tuple[str, str]]:
     out = []
-    for question, kind, fields in load_heldout():
+    for question, kind, fields in load_heldout(name):
         why = _scorer.check(question, kind, fields)
         if why is not None:
             out.append((question, why))
     return out
 
 
-def test_heldout_paraphrases_are_understood() -> None:
-    data = load_heldout()
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_heldout_paraphrases_are_understood(name: str) -> None:
+    data = load_heldout(name)
     assert len(data) >= 170
-    missed = misses()
+    missed = misses(name)
     rate = 1 - len(missed) / len(data)
     report = "\n".join(f"  {qn!r}: {why}" for qn, why in missed)
-    print(f"\nheld-out set: {len(data) - len(missed)}/{len(data)} understood ({rate:.1%})\n{report}")
-    assert rate >= FLOOR, f"{len(missed)} of {len(data)} missed ({rate:.1%} understood):\n{report}"
+    print(f"\n{name} set: {len(data) - len(missed)}/{len(data)} understood ({rate:.1%})\n{report}")
+    assert rate >= SETS[name][2], f"{len(missed)} of {len(data)} missed ({rate:.1%} understood):\n{report}"
 
 
 if __name__ == "__main__":  # pragma: no cover
-    m = misses()
-    n = len(load_heldout())
-    print(f"{n - len(m)}/{n} understood ({1 - len(m) / n:.1%})")
-    for qn, why in m:
-        print(f"- {qn!r}: {why}")
+    for set_name in sorted(SETS):
+        m = misses(set_name)
+        n = len(load_heldout(set_name))
+        print(f"{set_name}: {n - len(m)}/{n} understood ({1 - len(m) / n:.1%})")
+        for qn, why in m:
+            print(f"- {qn!r}: {why}")
