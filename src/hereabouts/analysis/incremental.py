@@ -476,6 +476,55 @@ def _stale(store: DuckDBStore, key: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+@dataclass
+class _Plan:
+    """What one entity's analysis will redo: from ``start_us`` (None: all of it), and why; ``reason``
+    is None when no fixes arrived since the stored state (only the state may need recording)."""
+
+    eid: int
+    devices: Any
+    dev_key: str
+    state: Any
+    last_id: int
+    reason: str | None
+    start_us: int | None = None
+    base_horizon_us: int = -(2**63)
+
+
+def _plan(store: DuckDBStore | PostgresStore, name: str, key: str, full: bool) -> _Plan:
+    eid, devices = store.entity_ref(name)
+    dev_key = ",".join(str(d) for d in devices)
+    state = store.analysis_state(eid, key)
+    last_id = store.last_dirty_id()  # read before the fixes: later batches are left for the next run
+    plan = _Plan(eid, devices, dev_key, state, last_id, None)
+    if full:
+        plan.reason = "full"
+    elif state is None:
+        plan.reason = "first analysis"
+    elif state[0] != dev_key:
+        plan.reason = "devices changed"
+    else:
+        dirty = store.dirty_windows(eid, state[1])
+        if not dirty:
+            return plan
+        plan.reason = "new fixes"
+        a = min(w[1] for w in dirty)
+        for s, h in store.sync_points(eid, key, a):
+            if store.count_fixes_at(devices, s) == 1:
+                plan.start_us, plan.base_horizon_us = s, h
+                break
+    return plan
+
+
+def _record(result: AnalyzeResult, name: str, plan: _Plan, deleted: int, new: Any, fixes: pa.Table) -> None:
+    result.entities.append(name)
+    start = None if plan.start_us is None else _dt(plan.start_us)
+    result.windows.append(Window(name, start, plan.reason or "new fixes"))
+    result.stays_deleted += deleted
+    result.stays_written += 0 if new is None else new.num_rows
+    result.fixes_read += fixes.num_rows
+
+
 def _analyze_entity(
     store: DuckDBStore | PostgresStore,
     name: str,
@@ -486,41 +535,18 @@ def _analyze_entity(
     result: AnalyzeResult,
 ) -> None:
     with store.analysis_transaction():
-        eid, devices = store.entity_ref(name)
-        dev_key = ",".join(str(d) for d in devices)
-        state = store.analysis_state(eid, key)
-        last_id = store.last_dirty_id()
-        start_us: int | None = None
-        base_horizon_us = -(2**63)
-        if full:
-            reason = "full"
-        elif state is None:
-            reason = "first analysis"
-        elif state[0] != dev_key:
-            reason = "devices changed"
-        else:
-            dirty = store.dirty_windows(eid, state[1])
-            if not dirty:
-                if state[1] != last_id:
-                    store.set_analysis_state(eid, key, dev_key, last_id)
-                return
-            reason = "new fixes"
-            a = min(w[1] for w in dirty)
-            for s, h in store.sync_points(eid, key, a):
-                if store.count_fixes_at(devices, s) == 1:
-                    start_us, base_horizon_us = s, h
-                    break
-        deleted = store.delete_stays(eid, key, start_us)
-        fixes = store.analysis_fixes(devices, start_us)
-        new = _detect(name, fixes, method, key, threads, base_horizon_us) if fixes.num_rows else None
+        plan = _plan(store, name, key, full)
+        if plan.reason is None:
+            if plan.state[1] != plan.last_id:
+                store.set_analysis_state(plan.eid, key, plan.dev_key, plan.last_id)
+            return
+        deleted = store.delete_stays(plan.eid, key, plan.start_us)
+        fixes = store.analysis_fixes(plan.devices, plan.start_us)
+        new = _detect(name, fixes, method, key, threads, plan.base_horizon_us) if fixes.num_rows else None
         if new is not None:
-            store.write_stays(eid, key, new)
-        store.set_analysis_state(eid, key, dev_key, last_id)
-    result.entities.append(name)
-    result.windows.append(Window(name, None if start_us is None else _dt(start_us), reason))
-    result.stays_deleted += deleted
-    result.stays_written += 0 if new is None else new.num_rows
-    result.fixes_read += fixes.num_rows
+            store.write_stays(plan.eid, key, new)
+        store.set_analysis_state(plan.eid, key, plan.dev_key, plan.last_id)
+    _record(result, name, plan, deleted, new, fixes)
 
 
 def _analyze_entity_concurrently(
@@ -535,43 +561,23 @@ def _analyze_entity_concurrently(
     """:func:`_analyze_entity` with the reading and detecting done before its transaction; False when
     another analysis of the entity was stored in between (the caller then analyses in the usual way)."""
     # the same decisions as _analyze_entity, on what is committed now (no transaction held)
-    eid, devices = store.entity_ref(name)
-    dev_key = ",".join(str(d) for d in devices)
-    state = store.analysis_state(eid, key)
-    last_id = store.last_dirty_id()  # read before the fixes: later batches are left for the next run
-    start_us: int | None = None
-    base_horizon_us = -(2**63)
-    if full:
-        reason = "full"
-    elif state is None:
-        reason = "first analysis"
-    elif state[0] != dev_key:
-        reason = "devices changed"
-    else:
-        dirty = store.dirty_windows(eid, state[1])
-        if not dirty:
-            return False  # nothing to detect: the usual way only records the state, at once
-        reason = "new fixes"
-        a = min(w[1] for w in dirty)
-        for s, h in store.sync_points(eid, key, a):
-            if store.count_fixes_at(devices, s) == 1:
-                start_us, base_horizon_us = s, h
-                break
-    fixes = store.analysis_fixes(devices, start_us)
-    new = _detect(name, fixes, method, key, threads, base_horizon_us) if fixes.num_rows else None
+    plan = _plan(store, name, key, full)
+    if plan.reason is None:
+        return False  # nothing to detect: the usual way only records the state, at once
+    fixes = store.analysis_fixes(plan.devices, plan.start_us)
+    new = _detect(name, fixes, method, key, threads, plan.base_horizon_us) if fixes.num_rows else None
     with store.analysis_transaction():
         # stored only if the entity's devices and analysis state are still those it started from
-        if store.entity_ref(name) != (eid, devices) or store.analysis_state(eid, key) != state:
+        if (
+            store.entity_ref(name) != (plan.eid, plan.devices)
+            or store.analysis_state(plan.eid, key) != plan.state
+        ):
             return False
-        deleted = store.delete_stays(eid, key, start_us)
+        deleted = store.delete_stays(plan.eid, key, plan.start_us)
         if new is not None:
-            store.write_stays(eid, key, new)
-        store.set_analysis_state(eid, key, dev_key, last_id)
-    result.entities.append(name)
-    result.windows.append(Window(name, None if start_us is None else _dt(start_us), reason))
-    result.stays_deleted += deleted
-    result.stays_written += 0 if new is None else new.num_rows
-    result.fixes_read += fixes.num_rows
+            store.write_stays(plan.eid, key, new)
+        store.set_analysis_state(plan.eid, key, plan.dev_key, plan.last_id)
+    _record(result, name, plan, deleted, new, fixes)
     return True
 
 
