@@ -43,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -75,6 +75,20 @@ def _read_frame(f: Any) -> Any | None:
     if len(data) < n:
         return None
     return pickle.loads(data)
+
+
+async def _replies(reader: asyncio.StreamReader, pending: dict[int, Any]) -> AsyncIterator[tuple[Any, Any]]:
+    """The main process's replies on ``reader``, each with the future waiting for it (popped from
+    ``pending``; replies nobody waits for any more are skipped), until the connection closes."""
+    try:
+        while True:
+            head = await reader.readexactly(4)
+            msg = pickle.loads(await reader.readexactly(_HEADER.unpack(head)[0]))
+            future = pending.pop(msg[1], None)
+            if future is not None and not future.done():
+                yield msg, future
+    except (asyncio.IncompleteReadError, OSError):
+        return
 
 
 # ------------------------------------------------------------------ the main process
@@ -352,21 +366,13 @@ class RemoteWriter:
             self._writer.write(_frame(("jobs", out)))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while True:
-                head = await reader.readexactly(4)
-                msg = pickle.loads(await reader.readexactly(_HEADER.unpack(head)[0]))
-                future = self._pending.pop(msg[1], None)
-                if future is None or future.done():
-                    continue
-                if msg[0] == "ok":
-                    future.set_result(msg[2])
-                elif msg[0] == "busy":
-                    future.set_exception(WriterBusy(msg[2]))
-                else:
-                    future.set_exception(StoreError(f"the records could not be stored: {msg[2]}"))
-        except (asyncio.IncompleteReadError, OSError):
-            pass
+        async for msg, future in _replies(reader, self._pending):
+            if msg[0] == "ok":
+                future.set_result(msg[2])
+            elif msg[0] == "busy":
+                future.set_exception(WriterBusy(msg[2]))
+            else:
+                future.set_exception(StoreError(f"the records could not be stored: {msg[2]}"))
         # the main process is gone: nothing waiting can be acknowledged any more
         self._closed = True
         for future in self._pending.values():
@@ -521,18 +527,11 @@ class RemoteFriends:
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
-            while True:
-                head = await reader.readexactly(4)
-                msg = pickle.loads(await reader.readexactly(_HEADER.unpack(head)[0]))
-                future = self._pending.pop(msg[1], None)
-                if future is None or future.done():
-                    continue
+            async for msg, future in _replies(reader, self._pending):
                 if msg[0] == "friends":
                     future.set_result(msg[2])
                 else:
                     future.set_exception(StoreError(f"the main process could not look them up: {msg[2]}"))
-        except (asyncio.IncompleteReadError, OSError):
-            pass
         finally:  # the connection is gone: the next look-up opens another
             self._writer = None
             for future in self._pending.values():
