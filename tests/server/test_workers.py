@@ -33,6 +33,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _serve_with_workers(db_path: Path, port: int, workers: int = 2) -> subprocess.Popen[bytes]:
+    """``hereabouts serve --workers`` on ``db_path`` in a process of its own."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hereabouts", "-q", "--db", str(db_path), "serve", "--port", str(port),
+         "--workers", str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def _wait(port: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -68,12 +78,7 @@ def test_workers_serve_ingest_and_pass_the_api_on(tmp_path: Path) -> None:
     token, device = acc.add_device("jane", "phone")
     db.close()
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hereabouts", "-q", "--db", str(db_path), "serve", "--port", str(port),
-         "--workers", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = _serve_with_workers(db_path, port)
     acked: list[int] = []
     try:
         _wait(port, proc)
@@ -170,12 +175,7 @@ def test_workers_reply_to_owntracks_with_the_friends_of_the_workspace(tmp_path: 
     api_token = acc.add_api_token("alice")
     db.close()
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hereabouts", "-q", "--db", str(db_path), "serve", "--port", str(port),
-         "--workers", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = _serve_with_workers(db_path, port)
 
     def post(device: str, tst: int, lat: float) -> list[dict[str, Any]]:
         msg = {"_type": "location", "tst": tst, "lat": lat, "lon": 5.12, "acc": 8, "tid": "zz"}
